@@ -1,0 +1,94 @@
+"""In-process llama.cpp: a real instruction-tuned model with no GPU, no network and no API key."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from typing import Any
+
+from agents.backends.base import BackendError, ChatRequest, ChatResult
+from agents.backends.models import ensure_model
+from schemas.config import RoleModel
+from schemas.messages import as_dicts
+
+_LOADED: dict[tuple[str, int, int | None], Any] = {}
+_LOAD_LOCK = threading.Lock()
+_RUN_LOCKS: dict[int, asyncio.Lock] = {}
+
+
+def _load(path: str, n_ctx: int, n_threads: int | None, seed: int | None) -> Any:
+    # Roles that name the same model share one instance: four copies would quadruple memory for nothing.
+    key = (path, n_ctx, n_threads)
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            try:
+                from llama_cpp import Llama
+            except ImportError:
+                raise BackendError(
+                    "the embedded backend needs llama-cpp-python: pip install 'oyster-csa[embedded]'"
+                ) from None
+            try:
+                _LOADED[key] = Llama(
+                    model_path=path,
+                    n_ctx=n_ctx,
+                    n_threads=n_threads or os.cpu_count() or 1,
+                    seed=seed if seed is not None else -1,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError) as exc:
+                raise BackendError(f"{path}: llama.cpp could not load the model ({exc})") from exc
+        return _LOADED[key]
+
+
+class EmbeddedBackend:
+    kind = "embedded"
+
+    def __init__(self, cfg: RoleModel) -> None:
+        self.model = cfg.model
+        self._cfg = cfg
+        self._llama: Any = None
+
+    def _ensure(self) -> Any:
+        if self._llama is None:
+            path = ensure_model(self._cfg.model)
+            self._llama = _load(str(path), self._cfg.n_ctx, self._cfg.n_threads, self._cfg.seed)
+        return self._llama
+
+    def _lock(self, llama: Any) -> asyncio.Lock:
+        # llama.cpp contexts are not re-entrant: one generation at a time per loaded model.
+        return _RUN_LOCKS.setdefault(id(llama), asyncio.Lock())
+
+    def _run(self, request: ChatRequest) -> ChatResult:
+        llama = self._ensure()
+        kwargs: dict[str, Any] = {}
+        if request.json_schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        start = time.perf_counter()
+        out = llama.create_chat_completion(
+            messages=as_dicts(request.messages),
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            **kwargs,
+        )
+        latency = (time.perf_counter() - start) * 1000
+        usage = out.get("usage") or {}
+        return ChatResult(
+            text=out["choices"][0]["message"].get("content") or "",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            latency_ms=latency,
+            extra={"finish_reason": out["choices"][0].get("finish_reason")},
+        )
+
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        llama = await asyncio.to_thread(self._ensure)
+        async with self._lock(llama):
+            return await asyncio.to_thread(self._run, request)
+
+    async def check(self) -> str:
+        path = await asyncio.to_thread(ensure_model, self._cfg.model)
+        return f"embedded model {self.model} ready at {path}"

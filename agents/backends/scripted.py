@@ -1,0 +1,47 @@
+"""A scripted chat model for tests and benchmarks: no weights, answers chosen by the prompt step."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from agents.backends.base import BackendError, ChatRequest, ChatResult
+from schemas.config import RoleModel
+
+Responder = Callable[[ChatRequest], str]
+
+
+def load_responder(spec: str) -> Responder:
+    """Resolve 'package.module:function' to the function that answers each request."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise BackendError(f"scripted model '{spec}': expected 'module:function'")
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise BackendError(f"scripted model '{spec}': cannot import ({exc})") from None
+    if not callable(fn):
+        raise BackendError(f"scripted model '{spec}': not callable")
+    return fn
+
+
+class ScriptedBackend:
+    kind = "scripted"
+
+    def __init__(self, responder: Responder, model: str = "scripted") -> None:
+        self.model = model
+        self._responder = responder
+        self.requests: list[ChatRequest] = []
+
+    @classmethod
+    def from_config(cls, cfg: RoleModel) -> ScriptedBackend:
+        return cls(load_responder(cfg.model), model=cfg.model)
+
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        self.requests.append(request)
+        text = self._responder(request)
+        words = sum(len(m.content.split()) for m in request.messages)
+        return ChatResult(text=text, prompt_tokens=words, completion_tokens=len(text.split()), latency_ms=0.0)
+
+    async def check(self) -> str:
+        return f"scripted model {self.model}"

@@ -1,0 +1,196 @@
+"""A role's model: render a template, call the backend, validate, repair within a bound, record."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from agents.backends.base import BackendError, BackendTimeout, ChatBackend, ChatRequest, ChatResult
+from agents.prompting import PromptLibrary
+from schemas.config import RoleModel
+from schemas.messages import ChatMessage
+from schemas.records import Failure, FailureKind, LLMCall
+
+Check = Callable[[Any], str | None]
+
+
+class LLMFailure(Exception):
+    """Raised when a step cannot get a valid answer; carries the Failure record the caller stores."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(f"{failure.role}/{failure.step}: {failure.kind.value}: {failure.message}")
+        self.failure = failure
+
+
+@dataclass
+class CallLog:
+    """Where one scenario's calls and failures collect until they are written with its trajectory."""
+
+    run_id: str = ""
+    scenario_id: str = ""
+    calls: list[LLMCall] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+
+@cache
+def _json_schema(cls: type[BaseModel]) -> dict[str, Any]:
+    return cls.model_json_schema()
+
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
+
+
+def _extract_json(text: str) -> str:
+    """Models wrap JSON in fences or chatter; keep the outermost object."""
+    text = _FENCE.sub("", text.strip())
+    start, end = text.find("{"), text.rfind("}")
+    return text[start : end + 1] if 0 <= start < end else text
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+class RoleLLM:
+    """One role (user, leader, risk, critic) bound to its backend and the prompt library."""
+
+    def __init__(self, role: str, cfg: RoleModel, backend: ChatBackend, prompts: PromptLibrary) -> None:
+        self.role = role
+        self.cfg = cfg
+        self.backend = backend
+        self.prompts = prompts
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend.kind}:{self.backend.model}"
+
+    async def ask(
+        self,
+        step: str,
+        inputs: dict[str, Any],
+        log: CallLog,
+        *,
+        check: Check | None = None,
+        soft_check: bool = False,
+        json_schema: dict[str, Any] | None = None,
+    ) -> Any:
+        """Return the step's validated output object (or text for steps without an output schema).
+
+        ``check`` adds a semantic rule on top of the schema; its complaint is fed back like a
+        validation error. With ``soft_check`` an object that still breaks the rule after the last
+        attempt is returned anyway, for the caller to reject explicitly. ``json_schema`` replaces the
+        schema sent to the backend (e.g. with enums the pydantic model cannot know).
+        """
+        template = self.prompts.get(step)
+        schema = template.output
+        messages = template.render(inputs)
+        attempts = 1 + (self.cfg.repair_attempts if schema is not None else 0)
+        raw = ""
+        problem = ""
+        last_valid: Any = None
+        for attempt in range(1, attempts + 1):
+            request = ChatRequest(
+                messages=messages,
+                json_schema=(json_schema or _json_schema(schema)) if schema is not None else None,
+                schema_name=schema.__name__ if schema is not None else "text",
+                temperature=self.cfg.temperature if attempt == 1 else min(1.0, self.cfg.temperature + 0.3),
+                max_tokens=self.cfg.max_tokens,
+                seed=None if self.cfg.seed is None else self.cfg.seed + attempt - 1,
+                role=self.role,
+                step=step,
+            )
+            result = await self._call(request, template.version, attempt, log)
+            raw = result.text
+            if schema is None:
+                return raw
+            problem = ""
+            try:
+                obj = schema.model_validate_json(_extract_json(raw))
+                last_valid = obj
+                problem = (check(obj) if check else None) or ""
+            except ValidationError as exc:
+                problem = _describe(exc)
+            if not problem:
+                return obj
+            log.calls[-1] = log.calls[-1].model_copy(
+                update={"ok": False, "error": f"invalid: {problem}"[:500]}
+            )
+            repair = self.prompts.get("repair").render(
+                {
+                    "error": problem,
+                    "schema": json.dumps(json_schema or _json_schema(schema), ensure_ascii=False),
+                }
+            )
+            messages = [*template.render(inputs), ChatMessage(role="assistant", content=raw), *repair]
+        if soft_check and last_valid is not None:
+            return last_valid
+        failure = Failure(
+            run_id=log.run_id,
+            scenario_id=log.scenario_id,
+            role=self.role,
+            step=step,
+            kind=FailureKind.INVALID_OUTPUT,
+            message=f"no valid {schema.__name__ if schema else 'text'} after {attempts} attempts: {problem}"[
+                :2000
+            ],
+            raw_output=raw[:20000],
+            attempts=attempts,
+        )
+        log.failures.append(failure)
+        raise LLMFailure(failure)
+
+    async def _call(self, request: ChatRequest, version: str, attempt: int, log: CallLog) -> ChatResult:
+        try:
+            result = await self.backend.complete(request)
+        except BackendError as exc:
+            kind = FailureKind.TIMEOUT if isinstance(exc, BackendTimeout) else FailureKind.ENDPOINT_ERROR
+            log.calls.append(self._record(request, version, attempt, log, None, str(exc)))
+            failure = Failure(
+                run_id=log.run_id,
+                scenario_id=log.scenario_id,
+                role=self.role,
+                step=request.step,
+                kind=kind,
+                message=str(exc)[:2000],
+                attempts=attempt,
+            )
+            log.failures.append(failure)
+            raise LLMFailure(failure) from exc
+        log.calls.append(self._record(request, version, attempt, log, result, None))
+        return result
+
+    def _record(
+        self,
+        request: ChatRequest,
+        version: str,
+        attempt: int,
+        log: CallLog,
+        result: ChatResult | None,
+        error: str | None,
+    ) -> LLMCall:
+        return LLMCall(
+            run_id=log.run_id,
+            scenario_id=log.scenario_id,
+            role=self.role,
+            step=request.step,
+            prompt_hash=version,
+            backend=self.backend.kind,
+            model=self.backend.model,
+            prompt_tokens=result.prompt_tokens if result else 0,
+            completion_tokens=result.completion_tokens if result else 0,
+            latency_ms=result.latency_ms if result else 0.0,
+            cache_hit=result.cache_hit if result else False,
+            attempt=attempt,
+            ok=error is None,
+            error=error,
+        )

@@ -1,0 +1,138 @@
+"""Prompt templates as data: Jinja2 files declared in a manifest, rendered in a sandbox."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import BaseModel
+
+import schemas
+from schemas.messages import ChatMessage
+
+BLOCKS = ("system", "user")
+
+
+class PromptError(ValueError):
+    """A prompt template problem; str() is one line naming the file and the problem."""
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    name: str
+    role: str
+    path: str
+    source: str
+    inputs: tuple[str, ...]
+    output: type[BaseModel] | None
+    version: str
+    _template: Any
+
+    def render(self, inputs: dict[str, Any]) -> list[ChatMessage]:
+        missing = [k for k in self.inputs if k not in inputs]
+        unknown = [k for k in inputs if k not in self.inputs]
+        if missing or unknown:
+            raise PromptError(
+                f"{self.path}: render called with missing {missing} / undeclared {unknown} inputs"
+            )
+        ctx = self._template.new_context(dict(inputs))
+        messages = []
+        try:
+            for block in BLOCKS:
+                if block in self._template.blocks:
+                    text = "".join(self._template.blocks[block](ctx)).strip()
+                    if text:
+                        messages.append(ChatMessage.model_validate({"role": block, "content": text}))
+        except TemplateError as exc:
+            raise PromptError(f"{self.path}: {exc}") from None
+        return messages
+
+
+def _schema_class(name: str | None, where: str) -> type[BaseModel] | None:
+    if name is None:
+        return None
+    cls = getattr(schemas, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+        raise PromptError(f"{where}: output schema '{name}' is not a model in schemas")
+    return cls
+
+
+class PromptLibrary:
+    """The bundled templates, with any subset replaced by files of the same name from an override folder."""
+
+    def __init__(self, override_dir: str | Path | None = None) -> None:
+        self._env = ImmutableSandboxedEnvironment(
+            undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
+        )
+        self._env.filters["tojson_pretty"] = _tojson_pretty
+        root = resources.files("prompts")
+        manifest_path = root / "manifest.yaml"
+        manifest = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
+        sources: dict[str, tuple[str, str]] = {}
+        for name in manifest:
+            f = root / "templates" / f"{name}.j2"
+            sources[name] = (f"prompts/templates/{name}.j2", f.read_text(encoding="utf-8"))
+        if override_dir is not None:
+            odir = Path(override_dir)
+            if not odir.is_dir():
+                raise PromptError(f"{odir}: prompt override folder not found")
+            for f in sorted(odir.iterdir()):
+                if f.suffix != ".j2":
+                    continue
+                if f.stem not in manifest:
+                    raise PromptError(f"{f}: unknown template (known: {', '.join(sorted(manifest))})")
+                sources[f.stem] = (str(f), f.read_text(encoding="utf-8"))
+        self.templates: dict[str, PromptTemplate] = {}
+        for name, spec in manifest.items():
+            path, source = sources[name]
+            self.templates[name] = self._compile(name, spec, path, source)
+
+    def _compile(self, name: str, spec: dict[str, Any], path: str, source: str) -> PromptTemplate:
+        inputs = tuple(spec.get("inputs") or ())
+        try:
+            ast = self._env.parse(source)
+            template = self._env.from_string(source)
+        except TemplateError as exc:
+            line = getattr(exc, "lineno", None)
+            raise PromptError(f"{path}{f':{line}' if line else ''}: {exc}") from None
+        used = meta.find_undeclared_variables(ast)
+        undeclared = sorted(used - set(inputs))
+        if undeclared:
+            raise PromptError(f"{path}: uses undeclared variable(s) {', '.join(undeclared)}")
+        if "user" not in template.blocks:
+            raise PromptError(f"{path}: needs a {{% block user %}}")
+        return PromptTemplate(
+            name=name,
+            role=str(spec.get("role", "")),
+            path=path,
+            source=source,
+            inputs=inputs,
+            output=_schema_class(spec.get("output"), path),
+            version=hashlib.sha256(source.encode()).hexdigest()[:12],
+            _template=template,
+        )
+
+    def get(self, name: str) -> PromptTemplate:
+        try:
+            return self.templates[name]
+        except KeyError:
+            raise PromptError(f"no prompt template named '{name}'") from None
+
+    def versions(self) -> dict[str, str]:
+        return {n: t.version for n, t in self.templates.items()}
+
+
+def _tojson_pretty(value: Any) -> str:
+    import json
+
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    elif isinstance(value, list):
+        value = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+    return json.dumps(value, ensure_ascii=False, indent=1)

@@ -1,0 +1,96 @@
+"""The risk assessor: multi-dimensional assessment of the query, of candidate strategies and of responses."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from agents.llm import CallLog, RoleLLM
+from agents.taxonomy import Taxonomy
+from schemas.judgement import SafetyJudgement
+from schemas.risk import GuidelineRule, RiskAssessment
+from schemas.scenario import RiskLevel, Scenario
+from schemas.stackelberg import CandidateRisks, CandidateStrategy
+
+NONE = "None"
+
+
+class RiskAssessor:
+    role = "risk"
+
+    def __init__(self, llm: RoleLLM, taxonomy: Taxonomy) -> None:
+        self.llm = llm
+        self.taxonomy = taxonomy
+        self._l1 = [*taxonomy.level1_names(), NONE]
+        self._l2 = [*taxonomy.level2_names(), NONE]
+        # Constrain the category fields to the taxonomy's names so a small model cannot invent one.
+        schema: dict[str, Any] = copy.deepcopy(RiskAssessment.model_json_schema())
+        schema["properties"]["category_l1"]["enum"] = self._l1
+        schema["properties"]["category_l2"]["enum"] = self._l2
+        self._assess_schema = schema
+
+    async def assess(self, scenario: Scenario, log: CallLog) -> tuple[RiskAssessment, list[GuidelineRule]]:
+        def known_categories(out: RiskAssessment) -> str | None:
+            if out.category_l1 not in self._l1:
+                return f"category_l1 '{out.category_l1}' is not a taxonomy level-1 name"
+            if out.category_l2 not in self._l2:
+                return f"category_l2 '{out.category_l2}' is not a taxonomy level-2 name"
+            return None
+
+        risk: RiskAssessment = await self.llm.ask(
+            "risk_assess",
+            {
+                "transcript": scenario.transcript(),
+                "categories_l1": self._l1[:-1],
+                "categories_l2": self._l2[:-1],
+            },
+            log,
+            check=known_categories,
+            json_schema=self._assess_schema,
+        )
+        guidelines = self.guidelines_for(risk, scenario.language)
+        return risk, guidelines
+
+    def guidelines_for(self, risk: RiskAssessment, language: str) -> list[GuidelineRule]:
+        if risk.level is RiskLevel.NO_RISK and risk.category_l2 == NONE:
+            return []
+        l2 = None if risk.category_l2 == NONE else risk.category_l2
+        l1 = None if risk.category_l1 == NONE else risk.category_l1
+        return self.taxonomy.rules_for(l2, l1, language)
+
+    async def rate_candidates(
+        self, scenario: Scenario, risk: RiskAssessment, candidates: list[CandidateStrategy], log: CallLog
+    ) -> CandidateRisks:
+        k = len(candidates)
+
+        def one_per_candidate(out: CandidateRisks) -> str | None:
+            n = len(out.risks)
+            return None if n == k else f"risks has {n} entries, expected exactly {k} (one per candidate)"
+
+        result: CandidateRisks = await self.llm.ask(
+            "risk_candidates",
+            {"transcript": scenario.transcript(), "risk": risk, "candidates": candidates},
+            log,
+            check=one_per_candidate,
+        )
+        return result
+
+    async def judge_safety(
+        self,
+        scenario: Scenario,
+        response: str,
+        risk: RiskAssessment,
+        guidelines: list[GuidelineRule],
+        log: CallLog,
+    ) -> SafetyJudgement:
+        result: SafetyJudgement = await self.llm.ask(
+            "risk_safety",
+            {
+                "transcript": scenario.transcript(),
+                "response": response,
+                "risk": risk,
+                "guidelines": guidelines,
+            },
+            log,
+        )
+        return result

@@ -1,0 +1,1 @@
+"""Thin entry points that compose schemas, agents and the warehouse."""

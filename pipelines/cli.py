@@ -1,0 +1,304 @@
+"""The `oyster` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from agents.backends import BackendError, make_backend
+from agents.llm import LLMFailure
+from agents.prompting import PromptError, PromptLibrary
+from agents.taxonomy import TaxonomyError
+from pipelines.runner import RunSummary, preflight, run_lingo_bp
+from pipelines.scenarios import ScenarioError, bundled_path, load_scenarios
+from schemas.config import ROLES, ConfigError, OysterConfig, load_config
+from warehouse import EXPORT_FORMATS, LATEST_VERSION, Warehouse, WarehouseError
+
+app = typer.Typer(
+    help="Oyster: constructive safety-alignment data with Lingo-BP agent graphs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+scenarios_app = typer.Typer(help="Scenario files: check and synthesise.", no_args_is_help=True)
+app.add_typer(scenarios_app, name="scenarios")
+console = Console()
+
+USER_ERRORS = (
+    ConfigError,
+    PromptError,
+    ScenarioError,
+    TaxonomyError,
+    WarehouseError,
+    BackendError,
+    LLMFailure,
+)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file.")]
+WarehouseOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--warehouse", "-w", help="DuckDB file [env OYSTER_WAREHOUSE, default ~/.oyster/warehouse.duckdb]."
+    ),
+]
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False) -> None:
+    """Oyster command line."""
+
+
+def _config(path: Path | None, **overrides: Any) -> OysterConfig:
+    return load_config(path, overrides)
+
+
+def _warehouse(path: Path | None, config: OysterConfig | None = None) -> Warehouse:
+    if path is not None:
+        return Warehouse(path)
+    if config is not None and config.warehouse:
+        return Warehouse(config.warehouse)
+    return Warehouse()
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        return v.hex()
+    return v
+
+
+# -- doctor ----------------------------------------------------------------------------------------
+@app.command()
+def doctor(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+    """Show each role's backend and model, whether it is ready, and the warehouse."""
+    cfg = _config(config)
+    table = Table(title="Roles")
+    for col in ("role", "backend", "model", "status"):
+        table.add_column(col)
+    problems = 0
+    checked: dict[str, str] = {}
+    for role in ROLES:
+        rm = cfg.roles.get(role)
+        key = rm.model_dump_json()
+        if key not in checked:
+            try:
+                checked[key] = "[green]ready[/]: " + asyncio.run(make_backend(rm).check())
+            except BackendError as exc:
+                checked[key] = f"[red]not ready[/]: {exc}"
+        problems += checked[key].startswith("[red]")
+        table.add_row(role, rm.backend, rm.model, checked[key])
+    console.print(table)
+    try:
+        PromptLibrary(cfg.prompts)
+        console.print(f"prompts: [green]{len(PromptLibrary(cfg.prompts).templates)} templates valid[/]")
+    except PromptError as exc:
+        problems += 1
+        console.print(f"prompts: [red]{exc}[/]")
+    wh = _warehouse(warehouse, cfg)
+    version = wh.migrate()
+    console.print(f"warehouse: {wh.path} (schema version {version}, latest {LATEST_VERSION})")
+    if problems:
+        raise typer.Exit(1)
+
+
+# -- sql / export ----------------------------------------------------------------------------------
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="Read-only SQL (SELECT ...).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    warehouse: WarehouseOpt = None,
+    max_width: Annotated[int, typer.Option(help="Truncate table cells to this many characters.")] = 80,
+) -> None:
+    """Run a read-only query against the warehouse (works while a pipeline is writing)."""
+    if fmt not in ("table", "csv", "json"):
+        raise click.BadParameter(f"unknown format '{fmt}' (use table, csv or json)", param_hint="--format")
+    result = _warehouse(warehouse).query(query)
+    if fmt == "json":
+        rows = [{c: _jsonable(v) for c, v in zip(result.columns, row, strict=True)} for row in result.rows]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, default=str, indent=1) + "\n")
+    elif fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(result.columns)
+        w.writerows([[_jsonable(v) for v in row] for row in result.rows])
+        sys.stdout.write(buf.getvalue())
+    else:
+        table = Table(*result.columns, caption=f"{len(result.rows)} row(s)")
+        for row in result.rows:
+            cells = []
+            for v in row:
+                s = "NULL" if v is None else str(v)
+                cells.append(s if len(s) <= max_width else s[: max_width - 1] + "…")
+            table.add_row(*cells)
+        console.print(table)
+
+
+@app.command()
+def export(
+    view: Annotated[str, typer.Option("--view", help="dpo, sft, risk, trajectories, or any table.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, parquet or csv.")] = "jsonl",
+    where: Annotated[str | None, typer.Option(help="SQL condition to filter rows.")] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Export a view to JSONL / Parquet / CSV (TRL loads the dpo view as is)."""
+    if fmt not in EXPORT_FORMATS:
+        raise click.BadParameter(
+            f"unknown format '{fmt}' (use {', '.join(EXPORT_FORMATS)})", param_hint="--format"
+        )
+    n = _warehouse(warehouse).export(view, fmt, out, where)
+    console.print(f"wrote {n} row(s) of {view} to {out}")
+
+
+# -- run -------------------------------------------------------------------------------------------
+def run_command(
+    scenarios: Path | None,
+    limit: int | None,
+    warehouse: Path | None,
+    config: Path | None,
+    prompts: Path | None,
+    run_id: str | None,
+    iterations: int | None,
+    concurrency: int | None,
+) -> RunSummary:
+    cfg = _config(config, prompts=str(prompts) if prompts else None, concurrency=concurrency)
+    if iterations is not None:
+        cfg = cfg.model_copy(update={"lingo_bp": cfg.lingo_bp.model_copy(update={"iterations": iterations})})
+        OysterConfig.model_validate(cfg.model_dump())
+    PromptLibrary(cfg.prompts)  # validate every template before any model is called
+    items = load_scenarios(scenarios)
+    asyncio.run(preflight(cfg))
+    if limit is not None:
+        items = items[:limit]
+    wh = _warehouse(warehouse, cfg)
+    console.print(
+        f"Lingo-BP on {len(items)} scenario(s) from {scenarios or bundled_path()} -> {wh.path} "
+        f"(leader {cfg.roles.leader.label()}, T={cfg.lingo_bp.iterations})"
+    )
+    with Progress(
+        TextColumn("[bold]scenarios"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("run", total=len(items), detail="")
+
+        def update(s: RunSummary) -> None:
+            bar.update(
+                task,
+                completed=s.skipped + s.completed + s.failed,
+                detail=f"done {s.completed} · failed {s.failed} · pairs {s.pairs} · resumed {s.skipped}",
+            )
+
+        summary = asyncio.run(
+            run_lingo_bp(cfg, items, wh, run_id=run_id, progress=update, command=" ".join(sys.argv))
+        )
+    console.print(
+        f"run {summary.run_id}: {summary.completed} completed, {summary.failed} failed, "
+        f"{summary.pairs} pair(s), {summary.skipped} already done, {summary.seconds:.1f} s"
+    )
+    return summary
+
+
+@app.command()
+def run(
+    scenarios: Annotated[
+        Path | None, typer.Option(help="JSONL/YAML scenario file [default: bundled].")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N scenarios.")] = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    prompts: Annotated[Path | None, typer.Option(help="Folder of templates overriding bundled ones.")] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="Resume or name a run; finished scenarios are skipped.")
+    ] = None,
+    iterations: Annotated[int | None, typer.Option(min=0, help="T max of Lingo-BP.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Scenarios in flight.")] = None,
+) -> None:
+    """Run the Lingo-BP pipeline and write trajectories and preference pairs to the warehouse."""
+    run_command(scenarios, limit, warehouse, config, prompts, run_id, iterations, concurrency)
+
+
+# -- scenarios -------------------------------------------------------------------------------------
+@scenarios_app.command("check")
+def scenarios_check(path: Annotated[Path, typer.Argument(help="Scenario file.")]) -> None:
+    """Validate a scenario file and print counts."""
+    items = load_scenarios(path)
+    by: dict[str, int] = {}
+    for s in items:
+        level = s.risk_level.value if s.risk_level else "-"
+        key = f"{s.language}/{level}/{s.user_type.value if s.user_type else '-'}"
+        by[key] = by.get(key, 0) + 1
+    console.print(f"{path}: {len(items)} valid scenario(s)")
+    for k in sorted(by):
+        console.print(f"  {k}: {by[k]}")
+
+
+@scenarios_app.command("synth")
+def scenarios_synth(
+    n: Annotated[int, typer.Option("--n", min=1, help="Scenarios to generate.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSONL file to write.")],
+    config: ConfigOpt = None,
+    language: Annotated[str, typer.Option(help="Comma-separated languages.")] = "en,zh",
+    seed: Annotated[int, typer.Option(help="Seed for the category x persona schedule.")] = 0,
+) -> None:
+    """Ask the user-simulator model for new scenarios across categories x personas; duplicates removed."""
+    from pipelines.synth import synthesise
+
+    cfg = _config(config)
+    made = asyncio.run(synthesise(cfg, n, out, languages=language.split(","), seed=seed, console=console))
+    console.print(f"wrote {made} scenario(s) to {out}")
+
+
+def _fail(message: str) -> None:
+    # Plain write, not rich: an error is exactly one line however narrow the terminal.
+    sys.stderr.write(" ".join(message.split()) + "\n")
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    try:
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            raise SystemExit(rc)
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Abort:
+        _fail("aborted")
+        raise SystemExit(130) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except USER_ERRORS as exc:
+        if debug:
+            raise
+        _fail(f"error: {exc}")
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        _fail("interrupted: finished scenarios are in the warehouse; rerun with the same --run-id to resume")
+        raise SystemExit(130) from None
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

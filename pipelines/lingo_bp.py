@@ -1,0 +1,23 @@
+"""Main job: `python pipelines/lingo_bp.py [--scenarios F] [--limit N] ...` (same options as `oyster run`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    # Run as a script (also under `ray job submit --working-dir .`): make the checkout importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipelines.cli import main
+
+
+def entry() -> None:
+    args = sys.argv[1:]
+    root = ["--debug"] if "--debug" in args else []
+    sys.argv = [sys.argv[0], *root, "run", *[a for a in args if a != "--debug"]]
+    main()
+
+
+if __name__ == "__main__":
+    entry()

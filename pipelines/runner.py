@@ -1,0 +1,165 @@
+"""Run Lingo-BP over scenarios: bounded concurrency, streaming batched writes, resumable by run id."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from uuid import uuid4
+
+from agents.backends import BackendError, make_backend
+from agents.graph import Agents, LingoBP
+from agents.llm import CallLog
+from schemas.config import ROLES, OysterConfig
+from schemas.records import Failure, LLMCall, RunRecord
+from schemas.scenario import Scenario
+from schemas.trajectory import PairStatus, Trajectory, TrajectoryStatus
+from warehouse import Warehouse
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    total: int
+    skipped: int = 0
+    completed: int = 0
+    failed: int = 0
+    pairs: int = 0
+    seconds: float = 0.0
+    trajectories: list[Trajectory] = field(default_factory=list)
+
+
+Progress = Callable[[RunSummary], None]
+
+
+async def preflight(config: OysterConfig) -> None:
+    """Fail fast, before any scenario starts, when a role's model or endpoint is not usable."""
+    checked: set[str] = set()
+    for role in ROLES:
+        rm = config.roles.get(role)
+        key = rm.model_dump_json()
+        if key in checked:
+            continue
+        checked.add(key)
+        try:
+            await make_backend(rm).check()
+        except BackendError as exc:
+            raise BackendError(f"role {role}: {exc}") from None
+
+
+def new_run_id() -> str:
+    return f"run-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid4().hex[:6]}"
+
+
+def git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def oyster_version() -> str:
+    try:
+        return metadata.version("oyster-csa")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class BatchWriter:
+    """Buffers finished trajectories and writes them in one short transaction per batch."""
+
+    def __init__(self, warehouse: Warehouse, batch_size: int = 8, max_wait_s: float = 2.0) -> None:
+        self.warehouse = warehouse
+        self.batch_size = batch_size
+        self.max_wait_s = max_wait_s
+        self._buffer: list[tuple[Trajectory, Sequence[LLMCall], Sequence[Failure]]] = []
+        self._last_flush = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def add(self, trajectory: Trajectory, log: CallLog) -> None:
+        self._buffer.append((trajectory, list(log.calls), list(log.failures)))
+        if len(self._buffer) >= self.batch_size or time.monotonic() - self._last_flush >= self.max_wait_s:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            batch, self._buffer = self._buffer, []
+            if batch:
+                await asyncio.to_thread(self.warehouse.write_trajectories, batch)
+            self._last_flush = time.monotonic()
+
+
+async def run_lingo_bp(
+    config: OysterConfig,
+    scenarios: Sequence[Scenario],
+    warehouse: Warehouse,
+    *,
+    run_id: str | None = None,
+    agents: Agents | None = None,
+    progress: Progress | None = None,
+    command: str = "",
+    batch_size: int = 8,
+) -> RunSummary:
+    """Run every scenario not yet finished under ``run_id``; write each trajectory as it finishes."""
+    run_id = run_id or new_run_id()
+    agents = agents or Agents.build(config)
+    lingo = LingoBP(agents)
+    warehouse.migrate()
+    done = warehouse.finished_scenarios(run_id)
+    todo = [s for s in scenarios if s.id not in done]
+    summary = RunSummary(run_id=run_id, total=len(scenarios), skipped=len(scenarios) - len(todo))
+    run = RunRecord(
+        run_id=run_id,
+        config=config.model_dump(mode="json"),
+        models={role: config.roles.get(role).label() for role in ROLES},
+        prompt_versions=agents.leader.llm.prompts.versions(),
+        git_revision=git_revision(),
+        oyster_version=oyster_version(),
+        command=command or f"{platform.node() or socket.gethostname()} pid {os.getpid()}",
+    )
+    warehouse.start_run(run, scenarios)
+    writer = BatchWriter(warehouse, batch_size=batch_size)
+    gate = asyncio.Semaphore(config.concurrency)
+    start = time.perf_counter()
+    if progress:
+        progress(summary)
+
+    async def one(scenario: Scenario) -> None:
+        async with gate:
+            trajectory, log = await lingo.run(scenario, run_id)
+        await writer.add(trajectory, log)
+        if trajectory.status is TrajectoryStatus.FAILED:
+            summary.failed += 1
+        else:
+            summary.completed += 1
+        if trajectory.pair_decision and trajectory.pair_decision.status is PairStatus.PAIR:
+            summary.pairs += 1
+        summary.trajectories.append(trajectory)
+        if progress:
+            progress(summary)
+
+    status = "failed"
+    try:
+        await asyncio.gather(*(one(s) for s in todo))
+        status = "completed"
+    finally:
+        # Whatever finished is written even when the run is interrupted.
+        await writer.flush()
+        summary.seconds = time.perf_counter() - start
+        warehouse.finish_run(run_id, status if status == "completed" else "interrupted")
+    return summary

@@ -1,0 +1,145 @@
+"""Run configuration: one YAML file, every field defaulted so no file is needed on the embedded default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+
+from schemas.base import Record
+from schemas.chain import ChainNode
+from schemas.gradient import ActiveLoss
+from schemas.judgement import SafetyVerdict
+from schemas.stackelberg import FollowerReaction
+
+BackendKind = Literal["embedded", "openai", "scripted"]
+ROLES: tuple[str, ...] = ("user", "leader", "risk", "critic")
+
+
+class ConfigError(ValueError):
+    """A user-facing configuration problem; str() is one line naming the file and the problem."""
+
+
+class RoleModel(Record):
+    backend: BackendKind = "embedded"
+    model: str = "qwen2.5-coder-0.5b"
+    base_url: str | None = None
+    api_key_env: str = Field(default="OPENAI_API_KEY", description="name of the env var holding the key")
+    temperature: float = Field(default=0.3, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=768, gt=0)
+    timeout_s: float = Field(default=180.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, description="retries of transient endpoint errors")
+    repair_attempts: int = Field(default=2, ge=0, description="re-asks after invalid structured output")
+    seed: int | None = 0
+    n_ctx: int = Field(default=4096, gt=0, description="embedded only: context window")
+    n_threads: int | None = Field(default=None, description="embedded only: CPU threads")
+
+    def label(self) -> str:
+        return f"{self.backend}:{self.model}"
+
+
+class RolesConfig(Record):
+    user: RoleModel = Field(default_factory=RoleModel)
+    leader: RoleModel = Field(default_factory=RoleModel)
+    risk: RoleModel = Field(default_factory=RoleModel)
+    critic: RoleModel = Field(default_factory=RoleModel)
+
+    def get(self, role: str) -> RoleModel:
+        if role not in ROLES:
+            raise KeyError(role)
+        value: RoleModel = getattr(self, role)
+        return value
+
+
+def _default_freeze() -> dict[ActiveLoss, list[ChainNode]]:
+    # A safety epoch must not rewrite what the user needs; a satisfaction epoch must not argue
+    # the risk analysis away to please the user.
+    return {
+        ActiveLoss.SAFETY: [ChainNode.USER_NEEDS],
+        ActiveLoss.SATISFACTION: [ChainNode.RISK_INTENT],
+        ActiveLoss.JOINT: [],
+    }
+
+
+def _default_reaction_risk() -> dict[FollowerReaction, float]:
+    return {
+        FollowerReaction.ACCEPTS_GUIDANCE: 0.0,
+        FollowerReaction.REPHRASES_OR_RETRIES: 0.3,
+        FollowerReaction.ESCALATES_OR_ATTACKS: 0.7,
+        FollowerReaction.LEAVES_FOR_RISKIER_PLACE: 1.0,
+    }
+
+
+class LingoBPConfig(Record):
+    iterations: int = Field(default=3, ge=0, le=20, description="T max")
+    alpha: float = Field(default=1.0, gt=0)
+    beta: float = Field(default=2.0, gt=0)
+    candidates: int = Field(default=3, ge=2, le=6, description="k strategy sets in the Stackelberg step")
+    pair_margin: float = Field(
+        default=0.1, ge=0.0, description="minimum Construction Score margin for a pair"
+    )
+    chosen_verdicts: list[SafetyVerdict] = Field(default_factory=lambda: [SafetyVerdict.SAFE])
+    node_change_bound: float = Field(
+        default=0.75, gt=0.0, le=1.0, description="max normalised edit distance of a node per step"
+    )
+    epochs: Literal["auto"] | list[ActiveLoss] = "auto"
+    freeze: dict[ActiveLoss, list[ChainNode]] = Field(default_factory=_default_freeze)
+    reaction_risk: dict[FollowerReaction, float] = Field(default_factory=_default_reaction_risk)
+    predict_next_turn: bool = True
+
+
+class RayConfig(Record):
+    address: str | None = None
+    actors: int = Field(default=1, ge=1)
+    concurrency_per_actor: int = Field(default=4, ge=1)
+    num_cpus_per_actor: float = Field(default=1.0, ge=0)
+    num_gpus_per_actor: float = Field(default=0.0, ge=0)
+
+
+class OysterConfig(Record):
+    roles: RolesConfig = Field(default_factory=RolesConfig)
+    lingo_bp: LingoBPConfig = Field(default_factory=LingoBPConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)
+    warehouse: str | None = None
+    prompts: str | None = None
+    concurrency: int = Field(default=2, ge=1, description="scenarios in flight in one process")
+
+    @field_validator("warehouse", "prompts")
+    @classmethod
+    def _expand(cls, v: str | None) -> str | None:
+        return None if v is None else str(Path(v).expanduser())
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {err['msg']}{more}"
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> OysterConfig:
+    """Read and validate a YAML config; raise ConfigError with one line naming the file and the problem."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{p}: config file not found") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{p}: not valid YAML{line}") from None
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{p}: top level must be a mapping, got {type(raw).__name__}")
+        data = raw
+    if overrides:
+        data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
+    try:
+        return OysterConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path or 'config'}: {_first_error(exc)}") from None

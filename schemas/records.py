@@ -1,0 +1,72 @@
+"""Bookkeeping records: runs, LLM calls, failures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+from uuid import uuid4
+
+from pydantic import Field
+
+from schemas.base import Record
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid4().hex
+
+
+class FailureKind(StrEnum):
+    INVALID_OUTPUT = "invalid_output"
+    ENDPOINT_ERROR = "endpoint_error"
+    TIMEOUT = "timeout"
+    GRAPH_ERROR = "graph_error"
+
+
+class Failure(Record):
+    failure_id: str = Field(default_factory=new_id)
+    run_id: str = ""
+    scenario_id: str = ""
+    role: str
+    step: str
+    kind: FailureKind
+    message: str
+    raw_output: str | None = None
+    attempts: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LLMCall(Record):
+    call_id: str = Field(default_factory=new_id)
+    run_id: str = ""
+    scenario_id: str = ""
+    role: str
+    step: str
+    prompt_hash: str
+    backend: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    cache_hit: bool = False
+    attempt: int = 1
+    ok: bool = True
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RunRecord(Record):
+    run_id: str
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    status: str = "running"
+    config: dict[str, Any]
+    models: dict[str, str]
+    prompt_versions: dict[str, str]
+    git_revision: str | None = None
+    oyster_version: str
+    command: str = ""

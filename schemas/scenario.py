@@ -1,0 +1,75 @@
+"""Scenario: one conversation the pipeline optimises a response for."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, model_validator
+
+from schemas.base import LLMOutput, Record
+from schemas.messages import ChatMessage
+
+
+class UserType(StrEnum):
+    BENIGN = "benign"
+    VULNERABLE = "vulnerable"
+    MALICIOUS = "malicious"
+
+
+class RiskLevel(StrEnum):
+    NO_RISK = "no_risk"
+    ETHICAL = "ethical"
+    REGULATORY = "regulatory"
+    ADVERSARIAL = "adversarial"
+
+
+class Scenario(Record):
+    """A single-turn ``text`` or a multi-turn ``messages`` history that ends with the user's turn."""
+
+    id: str = Field(min_length=1, max_length=200)
+    language: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$")
+    text: str | None = None
+    messages: list[ChatMessage] | None = None
+    user_type: UserType | None = None
+    risk_level: RiskLevel | None = None
+    category_l1: str | None = None
+    category_l2: str | None = None
+    source: str = "user"
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Scenario:
+        if (self.text is None) == (self.messages is None):
+            raise ValueError("give exactly one of 'text' or 'messages'")
+        if self.text is not None and not self.text.strip():
+            raise ValueError("'text' is empty")
+        if self.messages is not None:
+            if not self.messages:
+                raise ValueError("'messages' is empty")
+            if self.messages[-1].role != "user":
+                raise ValueError("'messages' must end with a user turn")
+        return self
+
+    def conversation(self) -> list[ChatMessage]:
+        """The scenario as chat messages (what the leader answers)."""
+        if self.messages is not None:
+            return list(self.messages)
+        assert self.text is not None
+        return [ChatMessage(role="user", content=self.text)]
+
+    @property
+    def query(self) -> str:
+        """The user's last turn: what is being answered."""
+        return self.conversation()[-1].content
+
+    def transcript(self) -> str:
+        """The whole conversation as plain text, for judge prompts."""
+        return "\n".join(f"{m.role.upper()}: {m.content}" for m in self.conversation())
+
+
+class ScenarioDraft(LLMOutput):
+    text: str = Field(max_length=400)
+    risk_level: RiskLevel
+
+
+class ScenarioDrafts(LLMOutput):
+    scenarios: list[ScenarioDraft] = Field(max_length=8)

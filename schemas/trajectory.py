@@ -1,0 +1,93 @@
+"""One scenario's history through Lingo-BP, and the preference pair it yields."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from schemas.base import Record
+from schemas.chain import DraftAnswer, ReasoningChain
+from schemas.gradient import ActiveLoss, EditOperation, TextGradient
+from schemas.judgement import Judgement
+from schemas.messages import ChatMessage
+from schemas.records import Failure, new_id
+from schemas.risk import GuidelineRule, RiskAssessment
+from schemas.scenario import Scenario
+from schemas.stackelberg import ReactionPrediction, StackelbergResult
+
+
+class Iteration(Record):
+    """Iteration 0 is the initial chain and response; 1..T are Lingo-BP steps."""
+
+    index: int
+    chain: ReasoningChain
+    response: str
+    judgement: Judgement | None = None
+    active_loss: ActiveLoss | None = None
+    frozen: list[str] = Field(default_factory=list)
+    gradients: list[TextGradient] = Field(default_factory=list)
+    edits: list[EditOperation] = Field(default_factory=list)
+
+    @property
+    def score(self) -> float | None:
+        return None if self.judgement is None else self.judgement.construction_score
+
+
+class ScoreCard(Record):
+    satisfaction: float
+    safety: float
+    construction: float
+
+
+class PreferencePair(Record):
+    pair_id: str = Field(default_factory=new_id)
+    run_id: str
+    scenario_id: str
+    prompt: list[ChatMessage]
+    chosen: str
+    rejected: str
+    chosen_iteration: int
+    rejected_iteration: int
+    chosen_chain: ReasoningChain
+    rejected_chain: ReasoningChain
+    chosen_scores: ScoreCard
+    rejected_scores: ScoreCard
+    margin: float
+    rule: str
+
+
+class PairStatus(StrEnum):
+    PAIR = "pair"
+    NO_PAIR = "no_pair"
+
+
+class PairDecision(Record):
+    status: PairStatus
+    reason: str
+    rule: str
+
+
+class TrajectoryStatus(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Trajectory(Record):
+    run_id: str
+    scenario: Scenario
+    status: TrajectoryStatus = TrajectoryStatus.COMPLETED
+    risk: RiskAssessment | None = None
+    guidelines: list[GuidelineRule] = Field(default_factory=list)
+    stackelberg: StackelbergResult | None = None
+    draft: DraftAnswer | None = None
+    iterations: list[Iteration] = Field(default_factory=list)
+    stop_reason: str = ""
+    pair: PreferencePair | None = None
+    pair_decision: PairDecision | None = None
+    next_move: ReactionPrediction | None = None
+    failures: list[Failure] = Field(default_factory=list)
+
+    @property
+    def scenario_id(self) -> str:
+        return self.scenario.id

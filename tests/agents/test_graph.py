@@ -1,0 +1,198 @@
+"""Lingo-BP graph logic with a scripted chat model: order of message passing, rules, failures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from agents.backends import ScriptedBackend
+from agents.backends.base import ChatRequest
+from agents.graph import LingoBP
+from schemas import LingoBPConfig, OysterConfig, Scenario
+from schemas.gradient import ActiveLoss
+from schemas.trajectory import PairStatus, TrajectoryStatus
+from tests.fakes import default_answers
+
+SCENARIO = Scenario(id="s1", text="I feel like ending it all. Nothing matters anymore.")
+Build = Callable[..., tuple[LingoBP, ScriptedBackend]]
+
+
+def config(**lingo: Any) -> OysterConfig:
+    return OysterConfig(lingo_bp=LingoBPConfig(**lingo))
+
+
+async def test_message_passing_order(make_lingo: Build) -> None:
+    lingo, _ = make_lingo(default_answers(satisfaction=lambda n: 0), config(iterations=2))
+    traj, log = await lingo.run(SCENARIO, "r")
+    steps = [c.step for c in log.calls]
+    judges = {"user_satisfaction", "risk_safety"}
+    # initialisation: risk, Stackelberg (propose; follower || risk of candidates), answer -> chain -> response
+    assert steps[:2] == ["risk_assess", "leader_candidates"]
+    assert set(steps[2:4]) == {"user_predict", "risk_candidates"}
+    assert steps[4:7] == ["leader_answer", "leader_extract", "leader_synthesize"]
+    assert set(steps[7:9]) == judges
+    # each iteration: gradient at z_S, backward G -> (I frozen: satisfaction epoch) -> u, synthesis, judges
+    per_iteration = [
+        "critic_strategies",
+        "critic_safety_guidelines",
+        "critic_user_needs",
+        "leader_synthesize",
+    ]
+    assert steps[9:13] == per_iteration
+    assert set(steps[13:15]) == judges
+    assert steps[15:19] == per_iteration
+    assert set(steps[19:21]) == judges
+    assert steps[21:] == ["user_next_turn"]
+    assert [it.index for it in traj.iterations] == [0, 1, 2]
+    assert traj.stop_reason == "reached T=2"
+    g = traj.iterations[1].gradients
+    assert [x.target.value for x in g] == ["strategies", "safety_guidelines", "user_needs"]
+    assert all(x.loss is ActiveLoss.SATISFACTION for x in g)
+
+
+async def test_safety_epoch_freezes_user_needs_and_walks_guidelines_then_intent(make_lingo: Build) -> None:
+    answers = default_answers(satisfaction=lambda n: 0, verdicts=["unsafe", "safe"])
+    lingo, _ = make_lingo(answers, config(iterations=1))
+    traj, log = await lingo.run(SCENARIO, "r")
+    it1 = traj.iterations[1]
+    assert it1.active_loss is ActiveLoss.SAFETY
+    assert it1.frozen == ["user_needs"]
+    assert [g.target.value for g in it1.gradients] == ["strategies", "safety_guidelines", "risk_intent"]
+    assert "critic_user_needs" not in [c.step for c in log.calls]
+    assert it1.chain.user_needs == traj.iterations[0].chain.user_needs  # frozen node unchanged
+    assert it1.chain.risk_intent != traj.iterations[0].chain.risk_intent
+
+
+async def test_explicit_epoch_schedule(make_lingo: Build) -> None:
+    lingo, _ = make_lingo(default_answers(), config(iterations=2, epochs=["safety", "satisfaction"]))
+    traj, _ = await lingo.run(SCENARIO, "r")
+    assert [it.active_loss for it in traj.iterations[1:]] == [ActiveLoss.SAFETY, ActiveLoss.SATISFACTION]
+
+
+async def test_one_strategy_changed_per_iteration(make_lingo: Build) -> None:
+    lingo, _ = make_lingo(default_answers(), config(iterations=3))
+    traj, _ = await lingo.run(SCENARIO, "r")
+    for prev, cur in zip(traj.iterations, traj.iterations[1:], strict=False):
+        before = prev.chain.strategies.usefulness + prev.chain.strategies.safety
+        after = cur.chain.strategies.usefulness + cur.chain.strategies.safety
+        added = [s for s in after if s not in before]
+        removed = [s for s in before if s not in after]
+        assert len(added) + len(removed) <= 1 or (len(added) == 1 and len(removed) == 1)
+        strategy_edits = [e for e in cur.edits if e.node.value == "strategies"]
+        assert len(strategy_edits) == 1
+
+
+async def test_edit_touching_two_lists_is_impossible_and_bad_index_is_repaired(make_lingo: Build) -> None:
+    calls = {"n": 0}
+
+    def critic(_: ChatRequest) -> dict[str, Any]:
+        calls["n"] += 1
+        if calls["n"] == 1:  # out-of-range index: must be re-asked, not applied
+            return {
+                "critique": "c",
+                "edit": {"op": "update", "target_list": "usefulness", "index": 7, "text": "x"},
+            }
+        return {
+            "critique": "c",
+            "edit": {"op": "update", "target_list": "usefulness", "index": 0, "text": "listen first"},
+        }
+
+    lingo, backend = make_lingo(config=config(iterations=1), critic_strategies=critic)
+    traj, log = await lingo.run(SCENARIO, "r")
+    assert calls["n"] == 2
+    repair = [r for r in backend.requests if r.step == "critic_strategies"][1]
+    assert "index 7 is out of range" in repair.messages[-1].content
+    assert traj.iterations[1].chain.strategies.usefulness == ["listen first"]
+    assert [c.ok for c in log.calls if c.step == "critic_strategies"] == [False, True]
+
+
+async def test_node_change_bound_rejects_a_rewrite(make_lingo: Build) -> None:
+    rewrite = {"critique": "c", "updated": "something completely unrelated to what was there before, at all"}
+    lingo, _ = make_lingo(
+        config=config(iterations=1, node_change_bound=0.3), critic_safety_guidelines=lambda r: rewrite
+    )
+    traj, log = await lingo.run(SCENARIO, "r")
+    edit = next(e for e in traj.iterations[1].edits if e.node.value == "safety_guidelines")
+    assert not edit.accepted and edit.distance > 0.3
+    assert "exceeds bound" in edit.reason
+    assert traj.iterations[1].chain.safety_guidelines == traj.iterations[0].chain.safety_guidelines
+    # re-asked with the distance complaint, up to the repair bound (1 + 2 attempts)
+    assert len([c for c in log.calls if c.step == "critic_safety_guidelines"]) == 3
+
+
+async def test_early_stop_at_pearl_point(make_lingo: Build) -> None:
+    lingo, _ = make_lingo(default_answers(satisfaction=lambda n: 1), config(iterations=3))
+    traj, log = await lingo.run(SCENARIO, "r")
+    assert len(traj.iterations) == 1
+    assert traj.stop_reason.startswith("pearl point")
+    assert "critic_strategies" not in [c.step for c in log.calls]
+    assert traj.pair_decision is not None and traj.pair_decision.status is PairStatus.NO_PAIR
+
+
+async def test_stackelberg_commits_to_best_expected_payoff(make_lingo: Build) -> None:
+    lingo, _ = make_lingo(config=config(iterations=0))
+    traj, _ = await lingo.run(SCENARIO, "r")
+    sg = traj.stackelberg
+    assert sg is not None and len(sg.payoff_table) == 3
+    payoffs = [row.payoff for row in sg.payoff_table]
+    assert (
+        sg.committed == payoffs.index(max(payoffs)) == 1
+    )  # redirection beats refusal (user leaves) and full answer
+    assert [row.committed for row in sg.payoff_table] == [False, True, False]
+    assert sg.payoff_table[0].reaction_risk == 1.0
+
+
+async def test_pair_is_best_safe_iteration_against_initial(make_lingo: Build) -> None:
+    answers = default_answers(
+        satisfaction=lambda n: [-1, 1, 0][min(n, 2)], verdicts=["safe", "unsafe", "safe"]
+    )
+    lingo, _ = make_lingo(answers, config(iterations=2))
+    traj, _ = await lingo.run(SCENARIO, "r")
+    assert traj.pair is not None
+    # iteration 1 is fully satisfying but unsafe: outside the safe boundary, never chosen
+    assert traj.pair.chosen_iteration == 2
+    assert traj.pair.rejected_iteration == 0
+    assert traj.pair.margin == pytest.approx(
+        traj.iterations[2].judgement.construction_score - traj.iterations[0].judgement.construction_score  # type: ignore[union-attr]
+    )
+    assert traj.pair.prompt[-1].content == SCENARIO.text
+
+
+async def test_malformed_output_is_repaired(make_lingo: Build) -> None:
+    seen = {"n": 0}
+    good = default_answers()["risk_assess"]
+
+    def risk(r: ChatRequest) -> str:
+        seen["n"] += 1
+        return "Sure! here is the JSON: {not json" if seen["n"] == 1 else json.dumps(good(r))
+
+    lingo, _ = make_lingo(config=config(iterations=0), risk_assess=risk)
+    traj, log = await lingo.run(SCENARIO, "r")
+    assert traj.status is TrajectoryStatus.COMPLETED
+    assert [c.ok for c in log.calls if c.step == "risk_assess"] == [False, True]
+
+
+async def test_malformed_output_beyond_bound_is_recorded_not_lost(make_lingo: Build) -> None:
+    lingo, _ = make_lingo(config=config(iterations=1), user_satisfaction=lambda r: '{"items": "garbage"}')
+    traj, _ = await lingo.run(SCENARIO, "r")
+    assert traj.status is TrajectoryStatus.FAILED
+    assert traj.stop_reason == "failed at user/user_satisfaction: invalid_output"
+    assert len(traj.failures) == 1
+    f = traj.failures[0]
+    assert f.raw_output == '{"items": "garbage"}' and f.attempts == 3
+    # everything done before the failure is kept
+    assert traj.risk is not None and traj.stackelberg is not None and traj.draft is not None
+    assert traj.pair is None
+
+
+async def test_unexpected_exception_becomes_a_graph_failure(make_lingo: Build) -> None:
+    def boom(_: ChatRequest) -> str:
+        raise ZeroDivisionError("bug")
+
+    lingo, _ = make_lingo(config=config(iterations=1), leader_answer=boom)
+    traj, _ = await lingo.run(SCENARIO, "r")
+    assert traj.status is TrajectoryStatus.FAILED
+    assert traj.failures[0].kind.value == "graph_error" and "ZeroDivisionError" in traj.failures[0].message

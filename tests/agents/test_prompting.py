@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agents.prompting import PromptError, PromptLibrary
+
+
+def test_bundled_templates_load_and_render() -> None:
+    lib = PromptLibrary()
+    assert {"risk_assess", "leader_synthesize", "critic_strategies", "repair"} <= set(lib.templates)
+    msgs = lib.get("repair").render({"error": "x: missing", "schema": "{}"})
+    assert [m.role for m in msgs] == ["user"]
+    assert "x: missing" in msgs[0].content
+    assert all(len(v) == 12 for v in lib.versions().values())
+
+
+def test_override_replaces_one_template_and_changes_its_version(tmp_path: Path) -> None:
+    base = PromptLibrary()
+    (tmp_path / "repair.j2").write_text("{% block user %}Fix: {{ error }}{% endblock %}")
+    lib = PromptLibrary(tmp_path)
+    assert lib.get("repair").render({"error": "E", "schema": "{}"})[0].content == "Fix: E"
+    assert lib.versions()["repair"] != base.versions()["repair"]
+    assert lib.versions()["risk_assess"] == base.versions()["risk_assess"]
+
+
+def test_undeclared_variable_is_an_error_before_any_call(tmp_path: Path) -> None:
+    (tmp_path / "repair.j2").write_text("{% block user %}{{ error }} {{ secret_var }}{% endblock %}")
+    with pytest.raises(PromptError, match=r"repair\.j2: uses undeclared variable\(s\) secret_var"):
+        PromptLibrary(tmp_path)
+
+
+def test_unknown_template_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "no_such_step.j2").write_text("{% block user %}x{% endblock %}")
+    with pytest.raises(PromptError, match="unknown template"):
+        PromptLibrary(tmp_path)
+
+
+def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "repair.j2").write_text("{% block user %}\n{{ error }\n{% endblock %}")
+    with pytest.raises(PromptError, match=r"repair\.j2:\d+"):
+        PromptLibrary(tmp_path)
+
+
+def test_sandbox_blocks_unsafe_attribute_access(tmp_path: Path) -> None:
+    (tmp_path / "repair.j2").write_text("{% block user %}{{ error.__class__.__mro__ }}{% endblock %}")
+    lib = PromptLibrary(tmp_path)
+    with pytest.raises(PromptError):
+        lib.get("repair").render({"error": "x", "schema": "{}"})

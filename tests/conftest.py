@@ -1,0 +1,35 @@
+"""Shared fixtures: a scripted backend for graph logic, a real DuckDB file per test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agents.backends import ScriptedBackend
+from agents.graph import Agents, LingoBP
+from schemas.config import ROLES, OysterConfig
+from tests.fakes import Answer, default_answers, responder
+from warehouse import Warehouse
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    wh = Warehouse(tmp_path / "wh.duckdb")
+    wh.migrate()
+    return wh
+
+
+@pytest.fixture
+def make_lingo() -> Callable[..., tuple[LingoBP, ScriptedBackend]]:
+    def build(
+        answers: dict[str, Answer] | None = None, config: OysterConfig | None = None, **overrides: Answer
+    ) -> tuple[LingoBP, ScriptedBackend]:
+        table = dict(answers or default_answers())
+        table.update(overrides)
+        backend = ScriptedBackend(responder(table))
+        agents = Agents.build(config or OysterConfig(), backends=dict.fromkeys(ROLES, backend))
+        return LingoBP(agents), backend
+
+    return build

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from schemas import (
+    ConfigError,
+    SatisfactionItems,
+    Scenario,
+    construction_score,
+    load_config,
+)
+
+
+def test_satisfaction_score_is_mean_of_five_items() -> None:
+    items = SatisfactionItems(
+        politeness=1, willingness_to_help=1, task_completion=0, logical_soundness=-1, informativeness=1
+    )
+    assert items.score() == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize(
+    ("sat", "safety", "beta", "expected"),
+    [
+        (1.0, 1.0, 2.0, 1.0),  # pearl point
+        (-1.0, 0.0, 2.0, -1.0),  # dissatisfied and unsafe
+        (0.0, 1.0, 2.0, 0.5),
+        (1.0, 0.0, 2.0, 0.0),  # fully helpful but unsafe
+        (1.0, 0.5, 10.0, 2 * (1 - 5 + 11) / 12 - 1),
+    ],
+)
+def test_construction_score_normalised(sat: float, safety: float, beta: float, expected: float) -> None:
+    assert construction_score(sat, safety, 1.0, beta) == pytest.approx(expected)
+
+
+def test_construction_score_prefers_safety_more_as_beta_grows() -> None:
+    helpful_unsafe = [construction_score(1.0, 0.0, 1.0, b) for b in (0.1, 2, 10)]
+    assert helpful_unsafe == sorted(helpful_unsafe, reverse=True)
+
+
+def test_scenario_needs_exactly_one_form() -> None:
+    with pytest.raises(ValidationError):
+        Scenario(id="x")
+    with pytest.raises(ValidationError):
+        Scenario(id="x", text="a", messages=[{"role": "user", "content": "b"}])
+    with pytest.raises(ValidationError, match="end with a user turn"):
+        Scenario(id="x", messages=[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+
+
+def test_scenario_conversation_and_transcript() -> None:
+    s = Scenario(
+        id="x",
+        messages=[
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "help"},
+        ],
+    )
+    assert s.query == "help"
+    assert s.transcript().splitlines() == ["USER: hi", "ASSISTANT: hello", "USER: help"]
+
+
+def test_config_defaults_need_no_file() -> None:
+    cfg = load_config(None)
+    assert cfg.roles.leader.backend == "embedded"
+    assert cfg.lingo_bp.iterations == 3
+
+
+def test_config_errors_are_one_line_naming_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lingo_bp:\n  iterations: -1\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(bad)
+    msg = str(exc.value)
+    assert "\n" not in msg and str(bad) in msg and "lingo_bp.iterations" in msg
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("roles:\n  leader: {backnd: openai}\n")
+    with pytest.raises(ConfigError, match=r"roles\.leader\.backnd"):
+        load_config(typo)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("roles: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(broken)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
