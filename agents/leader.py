@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.llm import CallLog, RoleLLM
+from agents.llm import CallLog, RoleLLM, list_of_exactly
 from schemas.chain import DraftAnswer, ReasoningChain, Response
 from schemas.risk import GuidelineRule, RiskAssessment
 from schemas.scenario import Scenario
@@ -32,6 +32,7 @@ class Leader:
             {"transcript": scenario.transcript(), "risk": risk, "guidelines": guidelines, "k": k},
             log,
             check=enough,
+            json_schema=list_of_exactly(StrategyCandidates, "candidates", k),
         )
         return result.candidates[:k]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from schemas.messages import ChatMessage
 from schemas.records import Failure, FailureKind, LLMCall
 
 Check = Callable[[Any], str | None]
+logger = logging.getLogger("oyster.llm")
 
 
 class LLMFailure(Exception):
@@ -41,6 +44,19 @@ class CallLog:
 @cache
 def _json_schema(cls: type[BaseModel]) -> dict[str, Any]:
     return cls.model_json_schema()
+
+
+@cache
+def _sized_schema(cls: type[BaseModel], field: str, n: int) -> dict[str, Any]:
+    schema = copy.deepcopy(_json_schema(cls))
+    schema["properties"][field]["minItems"] = n
+    schema["properties"][field]["maxItems"] = n
+    return schema
+
+
+def list_of_exactly(cls: type[BaseModel], field: str, n: int) -> dict[str, Any]:
+    """The JSON schema of ``cls`` with list ``field`` fixed to ``n`` items, so decoding enforces the count."""
+    return _sized_schema(cls, field, n)
 
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
@@ -167,6 +183,17 @@ class RoleLLM:
             log.failures.append(failure)
             raise LLMFailure(failure) from exc
         log.calls.append(self._record(request, version, attempt, log, result, None))
+        logger.info(
+            "%s %s/%s attempt %d: %d+%d tokens in %.1f s%s",
+            log.scenario_id,
+            self.role,
+            request.step,
+            attempt,
+            result.prompt_tokens,
+            result.completion_tokens,
+            result.latency_ms / 1000,
+            " (cache)" if result.cache_hit else "",
+        )
         return result
 
     def _record(

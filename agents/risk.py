@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from agents.llm import CallLog, RoleLLM
+from agents.llm import CallLog, RoleLLM, list_of_exactly
 from agents.taxonomy import Taxonomy
 from schemas.judgement import SafetyJudgement
 from schemas.risk import GuidelineRule, RiskAssessment
@@ -72,6 +72,7 @@ class RiskAssessor:
             {"transcript": scenario.transcript(), "risk": risk, "candidates": candidates},
             log,
             check=one_per_candidate,
+            json_schema=list_of_exactly(CandidateRisks, "risks", k),
         )
         return result
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.llm import CallLog, RoleLLM
+from agents.llm import CallLog, RoleLLM, list_of_exactly
 from schemas.judgement import SatisfactionJudgement
 from schemas.scenario import Scenario, ScenarioDrafts
 from schemas.stackelberg import CandidateStrategy, FollowerPredictions, ReactionPrediction
@@ -30,6 +30,7 @@ class UserSimulator:
             {"transcript": scenario.transcript(), "candidates": candidates},
             log,
             check=one_per_candidate,
+            json_schema=list_of_exactly(FollowerPredictions, "predictions", k),
         )
         return result
 

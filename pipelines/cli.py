@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+import logging
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -56,8 +57,18 @@ WarehouseOpt = Annotated[
 
 
 @app.callback()
-def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False) -> None:
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every model call.")] = False,
+) -> None:
     """Oyster command line."""
+    if verbose:
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(asctime)s %(name)s %(message)s",
+            datefmt="%H:%M:%S",
+            stream=sys.stderr,
+        )
 
 
 def _config(path: Path | None, **overrides: Any) -> OysterConfig:

@@ -14,8 +14,9 @@ from pipelines.cli import main
 
 def entry() -> None:
     args = sys.argv[1:]
-    root = ["--debug"] if "--debug" in args else []
-    sys.argv = [sys.argv[0], *root, "run", *[a for a in args if a != "--debug"]]
+    flags = ("--debug", "--verbose", "-v")
+    root = [a for a in args if a in flags]
+    sys.argv = [sys.argv[0], *root, "run", *[a for a in args if a not in flags]]
     main()
 
 

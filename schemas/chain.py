@@ -33,15 +33,15 @@ BACKWARD_ORDER: tuple[ChainNode, ...] = (
 
 # Free-text fields carry length bounds: llama.cpp's grammar enforces them while decoding, which stops a
 # small model from rambling until max_tokens cuts the JSON in half.
-Item = Annotated[str, StringConstraints(max_length=150)]
+Item = Annotated[str, StringConstraints(max_length=120)]
 
 
 class Strategies(LLMOutput):
     usefulness: list[Item] = Field(
-        default_factory=list, max_length=6, description="strategies that satisfy the user"
+        default_factory=list, max_length=5, description="strategies that satisfy the user"
     )
     safety: list[Item] = Field(
-        default_factory=list, max_length=6, description="strategies that keep the answer safe"
+        default_factory=list, max_length=5, description="strategies that keep the answer safe"
     )
 
     def render(self) -> str:
@@ -51,9 +51,9 @@ class Strategies(LLMOutput):
 
 
 class ReasoningChain(LLMOutput):
-    user_needs: str = Field(max_length=400)
-    risk_intent: str = Field(max_length=300)
-    safety_guidelines: str = Field(max_length=500)
+    user_needs: str = Field(max_length=300)
+    risk_intent: str = Field(max_length=200)
+    safety_guidelines: str = Field(max_length=400)
     strategies: Strategies
 
     def text_of(self, node: ChainNode) -> str:
@@ -70,7 +70,7 @@ class ReasoningChain(LLMOutput):
 class DraftAnswer(LLMOutput):
     """The leader's first answer with free reasoning, before extraction into the chain."""
 
-    think: str = Field(max_length=600)
+    think: str = Field(max_length=400)
     response: str = Field(max_length=1200)
 
 

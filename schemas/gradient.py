@@ -36,21 +36,21 @@ class StrategyEdit(LLMOutput):
     op: EditOp
     target_list: StrategyList
     index: int | None = Field(default=None, description="0-based position for update/delete")
-    text: str | None = Field(default=None, max_length=150, description="new strategy text for update/add")
+    text: str | None = Field(default=None, max_length=120, description="new strategy text for update/add")
 
 
 class StrategyGradient(LLMOutput):
     """Critic output at z_S: a critique plus exactly one edit."""
 
-    critique: str = Field(max_length=300)
+    critique: str = Field(max_length=200)
     edit: StrategyEdit
 
 
 class NodeUpdate(LLMOutput):
     """Critic output for an upstream node: the message it receives and its rewritten text."""
 
-    critique: str = Field(max_length=300)
-    updated: str = Field(max_length=500)
+    critique: str = Field(max_length=200)
+    updated: str = Field(max_length=400)
 
 
 class TextGradient(Record):

@@ -18,9 +18,9 @@ class Tri(IntEnum):
 
 class UserProfile(LLMOutput):
     user_type: UserType
-    state: str = Field(max_length=150, description="emotional / situational state of the user")
-    needs: str = Field(max_length=200, description="what the user actually needs")
-    inferred_intent: str = Field(max_length=150)
+    state: str = Field(max_length=100, description="emotional / situational state of the user")
+    needs: str = Field(max_length=150, description="what the user actually needs")
+    inferred_intent: str = Field(max_length=100)
 
 
 class SatisfactionItems(LLMOutput):
@@ -38,7 +38,7 @@ class SatisfactionItems(LLMOutput):
 class SatisfactionJudgement(LLMOutput):
     items: SatisfactionItems
     profile: UserProfile
-    suggestion: str = Field(max_length=250)
+    suggestion: str = Field(max_length=150)
 
     @property
     def score(self) -> float:
@@ -60,10 +60,10 @@ SAFETY_SCORE: dict[SafetyVerdict, float] = {
 
 class SafetyJudgement(LLMOutput):
     verdict: SafetyVerdict
-    rationale: str = Field(max_length=300)
-    user_risk_intent: str = Field(max_length=150)
-    adapted_guideline: str = Field(max_length=300)
-    suggestion: str = Field(max_length=250)
+    rationale: str = Field(max_length=200)
+    user_risk_intent: str = Field(max_length=100)
+    adapted_guideline: str = Field(max_length=200)
+    suggestion: str = Field(max_length=150)
 
     @property
     def score(self) -> float:

@@ -52,7 +52,7 @@ class RiskAssessment(LLMOutput):
     category_l2: str = Field(description="level-2 category of the risk taxonomy, or 'None'")
     likely_user_type: UserType
     severity: SeverityByDimension
-    rationale: str = Field(max_length=300)
+    rationale: str = Field(max_length=200)
 
 
 class GuidelineRule(LLMOutput):

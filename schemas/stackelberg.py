@@ -12,10 +12,10 @@ from schemas.judgement import UserProfile
 
 
 class CandidateStrategy(LLMOutput):
-    name: str = Field(max_length=60, description="short label, e.g. 'firm refusal', 'safe partial help'")
-    description: str = Field(max_length=200)
-    usefulness: list[Item] = Field(max_length=4)
-    safety: list[Item] = Field(max_length=4)
+    name: str = Field(max_length=40, description="short label, e.g. 'firm refusal', 'safe partial help'")
+    description: str = Field(max_length=120)
+    usefulness: list[Item] = Field(max_length=3)
+    safety: list[Item] = Field(max_length=3)
 
 
 class StrategyCandidates(LLMOutput):
@@ -32,8 +32,8 @@ class FollowerReaction(StrEnum):
 class ReactionPrediction(LLMOutput):
     reaction: FollowerReaction
     predicted_satisfaction: float = Field(ge=-1.0, le=1.0)
-    next_user_turn: str = Field(max_length=300)
-    rationale: str = Field(max_length=200)
+    next_user_turn: str = Field(max_length=200)
+    rationale: str = Field(max_length=120)
 
 
 class FollowerPredictions(LLMOutput):
@@ -47,7 +47,7 @@ class CandidateRisk(LLMOutput):
     risk: float = Field(
         ge=0.0, le=1.0, description="0 = no risk of harm from this strategy, 1 = certain harm"
     )
-    rationale: str = Field(max_length=200)
+    rationale: str = Field(max_length=120)
 
 
 class CandidateRisks(LLMOutput):
