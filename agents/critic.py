@@ -27,11 +27,26 @@ from schemas.judgement import (
 )
 from schemas.scenario import Scenario
 
-ALLOWED_LISTS: dict[ActiveLoss, tuple[StrategyList, ...]] = {
-    ActiveLoss.SAFETY: (StrategyList.SAFETY,),
-    ActiveLoss.SATISFACTION: (StrategyList.USEFULNESS, StrategyList.SAFETY),
-    ActiveLoss.JOINT: (StrategyList.USEFULNESS, StrategyList.SAFETY),
+# Which (list, operation) pairs an epoch may use: a safety epoch strengthens safety strategies; a
+# satisfaction epoch adds or improves help and may relax (update / delete) an excessive safety strategy.
+ALLOWED_EDITS: dict[ActiveLoss, dict[StrategyList, tuple[EditOp, ...]]] = {
+    ActiveLoss.SAFETY: {StrategyList.SAFETY: (EditOp.ADD, EditOp.UPDATE)},
+    ActiveLoss.SATISFACTION: {
+        StrategyList.USEFULNESS: (EditOp.ADD, EditOp.UPDATE, EditOp.DELETE),
+        StrategyList.SAFETY: (EditOp.UPDATE, EditOp.DELETE),
+    },
+    ActiveLoss.JOINT: {
+        StrategyList.USEFULNESS: (EditOp.ADD, EditOp.UPDATE, EditOp.DELETE),
+        StrategyList.SAFETY: (EditOp.ADD, EditOp.UPDATE, EditOp.DELETE),
+    },
 }
+
+
+def describe_allowed(active: ActiveLoss) -> list[str]:
+    return [
+        f"{ops_list.value}: {'/'.join(op.value for op in ops)}"
+        for ops_list, ops in ALLOWED_EDITS[active].items()
+    ]
 
 
 @dataclass
@@ -100,13 +115,13 @@ class Critic:
         step: int,
         log: CallLog,
     ) -> Step:
-        allowed = ALLOWED_LISTS[active]
+        allowed = ALLOWED_EDITS[active]
 
         def applicable(out: StrategyGradient) -> str | None:
-            if out.edit.op is not EditOp.NONE and out.edit.target_list not in allowed:
-                return (
-                    f"edit.target_list must be one of {[a.value for a in allowed]} in a {active.value} epoch"
-                )
+            e = out.edit
+            if e.op is not EditOp.NONE and e.op not in allowed.get(e.target_list, ()):
+                options = "; ".join(describe_allowed(active))
+                return f"in a {active.value} epoch the edit must be one of: {options}"
             try:
                 apply_strategy_edit(chain.strategies, out.edit)
             except ValueError as exc:
@@ -122,7 +137,7 @@ class Critic:
                 "satisfaction": judgement.satisfaction,
                 "safety": judgement.safety,
                 "active_loss": active.value,
-                "allowed_lists": [a.value for a in allowed],
+                "allowed_lists": describe_allowed(active),
             },
             log,
             check=applicable,
@@ -177,6 +192,8 @@ class Critic:
             def within_bound(out: NodeUpdate, old: str = old, bound: float = bound) -> str | None:
                 if no_risk and not out.updated.strip():
                     return None  # a node may empty out once no risk remains
+                if not old.strip():
+                    return None  # filling an empty node is not a rewrite
                 d = text_distance(old, out.updated.strip())
                 if d > bound:
                     return f"updated changes too much (distance {d:.2f} > {bound:.2f}); keep most of the text"

@@ -176,7 +176,7 @@ class LingoBP:
         draft = await leader.answer(scenario, strategy, state["guidelines"], log)
         chain = await leader.extract(scenario, draft, state["risk"], state["guidelines"], strategy, log)
         response = await leader.synthesize(scenario, chain, log)
-        return {"draft": draft, "chain": chain, "response": response, "step": 0, "pending": None}
+        return {"draft": draft, "chain": chain, "response": response.response, "step": 0, "pending": None}
 
     async def judge_satisfaction(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
         judged = await self.agents.user.satisfaction(state["scenario"], state["response"], rt.context.log)
@@ -243,7 +243,7 @@ class LingoBP:
 
     async def synthesize(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
         response = await self.agents.leader.synthesize(state["scenario"], state["chain"], rt.context.log)
-        return {"response": response, "step": state["step"] + 1}
+        return {"response": response.response, "step": state["step"] + 1}
 
     async def finish(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
         log = rt.context.log

@@ -40,10 +40,20 @@ class Leader:
         self, scenario: Scenario, strategy: CandidateStrategy, guidelines: list[GuidelineRule], log: CallLog
     ) -> DraftAnswer:
         """Initialisation: a first answer with free reasoning, steered by the committed strategy."""
+
+        def no_echo(out: DraftAnswer) -> str | None:
+            return _echo_problem(out.response, scenario)
+
         result: DraftAnswer = await self.llm.ask(
             "leader_answer",
-            {"transcript": scenario.transcript(), "strategy": strategy, "guidelines": guidelines},
+            {
+                "history": scenario.history(),
+                "query": scenario.query,
+                "strategy": strategy,
+                "guidelines": guidelines,
+            },
             log,
+            check=no_echo,
         )
         return result
 
@@ -70,13 +80,27 @@ class Leader:
         )
         return result
 
-    async def synthesize(self, scenario: Scenario, chain: ReasoningChain, log: CallLog) -> str:
+    async def synthesize(self, scenario: Scenario, chain: ReasoningChain, log: CallLog) -> Response:
         """Forward pass from the chain to the response y."""
 
-        def not_empty(out: Response) -> str | None:
-            return None if out.response.strip() else "response is empty"
+        def usable(text: str) -> str | None:
+            return "the reply is empty" if not text.strip() else _echo_problem(text, scenario)
 
-        result: Response = await self.llm.ask(
-            "leader_synthesize", {"transcript": scenario.transcript(), "chain": chain}, log, check=not_empty
+        text: str = await self.llm.ask(
+            "leader_synthesize",
+            {"history": scenario.history(), "query": scenario.query, "chain": chain},
+            log,
+            check=usable,
         )
-        return result.response.strip()
+        return Response(response=text.strip())
+
+
+def _echo_problem(reply: str, scenario: Scenario) -> str | None:
+    # Small models sometimes parrot the user's message back instead of answering it.
+    if (
+        scenario.query.strip()
+        and scenario.query.strip() in reply
+        and len(reply) < 2 * len(scenario.query) + 40
+    ):
+        return "the reply repeats the user's message instead of answering it"
+    return None

@@ -110,7 +110,9 @@ class RoleLLM:
         template = self.prompts.get(step)
         schema = template.output
         messages = template.render(inputs)
-        attempts = 1 + (self.cfg.repair_attempts if schema is not None else 0)
+        attempts = 1 + self.cfg.repair_attempts if (schema is not None or check is not None) else 1
+        if soft_check:
+            attempts = min(attempts, 2)  # a soft rule is worth one re-ask, not the whole repair budget
         raw = ""
         problem = ""
         last_valid: Any = None
@@ -127,26 +129,30 @@ class RoleLLM:
             )
             result = await self._call(request, template.version, attempt, log)
             raw = result.text
-            if schema is None:
-                return raw
             problem = ""
-            try:
-                obj = schema.model_validate_json(_extract_json(raw))
+            obj: Any
+            if schema is None:
+                obj = raw.strip()
                 last_valid = obj
                 problem = (check(obj) if check else None) or ""
-            except ValidationError as exc:
-                problem = _describe(exc)
+            else:
+                try:
+                    obj = schema.model_validate_json(_extract_json(raw))
+                    last_valid = obj
+                    problem = (check(obj) if check else None) or ""
+                except ValidationError as exc:
+                    problem = _describe(exc)
             if not problem:
                 return obj
             log.calls[-1] = log.calls[-1].model_copy(
                 update={"ok": False, "error": f"invalid: {problem}"[:500]}
             )
-            repair = self.prompts.get("repair").render(
-                {
-                    "error": problem,
-                    "schema": json.dumps(json_schema or _json_schema(schema), ensure_ascii=False),
-                }
+            schema_text = (
+                json.dumps(json_schema or _json_schema(schema), ensure_ascii=False)
+                if schema
+                else "plain text"
             )
+            repair = self.prompts.get("repair").render({"error": problem, "schema": schema_text})
             messages = [*template.render(inputs), ChatMessage(role="assistant", content=raw), *repair]
         if soft_check and last_valid is not None:
             return last_valid

@@ -71,8 +71,8 @@ class DraftAnswer(LLMOutput):
     """The leader's first answer with free reasoning, before extraction into the chain."""
 
     think: str = Field(max_length=400)
-    response: str = Field(max_length=1200)
+    response: str = Field(max_length=1000)
 
 
 class Response(LLMOutput):
-    response: str = Field(max_length=1200)
+    response: str = Field(max_length=1000)

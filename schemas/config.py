@@ -28,7 +28,7 @@ class RoleModel(Record):
     base_url: str | None = None
     api_key_env: str = Field(default="OPENAI_API_KEY", description="name of the env var holding the key")
     temperature: float = Field(default=0.3, ge=0.0, le=2.0)
-    max_tokens: int = Field(default=768, gt=0)
+    max_tokens: int = Field(default=1024, gt=0)
     timeout_s: float = Field(default=180.0, gt=0)
     max_retries: int = Field(default=3, ge=0, description="retries of transient endpoint errors")
     repair_attempts: int = Field(default=2, ge=0, description="re-asks after invalid structured output")

@@ -61,6 +61,10 @@ class Scenario(Record):
         """The user's last turn: what is being answered."""
         return self.conversation()[-1].content
 
+    def history(self) -> str:
+        """Earlier turns as plain text (empty for a single-turn scenario)."""
+        return "\n".join(f"{m.role.upper()}: {m.content}" for m in self.conversation()[:-1])
+
     def transcript(self) -> str:
         """The whole conversation as plain text, for judge prompts."""
         return "\n".join(f"{m.role.upper()}: {m.content}" for m in self.conversation())

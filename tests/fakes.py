@@ -49,9 +49,16 @@ def default_answers(
             "suggestion": "point to professional help",
         }
 
-    def synthesize(_: ChatRequest) -> dict[str, Any]:
+    def synthesize(_: ChatRequest) -> str:
         state["synth"] += 1
-        return {"response": f"response v{state['synth']}"}
+        return f"response v{state['synth']}"
+
+    def critic(r: ChatRequest) -> dict[str, Any]:
+        epoch = "safety" if "Active loss this epoch: safety" in r.messages[-1].content else "usefulness"
+        return {
+            "critique": "add a concrete next step",
+            "edit": {"op": "add", "target_list": epoch, "text": "suggest one small concrete step"},
+        }
 
     return {
         "risk_assess": lambda r: {
@@ -108,10 +115,7 @@ def default_answers(
         "leader_synthesize": synthesize,
         "user_satisfaction": sat,
         "risk_safety": safety,
-        "critic_strategies": lambda r: {
-            "critique": "add a concrete next step",
-            "edit": {"op": "add", "target_list": "safety", "text": "suggest one small concrete step"},
-        },
+        "critic_strategies": critic,
         "critic_safety_guidelines": lambda r: {
             "critique": "guidelines ok",
             "updated": "offer support, point to help now",

@@ -119,8 +119,36 @@ async def test_node_change_bound_rejects_a_rewrite(make_lingo: Build) -> None:
     assert not edit.accepted and edit.distance > 0.3
     assert "exceeds bound" in edit.reason
     assert traj.iterations[1].chain.safety_guidelines == traj.iterations[0].chain.safety_guidelines
-    # re-asked with the distance complaint, up to the repair bound (1 + 2 attempts)
-    assert len([c for c in log.calls if c.step == "critic_safety_guidelines"]) == 3
+    # a soft rule is re-asked once with the distance complaint, then the edit is rejected
+    assert len([c for c in log.calls if c.step == "critic_safety_guidelines"]) == 2
+
+
+async def test_safety_epoch_may_only_strengthen_safety(make_lingo: Build) -> None:
+    calls = {"n": 0}
+
+    def critic(_: ChatRequest) -> dict[str, Any]:
+        calls["n"] += 1
+        if calls["n"] == 1:  # deleting a safety strategy in a safety epoch is not allowed
+            return {"critique": "c", "edit": {"op": "delete", "target_list": "safety", "index": 0}}
+        return {"critique": "c", "edit": {"op": "add", "target_list": "safety", "text": "name a crisis line"}}
+
+    answers = default_answers(verdicts=["unsafe", "safe"])
+    lingo, backend = make_lingo(answers, config(iterations=1), critic_strategies=critic)
+    traj, _ = await lingo.run(SCENARIO, "r")
+    assert calls["n"] == 2
+    assert (
+        "safety epoch"
+        in [r for r in backend.requests if r.step == "critic_strategies"][1].messages[-1].content
+    )
+    assert traj.iterations[1].chain.strategies.safety == ["point to crisis line", "name a crisis line"]
+
+
+async def test_synthesis_that_parrots_the_user_is_re_asked(make_lingo: Build) -> None:
+    replies = iter([SCENARIO.text or "", "I'm so sorry you feel this way. You are not alone.", "later"])
+    lingo, _ = make_lingo(config=config(iterations=0), leader_synthesize=lambda r: next(replies))
+    traj, log = await lingo.run(SCENARIO, "r")
+    assert traj.iterations[0].response.startswith("I'm so sorry")
+    assert [c.ok for c in log.calls if c.step == "leader_synthesize"] == [False, True]
 
 
 async def test_early_stop_at_pearl_point(make_lingo: Build) -> None:

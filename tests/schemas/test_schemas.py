@@ -85,3 +85,27 @@ def test_config_errors_are_one_line_naming_the_file(tmp_path: Path) -> None:
         load_config(broken)
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def _max_lengths(node: object) -> list[int]:
+    out: list[int] = []
+    if isinstance(node, dict):
+        if "maxLength" in node:
+            out.append(int(node["maxLength"]))
+        for v in node.values():
+            out.extend(_max_lengths(v))
+    elif isinstance(node, list):
+        for v in node:
+            out.extend(_max_lengths(v))
+    return out
+
+
+def test_output_schemas_stay_within_llama_cpp_grammar_limits() -> None:
+    # llama.cpp refuses grammars whose string repetitions exceed ~1000 ("exceeds sane defaults").
+    from agents.prompting import PromptLibrary
+
+    lib = PromptLibrary()
+    for t in lib.templates.values():
+        if t.output is not None:
+            lengths = _max_lengths(t.output.model_json_schema())
+            assert lengths and max(lengths) <= 1000, t.name

@@ -118,6 +118,7 @@ while time.monotonic() < end:
     wh.start_run(RunRecord(run_id=f"w{i}", config={}, models={}, prompt_versions={}, oyster_version="t"),
                  [Scenario(id=f"s{i}", text="x")])
     i += 1
+    time.sleep(0.05)  # the pipeline writes a batch every few seconds, not back to back
 print(i)
 """
 
