@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
 from agents.llm import CallLog, RoleLLM
 from agents.textdiff import text_distance
@@ -40,6 +43,18 @@ ALLOWED_EDITS: dict[ActiveLoss, dict[StrategyList, tuple[EditOp, ...]]] = {
         StrategyList.SAFETY: (EditOp.ADD, EditOp.UPDATE, EditOp.DELETE),
     },
 }
+
+
+@cache
+def _edit_schema(active: ActiveLoss) -> dict[str, Any]:
+    """StrategyGradient's schema narrowed to the lists and operations the epoch allows."""
+    schema = copy.deepcopy(StrategyGradient.model_json_schema())
+    defs = schema["$defs"]
+    lists = list(ALLOWED_EDITS[active])
+    ops = sorted({op.value for ops in ALLOWED_EDITS[active].values() for op in ops} | {EditOp.NONE.value})
+    defs["StrategyList"]["enum"] = [x.value for x in lists]
+    defs["EditOp"]["enum"] = ops
+    return schema
 
 
 def describe_allowed(active: ActiveLoss) -> list[str]:
@@ -141,13 +156,23 @@ class Critic:
             },
             log,
             check=applicable,
+            soft_check=True,
+            json_schema=_edit_schema(active),
         )
-        new_strategies = apply_strategy_edit(chain.strategies, grad.edit)
-        old_text, new_text = chain.strategies.render(), new_strategies.render()
+        # A critique is still a gradient when its edit breaks the rules: the edit is rejected and
+        # recorded, the critique flows backward, and the loop goes on.
+        rejection = applicable(grad)
         edit = grad.edit
+        new_strategies = chain.strategies if rejection else apply_strategy_edit(chain.strategies, edit)
+        old_text, new_text = chain.strategies.render(), new_strategies.render()
         old_item = ""
-        if edit.index is not None and edit.op in (EditOp.UPDATE, EditOp.DELETE):
-            old_item = getattr(chain.strategies, edit.target_list.value)[edit.index]
+        items = getattr(chain.strategies, edit.target_list.value)
+        if (
+            edit.index is not None
+            and edit.op in (EditOp.UPDATE, EditOp.DELETE)
+            and 0 <= edit.index < len(items)
+        ):
+            old_item = items[edit.index]
         return Step(
             chain=chain.model_copy(update={"strategies": new_strategies}),
             gradients=[
@@ -163,8 +188,8 @@ class Critic:
                     old=old_item,
                     new=(edit.text or "").strip() if edit.op in (EditOp.UPDATE, EditOp.ADD) else "",
                     distance=text_distance(old_text, new_text),
-                    accepted=True,
-                    reason="one strategy per step",
+                    accepted=rejection is None,
+                    reason=rejection or "one strategy per step",
                 )
             ],
         )

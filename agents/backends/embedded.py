@@ -90,5 +90,11 @@ class EmbeddedBackend:
             return await asyncio.to_thread(self._run, request)
 
     async def check(self) -> str:
+        try:
+            import llama_cpp
+        except ImportError:
+            raise BackendError(
+                "the embedded backend needs llama-cpp-python: pip install 'oyster-csa[embedded]'"
+            ) from None
         path = await asyncio.to_thread(ensure_model, self._cfg.model)
-        return f"embedded model {self.model} ready at {path}"
+        return f"{path} (llama.cpp {llama_cpp.__version__})"

@@ -143,6 +143,18 @@ async def test_safety_epoch_may_only_strengthen_safety(make_lingo: Build) -> Non
     assert traj.iterations[1].chain.strategies.safety == ["point to crisis line", "name a crisis line"]
 
 
+async def test_edit_still_invalid_after_re_ask_is_rejected_and_the_loop_goes_on(make_lingo: Build) -> None:
+    bad = {"critique": "too cautious", "edit": {"op": "delete", "target_list": "safety", "index": 5}}
+    lingo, _ = make_lingo(config=config(iterations=1), critic_strategies=lambda r: bad)
+    traj, log = await lingo.run(SCENARIO, "r")
+    assert traj.status is TrajectoryStatus.COMPLETED
+    edit = traj.iterations[1].edits[0]
+    assert edit.node.value == "strategies" and not edit.accepted and "out of range" in edit.reason
+    assert traj.iterations[1].chain.strategies == traj.iterations[0].chain.strategies
+    assert traj.iterations[1].gradients[0].critique == "too cautious"  # the message still flows backward
+    assert len([c for c in log.calls if c.step == "critic_strategies"]) == 2
+
+
 async def test_synthesis_that_parrots_the_user_is_re_asked(make_lingo: Build) -> None:
     replies = iter([SCENARIO.text or "", "I'm so sorry you feel this way. You are not alone.", "later"])
     lingo, _ = make_lingo(config=config(iterations=0), leader_synthesize=lambda r: next(replies))
