@@ -22,6 +22,7 @@ from agents.backends import BackendError, make_backend
 from agents.llm import LLMFailure
 from agents.prompting import PromptError, PromptLibrary
 from agents.taxonomy import TaxonomyError
+from pipelines.distributed import RayPool, ensure_ray, should_use_ray
 from pipelines.runner import RunSummary, preflight, run_lingo_bp
 from pipelines.scenarios import ScenarioError, bundled_path, load_scenarios
 from schemas.config import ROLES, ConfigError, OysterConfig, load_config
@@ -184,6 +185,8 @@ def run_command(
     run_id: str | None,
     iterations: int | None,
     concurrency: int | None,
+    use_ray: bool | None = None,
+    actors: int | None = None,
 ) -> RunSummary:
     cfg = _config(config, prompts=str(prompts) if prompts else None, concurrency=concurrency)
     if iterations is not None:
@@ -194,7 +197,16 @@ def run_command(
     asyncio.run(preflight(cfg))
     if limit is not None:
         items = items[:limit]
+    if actors is not None:
+        cfg = cfg.model_copy(update={"ray": cfg.ray.model_copy(update={"actors": actors})})
     wh = _warehouse(warehouse, cfg)
+    pool = None
+    if should_use_ray(cfg, use_ray):
+        ensure_ray(cfg)
+        pool = RayPool(cfg)
+        console.print(
+            f"Ray: {cfg.ray.actors} actor(s) x {cfg.ray.concurrency_per_actor} scenario(s) in flight"
+        )
     console.print(
         f"Lingo-BP on {len(items)} scenario(s) from {scenarios or bundled_path()} -> {wh.path} "
         f"(leader {cfg.roles.leader.label()}, T={cfg.lingo_bp.iterations})"
@@ -218,7 +230,9 @@ def run_command(
             )
 
         summary = asyncio.run(
-            run_lingo_bp(cfg, items, wh, run_id=run_id, progress=update, command=" ".join(sys.argv))
+            run_lingo_bp(
+                cfg, items, wh, run_id=run_id, progress=update, command=" ".join(sys.argv), pool=pool
+            )
         )
     console.print(
         f"run {summary.run_id}: {summary.completed} completed, {summary.failed} failed, "
@@ -240,10 +254,17 @@ def run(
         str | None, typer.Option(help="Resume or name a run; finished scenarios are skipped.")
     ] = None,
     iterations: Annotated[int | None, typer.Option(min=0, help="T max of Lingo-BP.")] = None,
-    concurrency: Annotated[int | None, typer.Option(min=1, help="Scenarios in flight.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Scenarios in flight (in-process).")] = None,
+    use_ray: Annotated[
+        bool | None,
+        typer.Option("--ray/--no-ray", help="Run on Ray actors [default: when a cluster address is set]."),
+    ] = None,
+    actors: Annotated[int | None, typer.Option(min=1, help="Ray actors.")] = None,
 ) -> None:
     """Run the Lingo-BP pipeline and write trajectories and preference pairs to the warehouse."""
-    run_command(scenarios, limit, warehouse, config, prompts, run_id, iterations, concurrency)
+    run_command(
+        scenarios, limit, warehouse, config, prompts, run_id, iterations, concurrency, use_ray, actors
+    )
 
 
 # -- scenarios -------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from uuid import uuid4
 from agents.backends import BackendError, make_backend
 from agents.graph import Agents, LingoBP
 from agents.llm import CallLog
+from agents.prompting import PromptLibrary
+from pipelines.distributed import RayPool, run_on_ray
 from schemas.config import ROLES, OysterConfig
 from schemas.records import Failure, LLMCall, RunRecord
 from schemas.scenario import Scenario
@@ -96,6 +98,13 @@ class BatchWriter:
         if len(self._buffer) >= self.batch_size or time.monotonic() - self._last_flush >= self.max_wait_s:
             await self.flush()
 
+    async def tick(self) -> None:
+        """Flush on a clock too, so a trajectory never waits in memory for the next one to finish."""
+        while True:
+            await asyncio.sleep(self.max_wait_s)
+            if self._buffer and time.monotonic() - self._last_flush >= self.max_wait_s:
+                await self.flush()
+
     async def flush(self) -> None:
         async with self._lock:
             batch, self._buffer = self._buffer, []
@@ -114,11 +123,13 @@ async def run_lingo_bp(
     progress: Progress | None = None,
     command: str = "",
     batch_size: int = 8,
+    pool: RayPool | None = None,
 ) -> RunSummary:
-    """Run every scenario not yet finished under ``run_id``; write each trajectory as it finishes."""
+    """Run every scenario not yet finished under ``run_id``; write each trajectory as it finishes.
+
+    With a ``pool`` the scenarios run on Ray actors; otherwise in this process, ``concurrency`` at a time.
+    """
     run_id = run_id or new_run_id()
-    agents = agents or Agents.build(config)
-    lingo = LingoBP(agents)
     warehouse.migrate()
     done = warehouse.finished_scenarios(run_id)
     todo = [s for s in scenarios if s.id not in done]
@@ -127,21 +138,18 @@ async def run_lingo_bp(
         run_id=run_id,
         config=config.model_dump(mode="json"),
         models={role: config.roles.get(role).label() for role in ROLES},
-        prompt_versions=agents.leader.llm.prompts.versions(),
+        prompt_versions=(agents.leader.llm.prompts if agents else PromptLibrary(config.prompts)).versions(),
         git_revision=git_revision(),
         oyster_version=oyster_version(),
         command=command or f"{platform.node() or socket.gethostname()} pid {os.getpid()}",
     )
     warehouse.start_run(run, scenarios)
     writer = BatchWriter(warehouse, batch_size=batch_size)
-    gate = asyncio.Semaphore(config.concurrency)
     start = time.perf_counter()
     if progress:
         progress(summary)
 
-    async def one(scenario: Scenario) -> None:
-        async with gate:
-            trajectory, log = await lingo.run(scenario, run_id)
+    async def record(trajectory: Trajectory, log: CallLog) -> None:
         await writer.add(trajectory, log)
         if trajectory.status is TrajectoryStatus.FAILED:
             summary.failed += 1
@@ -154,10 +162,23 @@ async def run_lingo_bp(
             progress(summary)
 
     status = "failed"
+    ticker = asyncio.create_task(writer.tick())
     try:
-        await asyncio.gather(*(one(s) for s in todo))
+        if pool is not None:
+            await run_on_ray(pool, todo, run_id, record)
+        else:
+            lingo = LingoBP(agents or Agents.build(config))
+            gate = asyncio.Semaphore(config.concurrency)
+
+            async def one(scenario: Scenario) -> None:
+                async with gate:
+                    trajectory, log = await lingo.run(scenario, run_id)
+                await record(trajectory, log)
+
+            await asyncio.gather(*(one(s) for s in todo))
         status = "completed"
     finally:
+        ticker.cancel()
         # Whatever finished is written even when the run is interrupted.
         await writer.flush()
         summary.seconds = time.perf_counter() - start

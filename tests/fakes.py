@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -145,6 +146,18 @@ def responder(answers: dict[str, Answer]) -> Callable[[ChatRequest], str]:
     return respond
 
 
+_SHARED = responder(default_answers(satisfaction=lambda n: [-1, 1][n % 2]))
+
+
 def well_behaved(request: ChatRequest) -> str:
-    """Importable as 'tests.fakes:well_behaved' for the scripted backend in configs."""
-    return responder(default_answers())(request)
+    """Importable as 'tests.fakes:well_behaved' for the scripted backend in configs.
+
+    State is per process: satisfaction alternates -1 / +1 across calls, responses are numbered.
+    """
+    return _SHARED(request)
+
+
+def slow_well_behaved(request: ChatRequest) -> str:
+    """well_behaved with a little latency, so that a test can kill a worker mid-run."""
+    time.sleep(0.03)
+    return _SHARED(request)

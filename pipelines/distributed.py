@@ -1,0 +1,150 @@
+"""Lingo-BP over a Ray cluster: scenario workers as actors, one writer (the driver), resubmission on death.
+
+Each actor builds its backends and compiled graph once in its constructor (compiled graphs do not
+pickle) and runs up to ``concurrency_per_actor`` scenarios at a time with asyncio, so one actor can
+keep an inference server busy. With the embedded backend each actor loads its own model; bound the
+actors by CPUs (``num_cpus_per_actor``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+from ray.exceptions import RayActorError
+
+from agents.graph import Agents, LingoBP
+from agents.llm import CallLog
+from schemas.config import OysterConfig
+from schemas.records import Failure, FailureKind, LLMCall
+from schemas.scenario import Scenario
+from schemas.trajectory import Trajectory, TrajectoryStatus
+
+#: how often a scenario whose worker died is given to another worker before it is recorded as failed
+MAX_ATTEMPTS = 3
+
+
+@ray.remote
+class ScenarioWorker:
+    def __init__(self, config_json: str) -> None:
+        self.lingo = LingoBP(Agents.build(OysterConfig.model_validate_json(config_json)))
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    async def run(self, scenario_json: str, run_id: str) -> tuple[str, list[str], list[str]]:
+        trajectory, log = await self.lingo.run(Scenario.model_validate_json(scenario_json), run_id)
+        return (
+            trajectory.model_dump_json(),
+            [c.model_dump_json() for c in log.calls],
+            [f.model_dump_json() for f in log.failures],
+        )
+
+
+def should_use_ray(config: OysterConfig, flag: bool | None) -> bool:
+    """Explicit flag, else a configured address, else whether we run under `ray job submit`."""
+    if flag is not None:
+        return flag
+    return bool(config.ray.address or os.environ.get("RAY_ADDRESS") or os.environ.get("RAY_JOB_ID"))
+
+
+def ensure_ray(config: OysterConfig, runtime_env: dict[str, Any] | None = None) -> None:
+    if ray.is_initialized():
+        return
+    # With no address Ray starts a local cluster on this machine.
+    ray.init(
+        address=config.ray.address, runtime_env=runtime_env, log_to_driver=False, include_dashboard=False
+    )
+
+
+class RayPool:
+    """Actors plus the bookkeeping that survives their death."""
+
+    def __init__(self, config: OysterConfig) -> None:
+        self.config = config
+        self._config_json = config.model_dump_json()
+        self.workers = [self._spawn() for _ in range(config.ray.actors)]
+        self.restarts = 0
+
+    def _spawn(self) -> Any:
+        r = self.config.ray
+        return ScenarioWorker.options(  # type: ignore[attr-defined]
+            num_cpus=r.num_cpus_per_actor,
+            num_gpus=r.num_gpus_per_actor,
+            max_concurrency=r.concurrency_per_actor,
+        ).remote(self._config_json)
+
+    def replace(self, index: int, dead: Any) -> None:
+        if self.workers[index] is dead:
+            self.workers[index] = self._spawn()
+            self.restarts += 1
+
+
+async def run_on_ray(
+    pool: RayPool,
+    todo: Sequence[Scenario],
+    run_id: str,
+    on_result: Any,
+) -> None:
+    """Run scenarios on the pool; call ``await on_result(trajectory, calls, failures)`` as each finishes."""
+    per_actor = pool.config.ray.concurrency_per_actor
+    queue: deque[Scenario] = deque(todo)
+    attempts: dict[str, int] = {}
+    in_flight: dict[asyncio.Future[Any], tuple[Scenario, int, Any]] = {}
+    load = [0] * len(pool.workers)
+
+    def submit() -> None:
+        while queue:
+            index = min(range(len(load)), key=load.__getitem__)
+            if load[index] >= per_actor:
+                return
+            scenario = queue.popleft()
+            attempts[scenario.id] = attempts.get(scenario.id, 0) + 1
+            worker = pool.workers[index]
+            ref = worker.run.remote(scenario.model_dump_json(), run_id)
+            in_flight[asyncio.wrap_future(ref.future())] = (scenario, index, worker)
+            load[index] += 1
+
+    submit()
+    while in_flight:
+        done, _ = await asyncio.wait(list(in_flight), return_when=asyncio.FIRST_COMPLETED)
+        for fut in done:
+            scenario, index, worker = in_flight.pop(fut)
+            load[index] -= 1
+            try:
+                traj_json, calls_json, failures_json = fut.result()
+            except RayActorError as exc:
+                pool.replace(index, worker)
+                if attempts[scenario.id] < MAX_ATTEMPTS:
+                    queue.appendleft(scenario)  # only this scenario's in-flight work is lost
+                    continue
+                failure = Failure(
+                    run_id=run_id,
+                    scenario_id=scenario.id,
+                    role="ray",
+                    step="worker",
+                    kind=FailureKind.GRAPH_ERROR,
+                    message=f"worker died {MAX_ATTEMPTS} times: {str(exc).splitlines()[0]}"[:2000],
+                    attempts=MAX_ATTEMPTS,
+                )
+                traj = Trajectory(
+                    run_id=run_id,
+                    scenario=scenario,
+                    status=TrajectoryStatus.FAILED,
+                    stop_reason="failed at ray/worker: worker died",
+                    failures=[failure],
+                )
+                await on_result(traj, CallLog(run_id=run_id, scenario_id=scenario.id, failures=[failure]))
+                continue
+            log = CallLog(
+                run_id=run_id,
+                scenario_id=scenario.id,
+                calls=[LLMCall.model_validate_json(c) for c in calls_json],
+                failures=[Failure.model_validate_json(f) for f in failures_json],
+            )
+            await on_result(Trajectory.model_validate_json(traj_json), log)
+        submit()
