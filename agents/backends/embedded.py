@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import os
 import threading
 import time
@@ -14,6 +16,15 @@ from schemas.config import RoleModel
 from schemas.messages import as_dicts
 
 _LOADED: dict[tuple[str, int, int | None], Any] = {}
+
+
+@atexit.register
+def _close_loaded() -> None:
+    # Free models while the interpreter is still whole; llama-cpp-python's own finaliser runs too late.
+    for llama in _LOADED.values():
+        with contextlib.suppress(Exception):
+            llama.close()
+    _LOADED.clear()
 _LOAD_LOCK = threading.Lock()
 _RUN_LOCKS: dict[int, asyncio.Lock] = {}
 
