@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from agents.backends.base import BackendError, BackendTimeout, ChatBackend, ChatRequest, ChatResult
 from agents.prompting import PromptLibrary
 from schemas.config import RoleModel
+from schemas.errors import OysterError
 from schemas.messages import ChatMessage
 from schemas.records import Failure, FailureKind, LLMCall
 
@@ -23,7 +24,7 @@ Check = Callable[[Any], str | None]
 logger = logging.getLogger("oyster.llm")
 
 
-class LLMFailure(Exception):
+class LLMFailure(OysterError):
     """Raised when a step cannot get a valid answer; carries the Failure record the caller stores."""
 
     def __init__(self, failure: Failure) -> None:

@@ -14,12 +14,13 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel
 
 import schemas
+from schemas.errors import OysterError
 from schemas.messages import ChatMessage
 
 BLOCKS = ("system", "user")
 
 
-class PromptError(ValueError):
+class PromptError(OysterError, ValueError):
     """A prompt template problem; str() is one line naming the file and the problem."""
 
 

@@ -8,10 +8,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from schemas.errors import OysterError
 from schemas.risk import GuidelineRule
 
 
-class TaxonomyError(ValueError):
+class TaxonomyError(OysterError, ValueError):
     pass
 
 

@@ -10,7 +10,7 @@ import logging
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -18,15 +18,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agents.backends import BackendError, make_backend
-from agents.llm import LLMFailure
-from agents.prompting import PromptError, PromptLibrary
-from agents.taxonomy import TaxonomyError
-from pipelines.distributed import RayPool, ensure_ray, should_use_ray
-from pipelines.runner import RunSummary, preflight, run_lingo_bp
-from pipelines.scenarios import ScenarioError, bundled_path, load_scenarios
-from schemas.config import ROLES, ConfigError, OysterConfig, load_config
-from warehouse import EXPORT_FORMATS, LATEST_VERSION, Warehouse, WarehouseError
+from pipelines.scenarios import bundled_path, load_scenarios
+from schemas.config import ROLES, OysterConfig, load_config
+from schemas.errors import OysterError
+from warehouse import EXPORT_FORMATS, LATEST_VERSION, Warehouse
+
+if TYPE_CHECKING:
+    from pipelines.runner import RunSummary
+
+# Commands import the agent stack (LangGraph, Ray, llama.cpp) only when they need it, so that
+# `oyster sql` starts fast.
 
 app = typer.Typer(
     help="Oyster: constructive safety-alignment data with Lingo-BP agent graphs.",
@@ -38,15 +39,6 @@ scenarios_app = typer.Typer(help="Scenario files: check and synthesise.", no_arg
 app.add_typer(scenarios_app, name="scenarios")
 console = Console()
 
-USER_ERRORS = (
-    ConfigError,
-    PromptError,
-    ScenarioError,
-    TaxonomyError,
-    WarehouseError,
-    BackendError,
-    LLMFailure,
-)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file.")]
 WarehouseOpt = Annotated[
@@ -96,6 +88,9 @@ def _jsonable(v: Any) -> Any:
 @app.command()
 def doctor(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
     """Show each role's backend and model, whether it is ready, and the warehouse."""
+    from agents.backends import BackendError, make_backend
+    from agents.prompting import PromptError, PromptLibrary
+
     cfg = _config(config)
     table = Table(title="Roles")
     for col in ("role", "backend", "model", "status"):
@@ -188,6 +183,10 @@ def run_command(
     use_ray: bool | None = None,
     actors: int | None = None,
 ) -> RunSummary:
+    from agents.prompting import PromptLibrary
+    from pipelines.distributed import RayPool, ensure_ray, should_use_ray
+    from pipelines.runner import preflight, run_lingo_bp
+
     cfg = _config(config, prompts=str(prompts) if prompts else None, concurrency=concurrency)
     if iterations is not None:
         cfg = cfg.model_copy(update={"lingo_bp": cfg.lingo_bp.model_copy(update={"iterations": iterations})})
@@ -317,7 +316,7 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         raise SystemExit(exc.exit_code) from None
-    except USER_ERRORS as exc:
+    except OysterError as exc:
         if debug:
             raise
         _fail(f"error: {exc}")

@@ -10,10 +10,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from schemas.errors import OysterError
 from schemas.scenario import Scenario
 
 
-class ScenarioError(ValueError):
+class ScenarioError(OysterError, ValueError):
     """A scenario file problem; str() is one line naming the file, the line and the problem."""
 
 

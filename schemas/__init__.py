@@ -10,6 +10,7 @@ from schemas.chain import (
     Strategies,
 )
 from schemas.config import ROLES, ConfigError, LingoBPConfig, OysterConfig, RoleModel, load_config
+from schemas.errors import OysterError
 from schemas.gradient import (
     ActiveLoss,
     EditOp,
@@ -79,6 +80,7 @@ __all__ = [
     "LingoBPConfig",
     "NodeUpdate",
     "OysterConfig",
+    "OysterError",
     "PairDecision",
     "PairStatus",
     "PayoffRow",

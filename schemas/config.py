@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from schemas.base import Record
 from schemas.chain import ChainNode
+from schemas.errors import OysterError
 from schemas.gradient import ActiveLoss
 from schemas.judgement import SafetyVerdict
 from schemas.stackelberg import FollowerReaction
@@ -18,7 +19,7 @@ BackendKind = Literal["embedded", "openai", "scripted"]
 ROLES: tuple[str, ...] = ("user", "leader", "risk", "critic")
 
 
-class ConfigError(ValueError):
+class ConfigError(OysterError, ValueError):
     """A user-facing configuration problem; str() is one line naming the file and the problem."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from schemas.errors import OysterError
 from schemas.records import Failure, LLMCall, RunRecord, utcnow
 from schemas.scenario import Scenario
 from schemas.trajectory import Trajectory
@@ -24,7 +25,7 @@ READ_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 EXPORT_FORMATS = {"jsonl": "(FORMAT json)", "parquet": "(FORMAT parquet)", "csv": "(FORMAT csv, HEADER)"}
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(OysterError, RuntimeError):
     """A user-facing warehouse problem; str() is one line."""
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from schemas.errors import OysterError
 from schemas.messages import ChatMessage
 
 
-class BackendError(RuntimeError):
+class BackendError(OysterError, RuntimeError):
     """A backend could not answer (unreachable endpoint, missing model, timeout after retries)."""
 
 

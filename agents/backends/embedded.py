@@ -25,6 +25,8 @@ def _close_loaded() -> None:
         with contextlib.suppress(Exception):
             llama.close()
     _LOADED.clear()
+
+
 _LOAD_LOCK = threading.Lock()
 _RUN_LOCKS: dict[int, asyncio.Lock] = {}
 

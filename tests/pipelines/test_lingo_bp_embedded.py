@@ -70,11 +70,7 @@ def test_pipeline_script_on_embedded_model(tmp_path: Path) -> None:
     t = traj[0]
     calls = sql("SELECT step, ok FROM llm_calls ORDER BY created_at")
     steps = [c["step"] for c in calls]
-    if t["status"] == "failed":
-        # a model that cannot produce valid output is recorded, never lost
-        failures = sql("SELECT role, step, kind, raw_output FROM failures")
-        assert failures and failures[0]["kind"] in ("invalid_output", "graph_error")
-        return
+    assert t["status"] == "completed", sql("SELECT role, step, kind, message FROM failures")
     assert t["has_risk"] and t["payoffs"] == 2
     assert steps[:2] == ["risk_assess", "leader_candidates"]
     assert {
