@@ -1,0 +1,68 @@
+"""The OpenAI backend against a real HTTP server speaking the OpenAI protocol (a local stub)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from aiohttp import web
+
+from agents.backends import OpenAIBackend
+from agents.graph import Agents, LingoBP
+from benchmarks.stub_server import make_app
+from schemas import OysterConfig, RoleModel, Scenario
+from schemas.trajectory import TrajectoryStatus
+
+
+@pytest.fixture(scope="module")
+def stub_url() -> Iterator[str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(make_app(latency_s=0.0))
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            threading.Event().wait(0.05)
+    yield f"http://127.0.0.1:{port}/v1"
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+
+
+async def test_check_lists_models(stub_url: str) -> None:
+    assert (
+        "reachable"
+        in await OpenAIBackend(RoleModel(backend="openai", base_url=stub_url, model="stub")).check()
+    )
+
+
+async def test_whole_graph_over_http(stub_url: str) -> None:
+    role = RoleModel(backend="openai", base_url=stub_url, model="stub", max_retries=0)
+    cfg = OysterConfig.model_validate(
+        {
+            "roles": dict.fromkeys(("user", "leader", "risk", "critic"), role.model_dump()),
+            "lingo_bp": {"iterations": 1},
+        }
+    )
+    lingo = LingoBP(Agents.build(cfg))
+    traj, log = await lingo.run(Scenario(id="s", text="I feel like ending it all."), "r")
+    assert traj.status is TrajectoryStatus.COMPLETED, traj.failures
+    assert len(traj.iterations) == 2
+    assert all(c.backend == "openai" and c.model == "stub" for c in log.calls)
+    assert sum(c.prompt_tokens for c in log.calls) > 0
