@@ -20,6 +20,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agents.backends import ChatBackend, make_backend
+from agents.backends.cached import CachedBackend, ResponseStore
 from agents.critic import Critic, Step
 from agents.leader import Leader
 from agents.llm import CallLog, LLMFailure, RoleLLM
@@ -87,6 +88,7 @@ class Agents:
         prompts: PromptLibrary | None = None,
         taxonomy: Taxonomy | None = None,
         backends: dict[str, ChatBackend] | None = None,
+        cache: ResponseStore | None = None,
     ) -> Agents:
         prompts = prompts or PromptLibrary(config.prompts)
         taxonomy = taxonomy or Taxonomy.load()
@@ -94,6 +96,8 @@ class Agents:
         for role in ROLES:
             if role not in backends:
                 backends[role] = make_backend(config.roles.get(role))
+        if cache is not None:
+            backends = {role: CachedBackend(b, cache) for role, b in backends.items()}
         llm = {role: RoleLLM(role, config.roles.get(role), backends[role], prompts) for role in ROLES}
         return cls(
             user=UserSimulator(llm["user"]),

@@ -22,6 +22,7 @@ from pipelines.scenarios import bundled_path, load_scenarios
 from schemas.config import ROLES, OysterConfig, load_config
 from schemas.errors import OysterError
 from warehouse import EXPORT_FORMATS, LATEST_VERSION, Warehouse
+from warehouse.cache import cache_path_for
 
 if TYPE_CHECKING:
     from pipelines.runner import RunSummary
@@ -182,6 +183,7 @@ def run_command(
     concurrency: int | None,
     use_ray: bool | None = None,
     actors: int | None = None,
+    no_cache: bool = False,
 ) -> RunSummary:
     from agents.prompting import PromptLibrary
     from pipelines.distributed import RayPool, ensure_ray, should_use_ray
@@ -196,13 +198,15 @@ def run_command(
     asyncio.run(preflight(cfg))
     if limit is not None:
         items = items[:limit]
+    if no_cache:
+        cfg = cfg.model_copy(update={"cache": False})
     if actors is not None:
         cfg = cfg.model_copy(update={"ray": cfg.ray.model_copy(update={"actors": actors})})
     wh = _warehouse(warehouse, cfg)
     pool = None
     if should_use_ray(cfg, use_ray):
         ensure_ray(cfg)
-        pool = RayPool(cfg)
+        pool = RayPool(cfg, str(cache_path_for(wh.path)) if cfg.cache else None)
         console.print(
             f"Ray: {cfg.ray.actors} actor(s) x {cfg.ray.concurrency_per_actor} scenario(s) in flight"
         )
@@ -259,10 +263,23 @@ def run(
         typer.Option("--ray/--no-ray", help="Run on Ray actors [default: when a cluster address is set]."),
     ] = None,
     actors: Annotated[int | None, typer.Option(min=1, help="Ray actors.")] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not answer from the response cache.")
+    ] = False,
 ) -> None:
     """Run the Lingo-BP pipeline and write trajectories and preference pairs to the warehouse."""
     run_command(
-        scenarios, limit, warehouse, config, prompts, run_id, iterations, concurrency, use_ray, actors
+        scenarios,
+        limit,
+        warehouse,
+        config,
+        prompts,
+        run_id,
+        iterations,
+        concurrency,
+        use_ray,
+        actors,
+        no_cache,
     )
 
 

@@ -23,6 +23,7 @@ from schemas.config import OysterConfig
 from schemas.records import Failure, FailureKind, LLMCall
 from schemas.scenario import Scenario
 from schemas.trajectory import Trajectory, TrajectoryStatus
+from warehouse.cache import ResponseCache
 
 #: how often a scenario whose worker died is given to another worker before it is recorded as failed
 MAX_ATTEMPTS = 3
@@ -30,8 +31,9 @@ MAX_ATTEMPTS = 3
 
 @ray.remote
 class ScenarioWorker:
-    def __init__(self, config_json: str) -> None:
-        self.lingo = LingoBP(Agents.build(OysterConfig.model_validate_json(config_json)))
+    def __init__(self, config_json: str, cache_path: str | None) -> None:
+        cache = ResponseCache(cache_path) if cache_path else None
+        self.lingo = LingoBP(Agents.build(OysterConfig.model_validate_json(config_json), cache=cache))
 
     def pid(self) -> int:
         return os.getpid()
@@ -64,8 +66,9 @@ def ensure_ray(config: OysterConfig, runtime_env: dict[str, Any] | None = None) 
 class RayPool:
     """Actors plus the bookkeeping that survives their death."""
 
-    def __init__(self, config: OysterConfig) -> None:
+    def __init__(self, config: OysterConfig, cache_path: str | None = None) -> None:
         self.config = config
+        self.cache_path = cache_path
         self._config_json = config.model_dump_json()
         self.workers = [self._spawn() for _ in range(config.ray.actors)]
         self.restarts = 0
@@ -76,7 +79,7 @@ class RayPool:
             num_cpus=r.num_cpus_per_actor,
             num_gpus=r.num_gpus_per_actor,
             max_concurrency=r.concurrency_per_actor,
-        ).remote(self._config_json)
+        ).remote(self._config_json, self.cache_path)
 
     def replace(self, index: int, dead: Any) -> None:
         if self.workers[index] is dead:

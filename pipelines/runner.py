@@ -25,6 +25,7 @@ from schemas.records import Failure, LLMCall, RunRecord
 from schemas.scenario import Scenario
 from schemas.trajectory import PairStatus, Trajectory, TrajectoryStatus
 from warehouse import Warehouse
+from warehouse.cache import ResponseCache, cache_path_for
 
 
 @dataclass
@@ -167,7 +168,8 @@ async def run_lingo_bp(
         if pool is not None:
             await run_on_ray(pool, todo, run_id, record)
         else:
-            lingo = LingoBP(agents or Agents.build(config))
+            cache = ResponseCache(cache_path_for(warehouse.path)) if config.cache else None
+            lingo = LingoBP(agents or Agents.build(config, cache=cache))
             gate = asyncio.Semaphore(config.concurrency)
 
             async def one(scenario: Scenario) -> None:

@@ -106,6 +106,7 @@ class OysterConfig(Record):
     warehouse: str | None = None
     prompts: str | None = None
     concurrency: int = Field(default=2, ge=1, description="scenarios in flight in one process")
+    cache: bool = Field(default=True, description="answer repeated identical calls from the response cache")
 
     @field_validator("warehouse", "prompts")
     @classmethod

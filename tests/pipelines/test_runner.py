@@ -72,3 +72,18 @@ def test_scenario_file_errors_name_file_and_line(tmp_path: Path) -> None:
     y.write_text("- id: a\n  text: hi\n- id: b\n  user_type: alien\n  text: x\n")
     with pytest.raises(ScenarioError, match=r"item 2: user_type"):
         load_scenarios(y)
+
+
+async def test_repeated_run_is_answered_from_the_cache(warehouse: Warehouse) -> None:
+    scenarios = [Scenario(id="c1", text="cache me")]
+    first = await run_lingo_bp(_config(), scenarios, warehouse, run_id="a")
+    second = await run_lingo_bp(_config(), scenarios, warehouse, run_id="b")
+    third = await run_lingo_bp(_config(cache=False), scenarios, warehouse, run_id="c")
+    assert first.completed == second.completed == third.completed == 1
+    rows = dict(warehouse.query("SELECT run_id, bool_and(cache_hit) FROM llm_calls GROUP BY run_id").rows)
+    assert rows == {"a": False, "b": True, "c": False}
+    # identical requests, identical answers: the cached run reproduces the first one exactly
+    responses = warehouse.query(
+        "SELECT run_id, list(response ORDER BY iteration) FROM iterations GROUP BY run_id ORDER BY run_id"
+    ).rows
+    assert responses[0][1] == responses[1][1]
