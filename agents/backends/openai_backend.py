@@ -8,6 +8,7 @@ from typing import Any
 
 import openai
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion
 
 from agents.backends.base import BackendError, BackendTimeout, ChatRequest, ChatResult
 from schemas.config import RoleModel
@@ -28,23 +29,25 @@ class OpenAIBackend:
         )
 
     async def complete(self, request: ChatRequest) -> ChatResult:
-        kwargs: dict[str, Any] = {}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": as_dicts(request.messages),
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+        }
         if request.json_schema is not None:
-            kwargs["response_format"] = {
+            body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": request.schema_name, "schema": request.json_schema},
             }
         if request.seed is not None:
-            kwargs["seed"] = request.seed
+            body["seed"] = request.seed
         start = time.perf_counter()
         try:
-            resp = await self._client.chat.completions.create(
-                model=self.model,
-                messages=as_dicts(request.messages),  # type: ignore[arg-type]
-                temperature=request.temperature,
-                max_tokens=request.max_tokens,
-                **kwargs,
-            )
+            # The client's own request transformation walks the whole JSON schema on every call
+            # (~3 ms of CPU); the body is already plain JSON, so post it as is. Retries, timeouts
+            # and error types stay the client's.
+            resp = await self._client.post("/chat/completions", body=body, cast_to=ChatCompletion)
         except openai.APITimeoutError as exc:
             raise BackendTimeout(f"{self._where()}: timed out ({exc})") from exc
         except openai.APIConnectionError as exc:
@@ -52,7 +55,7 @@ class OpenAIBackend:
         except openai.APIStatusError as exc:
             raise BackendError(f"{self._where()}: HTTP {exc.status_code}: {exc.message}") from exc
         latency = (time.perf_counter() - start) * 1000
-        text = resp.choices[0].message.content or "" if resp.choices else ""
+        text = (resp.choices[0].message.content or "") if resp.choices else ""
         usage = resp.usage
         return ChatResult(
             text=text,
