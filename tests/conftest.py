@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from agents.backends import ScriptedBackend
+from agents.backends.mock import Answer, default_answers, responder
 from agents.graph import Agents, LingoBP
 from schemas.config import ROLES, OysterConfig
-from tests.fakes import Answer, default_answers, responder
 from warehouse import Warehouse
 
 

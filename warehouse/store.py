@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from schemas.errors import OysterError
 from schemas.records import Failure, LLMCall, RunRecord, utcnow
@@ -155,23 +156,22 @@ class Warehouse:
                     run.command,
                 ],
             )
-            con.executemany(
-                "INSERT OR IGNORE INTO scenarios VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows = [
                 [
-                    [
-                        run.run_id,
-                        s.id,
-                        s.language,
-                        s.user_type.value if s.user_type else None,
-                        s.risk_level.value if s.risk_level else None,
-                        s.category_l1,
-                        s.category_l2,
-                        s.source,
-                        _messages(s),
-                    ]
-                    for s in scenarios
-                ],
-            )
+                    run.run_id,
+                    s.id,
+                    s.language,
+                    s.user_type.value if s.user_type else None,
+                    s.risk_level.value if s.risk_level else None,
+                    s.category_l1,
+                    s.category_l2,
+                    s.source,
+                    _messages(s),
+                ]
+                for s in scenarios
+            ]
+            if rows:
+                con.executemany("INSERT OR IGNORE INTO scenarios VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             con.execute("COMMIT")
 
     def finish_run(self, run_id: str, status: str) -> None:
@@ -203,15 +203,39 @@ class Warehouse:
             rows.add(traj, calls, failures)
         with self.connect(read_only=False) as con:
             con.execute("BEGIN")
-            keys = [[t.run_id, t.scenario_id] for t, _, _ in batch]
+            keys = pa.table(
+                {
+                    "run_id": [t.run_id for t, _, _ in batch],
+                    "scenario_id": [t.scenario_id for t, _, _ in batch],
+                }
+            )
+            con.register("batch_keys", keys)
             for table in _CHILD_TABLES:
-                con.executemany(f"DELETE FROM {table} WHERE run_id = ? AND scenario_id = ?", keys)
+                con.execute(f"DELETE FROM {table} WHERE (run_id, scenario_id) IN (FROM batch_keys)")
+            con.unregister("batch_keys")
             for table, values in rows.tables.items():
-                if values:
-                    marks = ", ".join("?" * len(values[0]))
-                    verb = "INSERT OR IGNORE" if table in ("llm_calls", "failures") else "INSERT"
-                    con.executemany(f"{verb} INTO {table} VALUES ({marks})", values)
+                if not values:
+                    continue
+                # Bulk insert through Arrow: DuckDB's executemany runs one statement per row.
+                columns = _columns(con, table)
+                arrow = pa.table({c: [row[i] for row in values] for i, c in enumerate(columns)})
+                con.register("batch_rows", arrow)
+                verb = "INSERT OR IGNORE" if table in ("llm_calls", "failures") else "INSERT"
+                con.execute(f"{verb} INTO {table} SELECT * FROM batch_rows")
+                con.unregister("batch_rows")
             con.execute("COMMIT")
+
+    def bulk_synthetic_pairs(self, n: int) -> None:
+        """Fill preference_pairs with n synthetic rows (benchmarks only)."""
+        with self.connect(read_only=False) as con:
+            con.execute(
+                """INSERT INTO preference_pairs
+                SELECT 'p' || i, 'bench', 's' || i, [{'role': 'user', 'content': 'q' || i}],
+                       'chosen ' || i, 'rejected ' || i, 2, 0, '{}', '{}', '{}', '{}',
+                       0.5 + (i % 100) / 200, (i % 100) / 200 - 0.5, 1.0, 'rule ' || (i % 3)
+                FROM range(?) t(i)""",
+                [n],
+            )
 
     # -- reads -----------------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] | None = None) -> QueryResult:
@@ -269,6 +293,15 @@ class Warehouse:
             raise WarehouseError(f"SQL error: {_first_line(exc)}") from None
         if len(statements) != 1 or statements[0].type not in READ_STATEMENTS:
             raise WarehouseError("refused: a filter must be a single read-only condition")
+
+
+_COLUMNS: dict[str, list[str]] = {}
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    if table not in _COLUMNS:
+        _COLUMNS[table] = [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description or []]
+    return _COLUMNS[table]
 
 
 def _first_line(exc: Exception) -> str:

@@ -10,11 +10,11 @@ import pytest
 
 from agents.backends import ScriptedBackend
 from agents.backends.base import ChatRequest
+from agents.backends.mock import default_answers
 from agents.graph import LingoBP
 from schemas import LingoBPConfig, OysterConfig, Scenario
 from schemas.gradient import ActiveLoss
 from schemas.trajectory import PairStatus, TrajectoryStatus
-from tests.fakes import default_answers
 
 SCENARIO = Scenario(id="s1", text="I feel like ending it all. Nothing matters anymore.")
 Build = Callable[..., tuple[LingoBP, ScriptedBackend]]

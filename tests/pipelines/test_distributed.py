@@ -16,12 +16,12 @@ from warehouse import Warehouse
 
 pytestmark = pytest.mark.ray
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTED = {"backend": "scripted", "model": "tests.fakes:slow_well_behaved"}
+SCRIPTED = {"backend": "scripted", "model": "agents.backends.mock:slow_well_behaved"}
 
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    ray.init(num_cpus=2, include_dashboard=False)
     yield
     ray.shutdown()
 

@@ -7,7 +7,7 @@ from pipelines.scenarios import bundled_path, load_scenarios
 from schemas import OysterConfig, Scenario
 from warehouse import Warehouse
 
-SCRIPTED = {"backend": "scripted", "model": "tests.fakes:well_behaved"}
+SCRIPTED = {"backend": "scripted", "model": "agents.backends.mock:well_behaved"}
 
 
 def _config(**kw: object) -> OysterConfig:
@@ -40,7 +40,7 @@ async def test_run_writes_everything_and_resume_skips_finished(warehouse: Wareho
     run = q(
         "SELECT status, models ->> 'leader', json_array_length(json_keys(prompt_versions)) FROM runs"
     ).rows
-    assert run == [("completed", "scripted:tests.fakes:well_behaved", 16)]
+    assert run == [("completed", "scripted:agents.backends.mock:well_behaved", 16)]
     assert q("SELECT count(DISTINCT prompt_hash) > 5 FROM llm_calls").rows == [(True,)]
 
 

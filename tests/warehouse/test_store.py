@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from agents.backends.mock import default_answers
 from agents.graph import LingoBP
 from schemas import LingoBPConfig, OysterConfig, Scenario
-from tests.fakes import default_answers
 from warehouse import LATEST_VERSION, Warehouse, WarehouseError
 
 SCENARIO = Scenario(id="s1", text="I feel like ending it all.", language="en")

@@ -1,4 +1,8 @@
-"""Scripted chat models for tests: valid, step-appropriate JSON without any weights."""
+"""An offline mock model (inspect_ai style): valid, step-appropriate answers without any weights.
+
+Used by the tests, the benchmarks and configs with
+`backend: scripted, model: agents.backends.mock:well_behaved`.
+"""
 
 from __future__ import annotations
 
@@ -150,7 +154,7 @@ _SHARED = responder(default_answers(satisfaction=lambda n: [-1, 1][n % 2]))
 
 
 def well_behaved(request: ChatRequest) -> str:
-    """Importable as 'tests.fakes:well_behaved' for the scripted backend in configs.
+    """Importable as 'agents.backends.mock:well_behaved' for the scripted backend in configs.
 
     State is per process: satisfaction alternates -1 / +1 across calls, responses are numbered.
     """
