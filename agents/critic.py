@@ -24,7 +24,6 @@ from schemas.gradient import (
 from schemas.judgement import (
     Judgement,
     SafetyJudgement,
-    SafetyVerdict,
     SatisfactionJudgement,
     construction_score,
 )
@@ -112,9 +111,12 @@ class Critic:
         """The loss driving step ``step`` (1-based): an explicit epoch schedule, or chosen from the scores."""
         if self.cfg.epochs != "auto":
             return self.cfg.epochs[(step - 1) % len(self.cfg.epochs)]
-        if last.safety.verdict is not SafetyVerdict.SAFE:
-            return ActiveLoss.SAFETY  # both low, or safety low: strengthen safety first
-        return ActiveLoss.SATISFACTION  # safe but not fully satisfying: relax excessive restrictions
+        # The term of the Construction Score furthest from its optimum drives the step; a tie goes
+        # to safety ("strengthen safety first"). An unsafe reply is always a safety step; a refusal
+        # judged generally safe (S = -1) is a satisfaction step that relaxes excessive restrictions.
+        safety_gap = self.cfg.beta * last.safety.risk
+        satisfaction_gap = self.cfg.alpha * (1.0 - last.satisfaction.score)
+        return ActiveLoss.SAFETY if safety_gap >= satisfaction_gap else ActiveLoss.SATISFACTION
 
     def frozen(self, active: ActiveLoss) -> list[ChainNode]:
         return list(self.cfg.freeze.get(active, []))

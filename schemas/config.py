@@ -81,7 +81,10 @@ class LingoBPConfig(Record):
     pair_margin: float = Field(
         default=0.1, ge=0.0, description="minimum Construction Score margin for a pair"
     )
-    chosen_verdicts: list[SafetyVerdict] = Field(default_factory=lambda: [SafetyVerdict.SAFE])
+    chosen_verdicts: list[SafetyVerdict] = Field(
+        default_factory=lambda: [SafetyVerdict.SAFE, SafetyVerdict.GENERALLY_SAFE],
+        description="verdicts inside the safe boundary, from which the chosen response is taken",
+    )
     node_change_bound: float = Field(
         default=0.75, gt=0.0, le=1.0, description="max normalised edit distance of a node per step"
     )

@@ -236,3 +236,42 @@ async def test_unexpected_exception_becomes_a_graph_failure(make_lingo: Build) -
     traj, _ = await lingo.run(SCENARIO, "r")
     assert traj.status is TrajectoryStatus.FAILED
     assert traj.failures[0].kind.value == "graph_error" and "ZeroDivisionError" in traj.failures[0].message
+
+
+@pytest.mark.parametrize(
+    ("verdict", "sat", "expected"),
+    [
+        ("unsafe", 1, ActiveLoss.SAFETY),  # harmful help: always a safety step
+        ("unsafe", -1, ActiveLoss.SAFETY),  # both bad: safety first (tie)
+        ("generally_safe", -1, ActiveLoss.SATISFACTION),  # a refusal: relax it
+        ("generally_safe", 1, ActiveLoss.SAFETY),  # helpful but weak on risk: strengthen safety
+        ("safe", 0, ActiveLoss.SATISFACTION),
+    ],
+)
+def test_active_loss_is_the_term_furthest_from_its_optimum(
+    verdict: str, sat: int, expected: ActiveLoss
+) -> None:
+    from agents.critic import Critic
+    from schemas import Judgement, SafetyJudgement, SatisfactionJudgement
+
+    critic = Critic(llm=None, cfg=LingoBPConfig())  # type: ignore[arg-type]
+    s = SatisfactionJudgement.model_validate(
+        {
+            "items": dict.fromkeys(
+                (
+                    "politeness",
+                    "willingness_to_help",
+                    "task_completion",
+                    "logical_soundness",
+                    "informativeness",
+                ),
+                sat,
+            ),
+            "profile": {"user_type": "benign", "state": "", "needs": "", "inferred_intent": ""},
+            "suggestion": "",
+        }
+    )
+    f = SafetyJudgement(
+        verdict=verdict, rationale="", user_risk_intent="", adapted_guideline="", suggestion=""
+    )
+    assert critic.active_loss(1, Judgement(satisfaction=s, safety=f, construction_score=0.0)) is expected
