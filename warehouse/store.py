@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +13,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from schemas.errors import OysterError
 from schemas.records import Failure, LLMCall, RunRecord, utcnow
@@ -45,7 +44,9 @@ def _migrations() -> list[tuple[int, str, str]]:
 LATEST_VERSION = max(v for v, _, _ in _migrations())
 
 
-def _is_lock_error(exc: Exception) -> bool:
+def _is_lock_error(exc: BaseException) -> bool:
+    if not isinstance(exc, duckdb.IOException):
+        return False
     msg = str(exc)
     return "lock" in msg.lower() and ("Could not set lock" in msg or "Conflicting lock" in msg)
 
@@ -86,22 +87,22 @@ class Warehouse:
             )
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.lock_timeout_s
-        delay = 0.02
-        while True:
-            try:
-                con = duckdb.connect(str(self.path), read_only=read_only)
-                break
-            except duckdb.IOException as exc:
-                # Another process holds the file: DuckDB allows one writer and no readers beside it.
-                if not _is_lock_error(exc) or time.monotonic() > deadline:
-                    if _is_lock_error(exc):
-                        raise WarehouseError(
-                            f"{self.path}: still locked by another process after {self.lock_timeout_s:.0f} s"
-                        ) from None
-                    raise WarehouseError(f"{self.path}: {str(exc).splitlines()[0]}") from None
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.5)
+        # DuckDB allows one writer and no readers beside it: wait for the other process's short
+        # transaction to end, with jittered backoff, up to lock_timeout_s.
+        retrying = Retrying(
+            retry=retry_if_exception(_is_lock_error),
+            wait=wait_random_exponential(multiplier=0.02, max=0.5),
+            stop=stop_after_delay(self.lock_timeout_s),
+            reraise=True,
+        )
+        try:
+            con = retrying(duckdb.connect, str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if _is_lock_error(exc):
+                raise WarehouseError(
+                    f"{self.path}: still locked by another process after {self.lock_timeout_s:.0f} s"
+                ) from None
+            raise WarehouseError(f"{self.path}: {str(exc).splitlines()[0]}") from None
         try:
             yield con
         finally:
