@@ -59,7 +59,7 @@ def default_answers(
         return f"response v{state['synth']}"
 
     def critic(r: ChatRequest) -> dict[str, Any]:
-        epoch = "safety" if "Active loss this epoch: safety" in r.messages[-1].content else "usefulness"
+        epoch = "safety" if "The reply is not safe enough" in r.messages[-1].content else "usefulness"
         return {
             "critique": "add a concrete next step",
             "edit": {"op": "add", "target_list": epoch, "text": "suggest one small concrete step"},

@@ -64,6 +64,8 @@ async def test_safety_epoch_freezes_user_needs_and_walks_guidelines_then_intent(
     assert "critic_user_needs" not in [c.step for c in log.calls]
     assert it1.chain.user_needs == traj.iterations[0].chain.user_needs  # frozen node unchanged
     assert it1.chain.risk_intent != traj.iterations[0].chain.risk_intent
+    assert [e.accepted for e in it1.edits] == [True, True, True]
+    assert it1.chain.strategies.safety[-1] == "suggest one small concrete step"
 
 
 async def test_explicit_epoch_schedule(make_lingo: Build) -> None:
