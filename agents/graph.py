@@ -246,8 +246,11 @@ class LingoBP:
         return {"pending": pending, "chain": pending.chain}
 
     async def synthesize(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
-        response = await self.agents.leader.synthesize(state["scenario"], state["chain"], rt.context.log)
-        return {"response": response.response, "step": state["step"] + 1}
+        step = state["step"] + 1
+        response = await self.agents.leader.synthesize(
+            state["scenario"], state["chain"], rt.context.log, step
+        )
+        return {"response": response.response, "step": step}
 
     async def finish(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
         log = rt.context.log

@@ -80,7 +80,9 @@ class Leader:
         )
         return result
 
-    async def synthesize(self, scenario: Scenario, chain: ReasoningChain, log: CallLog) -> Response:
+    async def synthesize(
+        self, scenario: Scenario, chain: ReasoningChain, log: CallLog, iteration: int = 0
+    ) -> Response:
         """Forward pass from the chain to the response y."""
 
         def usable(text: str) -> str | None:
@@ -91,6 +93,7 @@ class Leader:
             {"history": scenario.history(), "query": scenario.query, "chain": chain},
             log,
             check=usable,
+            sample=iteration,
         )
         return Response(response=text.strip())
 

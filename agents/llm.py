@@ -100,13 +100,15 @@ class RoleLLM:
         check: Check | None = None,
         soft_check: bool = False,
         json_schema: dict[str, Any] | None = None,
+        sample: int = 0,
     ) -> Any:
         """Return the step's validated output object (or text for steps without an output schema).
 
         ``check`` adds a semantic rule on top of the schema; its complaint is fed back like a
         validation error. With ``soft_check`` an object that still breaks the rule after the last
         attempt is returned anyway, for the caller to reject explicitly. ``json_schema`` replaces the
-        schema sent to the backend (e.g. with enums the pydantic model cannot know).
+        schema sent to the backend (e.g. with enums the pydantic model cannot know). ``sample``
+        picks another seed, so a later re-synthesis draws a new sample instead of the same one.
         """
         template = self.prompts.get(step)
         schema = template.output
@@ -124,7 +126,7 @@ class RoleLLM:
                 schema_name=schema.__name__ if schema is not None else "text",
                 temperature=self.cfg.temperature if attempt == 1 else min(1.0, self.cfg.temperature + 0.3),
                 max_tokens=self.cfg.max_tokens,
-                seed=None if self.cfg.seed is None else self.cfg.seed + attempt - 1,
+                seed=None if self.cfg.seed is None else self.cfg.seed + 1000 * sample + attempt - 1,
                 role=self.role,
                 step=step,
             )

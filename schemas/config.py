@@ -43,7 +43,9 @@ class RoleModel(Record):
 
 class RolesConfig(Record):
     user: RoleModel = Field(default_factory=RoleModel)
-    leader: RoleModel = Field(default_factory=RoleModel)
+    # The leader samples more freely than the judges: Lingo-BP improves by re-synthesis, and a
+    # near-greedy small model returns the same reply whatever the chain says.
+    leader: RoleModel = Field(default_factory=lambda: RoleModel(temperature=0.7))
     risk: RoleModel = Field(default_factory=RoleModel)
     critic: RoleModel = Field(default_factory=RoleModel)
 
