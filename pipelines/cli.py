@@ -133,7 +133,10 @@ def sql(
     """Run a read-only query against the warehouse (works while a pipeline is writing)."""
     if fmt not in ("table", "csv", "json"):
         raise click.BadParameter(f"unknown format '{fmt}' (use table, csv or json)", param_hint="--format")
-    result = _warehouse(warehouse).query(query)
+    wh = _warehouse(warehouse)
+    if not wh.path.exists():
+        wh.migrate()  # a fresh, empty warehouse: the views exist and SELECT 1 works before any run
+    result = wh.query(query)
     if fmt == "json":
         rows = [{c: _jsonable(v) for c, v in zip(result.columns, row, strict=True)} for row in result.rows]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, default=str, indent=1) + "\n")

@@ -117,3 +117,22 @@ def test_bad_prompt_override_is_one_line(tmp_path: Path, wh: Path) -> None:
     (d / "leader_synthesize.j2").write_text("{% block user %}{{ chain }} {{ nonsense }}{% endblock %}")
     p = oyster("run", "--prompts", str(d), "--limit", "1", "--warehouse", str(wh))
     assert_one_line_error(p, "leader_synthesize.j2", "nonsense")
+
+
+def test_export_command(tmp_path: Path, wh: Path) -> None:
+    out = tmp_path / "dpo.jsonl"
+    p = oyster("export", "--view", "dpo", "--format", "jsonl", "--out", str(out), "--warehouse", str(wh))
+    assert p.returncode == 0 and "wrote 0 row(s) of dpo" in p.stdout and out.exists()
+    p = oyster("export", "--view", "dpo", "--format", "xml", "--out", str(out), "--warehouse", str(wh))
+    assert p.returncode != 0 and "unknown format 'xml'" in p.stderr
+    assert_one_line_error(
+        oyster("export", "--view", "nope", "--out", str(out), "--warehouse", str(wh)),
+        "no view or table named 'nope'",
+    )
+
+
+def test_sql_before_any_run_creates_an_empty_warehouse(tmp_path: Path) -> None:
+    p = oyster(
+        "sql", "SELECT count(*) AS n FROM dpo", "--format", "csv", "--warehouse", str(tmp_path / "new.duckdb")
+    )
+    assert p.returncode == 0 and p.stdout.splitlines() == ["n", "0"]
