@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import zlib
+
 from agents.llm import CallLog, RoleLLM, list_of_exactly
-from schemas.chain import DraftAnswer, ReasoningChain, Response
+from schemas.chain import MAX_REPLY_CHARS, DraftAnswer, ReasoningChain, Response
 from schemas.risk import GuidelineRule, RiskAssessment
 from schemas.scenario import Scenario
 from schemas.stackelberg import CandidateStrategy, StrategyCandidates
@@ -86,7 +88,9 @@ class Leader:
         """Forward pass from the chain to the response y."""
 
         def usable(text: str) -> str | None:
-            return "the reply is empty" if not text.strip() else _echo_problem(text, scenario)
+            if not text.strip():
+                return "the reply is empty"
+            return _runaway_problem(text) or _echo_problem(text, scenario)
 
         text: str = await self.llm.ask(
             "leader_synthesize",
@@ -96,6 +100,15 @@ class Leader:
             sample=iteration,
         )
         return Response(response=text.strip())
+
+
+def _runaway_problem(reply: str) -> str | None:
+    # A small model can fall into a loop ("1. one more day 2. two more days ...") until max_tokens.
+    if len(reply) > MAX_REPLY_CHARS:
+        return f"the reply is {len(reply)} characters long; answer in at most a few paragraphs"
+    if len(reply) > 400 and len(zlib.compress(reply.encode())) < 0.2 * len(reply.encode()):
+        return "the reply keeps repeating itself; answer briefly without lists that go on and on"
+    return None
 
 
 def _echo_problem(reply: str, scenario: Scenario) -> str | None:

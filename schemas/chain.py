@@ -34,6 +34,8 @@ BACKWARD_ORDER: tuple[ChainNode, ...] = (
 # Free-text fields carry length bounds: llama.cpp's grammar enforces them while decoding, which stops a
 # small model from rambling until max_tokens cuts the JSON in half.
 Item = Annotated[str, StringConstraints(max_length=120)]
+#: a plain-text reply longer than this is a runaway generation, not an answer
+MAX_REPLY_CHARS = 4000
 
 
 class Strategies(LLMOutput):
@@ -75,4 +77,4 @@ class DraftAnswer(LLMOutput):
 
 
 class Response(LLMOutput):
-    response: str = Field(max_length=1000)
+    response: str = Field(max_length=MAX_REPLY_CHARS)

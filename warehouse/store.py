@@ -182,11 +182,13 @@ class Warehouse:
             )
 
     def finished_scenarios(self, run_id: str) -> set[str]:
+        """Scenarios of the run that completed; failed ones are run again on resume (and replaced)."""
         if not self.path.exists():
             return set()
         with self.connect(read_only=True) as con:
             rows = con.execute(
-                "SELECT scenario_id FROM trajectory_records WHERE run_id = ?", [run_id]
+                "SELECT scenario_id FROM trajectory_records WHERE run_id = ? AND status = 'completed'",
+                [run_id],
             ).fetchall()
         return {r[0] for r in rows}
 

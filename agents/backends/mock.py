@@ -165,3 +165,8 @@ def slow_well_behaved(request: ChatRequest) -> str:
     """well_behaved with a little latency, so that a test can kill a worker mid-run."""
     time.sleep(0.03)
     return _SHARED(request)
+
+
+def garbage(request: ChatRequest) -> str:
+    """A model that never produces valid output: every structured step fails after its repairs."""
+    return "I am not JSON."

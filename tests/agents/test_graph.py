@@ -165,6 +165,17 @@ async def test_synthesis_that_parrots_the_user_is_re_asked(make_lingo: Build) ->
     assert [c.ok for c in log.calls if c.step == "leader_synthesize"] == [False, True]
 
 
+async def test_runaway_reply_is_re_asked(make_lingo: Build) -> None:
+    loop = "\n".join(f"{i}. {i} more day" for i in range(1, 400))
+    replies = iter([loop, "Please rest tonight; if you feel unsafe, call a doctor.", "later"])
+    lingo, _ = make_lingo(config=config(iterations=0), leader_synthesize=lambda r: next(replies))
+    traj, log = await lingo.run(SCENARIO, "r")
+    assert traj.status is TrajectoryStatus.COMPLETED
+    assert traj.iterations[0].response.startswith("Please rest")
+    bad = [c for c in log.calls if c.step == "leader_synthesize"][0]
+    assert not bad.ok and "characters long" in (bad.error or "")
+
+
 async def test_early_stop_at_pearl_point(make_lingo: Build) -> None:
     lingo, _ = make_lingo(default_answers(satisfaction=lambda n: 1), config(iterations=3))
     traj, log = await lingo.run(SCENARIO, "r")

@@ -87,3 +87,16 @@ async def test_repeated_run_is_answered_from_the_cache(warehouse: Warehouse) -> 
         "SELECT run_id, list(response ORDER BY iteration) FROM iterations GROUP BY run_id ORDER BY run_id"
     ).rows
     assert responses[0][1] == responses[1][1]
+
+
+async def test_resume_runs_failed_scenarios_again(warehouse: Warehouse) -> None:
+    scenarios = [Scenario(id="ok", text="fine"), Scenario(id="bad", text="fails first")]
+    broken = _config().model_copy(deep=True)
+    broken.roles.risk = broken.roles.risk.model_copy(update={"model": "agents.backends.mock:garbage"})
+    first = await run_lingo_bp(broken, scenarios, warehouse, run_id="r", agents=None)
+    assert first.failed == 2
+    second = await run_lingo_bp(_config(), scenarios, warehouse, run_id="r")
+    assert (second.skipped, second.completed) == (0, 2)
+    rows = warehouse.query("SELECT scenario_id, status FROM trajectory_records ORDER BY 1").rows
+    assert rows == [("bad", "completed"), ("ok", "completed")]
+    assert warehouse.query("SELECT count(*) FROM failures WHERE run_id = 'r'").rows[0][0] >= 2  # history kept
