@@ -172,7 +172,7 @@ async def test_runaway_reply_is_re_asked(make_lingo: Build) -> None:
     traj, log = await lingo.run(SCENARIO, "r")
     assert traj.status is TrajectoryStatus.COMPLETED
     assert traj.iterations[0].response.startswith("Please rest")
-    bad = [c for c in log.calls if c.step == "leader_synthesize"][0]
+    bad = next(c for c in log.calls if c.step == "leader_synthesize")
     assert not bad.ok and "characters long" in (bad.error or "")
 
 
