@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import logging
+import re
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -142,7 +143,7 @@ def sql(
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, default=str, indent=1) + "\n")
     elif fmt == "csv":
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = csv.writer(buf, lineterminator="\n")
         w.writerow(result.columns)
         w.writerows([[_jsonable(v) for v in row] for row in result.rows])
         sys.stdout.write(buf.getvalue())
@@ -192,6 +193,10 @@ def run_command(
     from pipelines.distributed import RayPool, ensure_ray, should_use_ray
     from pipelines.runner import preflight, run_lingo_bp
 
+    if run_id is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", run_id):
+        raise click.BadParameter(
+            f"{run_id!r}: use letters, digits and . _ : - (at most 128)", param_hint="--run-id"
+        )
     cfg = _config(config, prompts=str(prompts) if prompts else None, concurrency=concurrency)
     if iterations is not None:
         cfg = cfg.model_copy(update={"lingo_bp": cfg.lingo_bp.model_copy(update={"iterations": iterations})})
