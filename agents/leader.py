@@ -56,6 +56,7 @@ class Leader:
             },
             log,
             check=no_echo,
+            soft_check=True,
         )
         return result
 
@@ -97,9 +98,11 @@ class Leader:
             {"history": scenario.history(), "query": scenario.query, "chain": chain},
             log,
             check=usable,
+            soft_check=True,
             sample=iteration,
         )
-        return Response(response=text.strip())
+        # Style problems get one re-ask; after that the reply stands (capped) and the judges score it.
+        return Response(response=text.strip()[:MAX_REPLY_CHARS])
 
 
 def _runaway_problem(reply: str) -> str | None:

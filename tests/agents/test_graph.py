@@ -165,6 +165,14 @@ async def test_synthesis_that_parrots_the_user_is_re_asked(make_lingo: Build) ->
     assert [c.ok for c in log.calls if c.step == "leader_synthesize"] == [False, True]
 
 
+async def test_a_reply_still_parroting_after_one_re_ask_stands_and_is_judged(make_lingo: Build) -> None:
+    lingo, _ = make_lingo(config=config(iterations=0), leader_synthesize=lambda r: SCENARIO.text or "")
+    traj, log = await lingo.run(SCENARIO, "r")
+    assert traj.status is TrajectoryStatus.COMPLETED
+    assert traj.iterations[0].response == SCENARIO.text
+    assert len([c for c in log.calls if c.step == "leader_synthesize"]) == 2
+
+
 async def test_runaway_reply_is_re_asked(make_lingo: Build) -> None:
     loop = "\n".join(f"{i}. {i} more day" for i in range(1, 400))
     replies = iter([loop, "Please rest tonight; if you feel unsafe, call a doctor.", "later"])
