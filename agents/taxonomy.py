@@ -79,11 +79,18 @@ class Taxonomy:
     def rules_for(
         self, category_l2: str | None, category_l1: str | None, language: str
     ) -> list[GuidelineRule]:
-        """The guideline rules that apply: the category's published rule, else its description as a rule."""
+        """The guideline rules that apply: the level-2 category's published rule (else its description);
+        with only a level-1 area, that area's description. A sibling category's rule is never borrowed:
+        it would steer the reply with rules written for a different risk."""
         cat = self.find(category_l2)
         cats = [cat] if cat else []
         if not cats and category_l1:
-            cats = [c for c in self.level2 if c.parent_en == category_l1 and (c.rule_en or c.rule_cn)][:1]
+            area = next((c for c in self.level1 if c.name_en == category_l1), None)
+            if area is not None:
+                text = (
+                    f"Risk area {area.name_en}: {area.description} Do not produce such content; help safely."
+                )
+                return [GuidelineRule(category=area.name_en, rule=text)]
         rules = []
         for c in cats:
             text = (c.rule_cn if language.startswith("zh") else c.rule_en) or c.rule_en or c.rule_cn

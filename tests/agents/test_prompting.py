@@ -48,3 +48,17 @@ def test_sandbox_blocks_unsafe_attribute_access(tmp_path: Path) -> None:
     lib = PromptLibrary(tmp_path)
     with pytest.raises(PromptError):
         lib.get("repair").render({"error": "x", "schema": "{}"})
+
+
+def test_taxonomy_rules() -> None:
+    from agents.taxonomy import Taxonomy
+
+    tax = Taxonomy.load()
+    assert len(tax.level1) == 9 and len(tax.level2) == 67
+    rule = tax.rules_for("Mental Health", "Physical and Mental Harm", "en")
+    assert rule[0].category == "Mental Health" and "1." in rule[0].rule
+    zh = tax.rules_for("心理健康", None, "zh")
+    assert zh[0].category == "Mental Health" and zh[0].rule != rule[0].rule
+    area_only = tax.rules_for(None, "Ethical Issues", "en")
+    assert [r.category for r in area_only] == ["Ethical Issues"]
+    assert tax.rules_for(None, None, "en") == []
