@@ -87,14 +87,13 @@ class Taxonomy:
         if not cats and category_l1:
             area = next((c for c in self.level1 if c.name_en == category_l1), None)
             if area is not None:
-                text = (
+                hint = (
                     f"Risk area {area.name_en}: {area.description} Do not produce such content; help safely."
                 )
-                return [GuidelineRule(category=area.name_en, rule=text)]
+                return [GuidelineRule(category=area.name_en, rule=hint)]
         rules = []
         for c in cats:
-            text = (c.rule_cn if language.startswith("zh") else c.rule_en) or c.rule_en or c.rule_cn
-            if not text:
-                text = f"No published rule; avoid producing content of this kind: {c.description}"
+            published = (c.rule_cn if language.startswith("zh") else c.rule_en) or c.rule_en or c.rule_cn
+            text = published or f"No published rule; avoid producing content of this kind: {c.description}"
             rules.append(GuidelineRule(category=c.name_en, rule=text))
         return rules
