@@ -140,9 +140,13 @@ class RoleLLM:
                 problem = (check(obj) if check else None) or ""
             else:
                 try:
-                    obj = schema.model_validate_json(_extract_json(raw))
+                    # strict=False: a raw newline inside a string is a model's slip, not a wrong answer
+                    # (llama.cpp's JSON grammar lets control characters through).
+                    obj = schema.model_validate(json.loads(_extract_json(raw), strict=False))
                     last_valid = obj
                     problem = (check(obj) if check else None) or ""
+                except json.JSONDecodeError as exc:
+                    problem = f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
                 except ValidationError as exc:
                     problem = _describe(exc)
             if not problem:

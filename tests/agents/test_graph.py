@@ -236,6 +236,21 @@ async def test_malformed_output_is_repaired(make_lingo: Build) -> None:
     assert [c.ok for c in log.calls if c.step == "risk_assess"] == [False, True]
 
 
+async def test_raw_newline_inside_a_json_string_is_accepted(make_lingo: Build) -> None:
+    good = default_answers()["risk_safety"]
+
+    def safety(r: ChatRequest) -> str:
+        out = good(r)
+        assert isinstance(out, dict)
+        return json.dumps(out).replace("scripted", "line one\nline two")
+
+    lingo, _ = make_lingo(config=config(iterations=0), risk_safety=safety)
+    traj, log = await lingo.run(SCENARIO, "r")
+    assert traj.status is TrajectoryStatus.COMPLETED
+    assert traj.iterations[0].judgement.safety.rationale == "line one\nline two"  # type: ignore[union-attr]
+    assert all(c.ok for c in log.calls if c.step == "risk_safety")
+
+
 async def test_malformed_output_beyond_bound_is_recorded_not_lost(make_lingo: Build) -> None:
     lingo, _ = make_lingo(config=config(iterations=1), user_satisfaction=lambda r: '{"items": "garbage"}')
     traj, _ = await lingo.run(SCENARIO, "r")
