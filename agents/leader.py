@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 
 from agents.llm import CallLog, RoleLLM, list_of_exactly
@@ -109,7 +110,11 @@ def _runaway_problem(reply: str) -> str | None:
     # A small model can fall into a loop ("1. one more day 2. two more days ...") until max_tokens.
     if len(reply) > MAX_REPLY_CHARS:
         return f"the reply is {len(reply)} characters long; answer in at most a few paragraphs"
-    if len(reply) > 400 and len(zlib.compress(reply.encode())) < 0.2 * len(reply.encode()):
+    # Numbers are blanked so that "1. one more day / 2. two more days / ..." counts as the loop it is.
+    shape = re.sub(r"\d+", "#", reply)
+    lines = [line.strip() for line in shape.splitlines() if line.strip()]
+    looping = len(lines) >= 10 and len(set(lines)) < 0.3 * len(lines)
+    if looping or (len(shape) > 400 and len(zlib.compress(shape.encode())) < 0.2 * len(shape.encode())):
         return "the reply keeps repeating itself; answer briefly without lists that go on and on"
     return None
 

@@ -173,6 +173,16 @@ async def test_a_reply_still_parroting_after_one_re_ask_stands_and_is_judged(mak
     assert len([c for c in log.calls if c.step == "leader_synthesize"]) == 2
 
 
+def test_counting_loop_is_a_runaway() -> None:
+    from agents.leader import _runaway_problem
+
+    loop = "\n".join(f"{i}. {i} more days" for i in range(1, 114))
+    assert len(loop) < 4000 and _runaway_problem(loop)
+    assert (
+        _runaway_problem("Here are three steps:\n1. Eat regularly.\n2. Sleep.\n3. Talk to a doctor.") is None
+    )
+
+
 async def test_runaway_reply_is_re_asked(make_lingo: Build) -> None:
     loop = "\n".join(f"{i}. {i} more day" for i in range(1, 400))
     replies = iter([loop, "Please rest tonight; if you feel unsafe, call a doctor.", "later"])
