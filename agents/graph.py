@@ -323,6 +323,14 @@ class LingoBP:
         g.add_edge("finish", END)
         return g.compile()
 
+    async def aclose(self) -> None:
+        seen: set[int] = set()
+        for role in (self.agents.user, self.agents.leader, self.agents.risk, self.agents.critic):
+            backend = role.llm.backend
+            if id(backend) not in seen:
+                seen.add(id(backend))
+                await backend.aclose()
+
     async def run(self, scenario: Scenario, run_id: str) -> tuple[Trajectory, CallLog]:
         log = CallLog(run_id=run_id, scenario_id=scenario.id)
         # Each Lingo-BP step is ~6 graph steps; leave generous head-room over T.

@@ -177,7 +177,10 @@ async def run_lingo_bp(
                     trajectory, log = await lingo.run(scenario, run_id)
                 await record(trajectory, log)
 
-            await asyncio.gather(*(one(s) for s in todo))
+            try:
+                await asyncio.gather(*(one(s) for s in todo))
+            finally:
+                await lingo.aclose()
         status = "completed"
     finally:
         ticker.cancel()

@@ -52,3 +52,7 @@ class ChatBackend(Protocol):
     async def check(self) -> str:
         """Raise BackendError if unusable; otherwise return a one-line description."""
         ...
+
+    async def aclose(self) -> None:
+        """Release connections while the event loop is still running."""
+        ...

@@ -55,5 +55,8 @@ class CachedBackend:
         )
         return result
 
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
     async def check(self) -> str:
         return await self.inner.check()

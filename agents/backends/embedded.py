@@ -102,6 +102,9 @@ class EmbeddedBackend:
         async with self._lock(llama):
             return await asyncio.to_thread(self._run, request)
 
+    async def aclose(self) -> None:
+        """Models are shared by the roles of a process and freed at exit."""
+
     async def check(self) -> str:
         try:
             import llama_cpp

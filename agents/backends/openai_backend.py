@@ -64,6 +64,9 @@ class OpenAIBackend:
             latency_ms=latency,
         )
 
+    async def aclose(self) -> None:
+        await self._client.close()
+
     def _where(self) -> str:
         return f"endpoint {self.base_url or 'api.openai.com'} (model {self.model})"
 

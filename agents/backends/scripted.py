@@ -43,5 +43,8 @@ class ScriptedBackend:
         words = sum(len(m.content.split()) for m in request.messages)
         return ChatResult(text=text, prompt_tokens=words, completion_tokens=len(text.split()), latency_ms=0.0)
 
+    async def aclose(self) -> None:
+        pass
+
     async def check(self) -> str:
         return f"scripted model {self.model}"
