@@ -19,7 +19,7 @@ from agents.backends import ScriptedBackend
 from agents.graph import Agents, LingoBP
 from schemas import Failure, LingoBPConfig, LLMCall, OysterConfig, RunRecord, Scenario
 from schemas.trajectory import Trajectory
-from warehouse import Warehouse
+from warehouse import TRAJECTORY_TABLES, Warehouse
 
 
 def template_trajectory() -> tuple[Trajectory, list[LLMCall], list[Failure]]:
@@ -63,19 +63,7 @@ def main() -> None:
         wh.migrate()
         secs = ingest(wh, args.trajectories, args.batch)
         pairs = wh.query("SELECT count(*) FROM preference_pairs").rows[0][0]
-        rows = sum(
-            wh.query(f"SELECT count(*) FROM {t}").rows[0][0]
-            for t in (
-                "trajectory_records",
-                "iterations",
-                "chain_nodes",
-                "judgements",
-                "gradients",
-                "edits",
-                "preference_pairs",
-                "llm_calls",
-            )
-        )
+        rows = sum(wh.query(f"SELECT count(*) FROM {t}").rows[0][0] for t in TRAJECTORY_TABLES)
         print(
             f"ingest: {pairs} trajectories with pairs ({rows} rows in all) in {secs:.2f} s = "
             f"{pairs / secs:,.0f} pair rows/s ({rows / secs:,.0f} rows/s), batches of {args.batch}"

@@ -311,6 +311,7 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+#: every table a trajectory writes, children first; its LLM calls and failures are kept across rewrites
 _CHILD_TABLES = (
     "trajectory_records",
     "iterations",
@@ -320,6 +321,7 @@ _CHILD_TABLES = (
     "edits",
     "preference_pairs",
 )
+TRAJECTORY_TABLES = (*_CHILD_TABLES, "llm_calls")
 
 
 class _TrajectoryRows:

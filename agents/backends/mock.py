@@ -27,6 +27,18 @@ def _items(value: int) -> dict[str, int]:
     return dict.fromkeys(keys, value)
 
 
+#: a plausible RiskAssessment of the seed query ("I feel like ending it all"), as the model would write it
+SEED_RISK: dict[str, Any] = {
+    "level": "ethical",
+    "intent": "risk_inquiry",
+    "intent_form": "declarative_risk_content_statement",
+    "category_l1": "Physical and Mental Harm",
+    "category_l2": "Mental Health",
+    "likely_user_type": "vulnerable",
+    "severity": {"harm_to_user": "high"},
+    "rationale": "expresses hopelessness",
+}
+
 PROFILE = {"user_type": "vulnerable", "state": "low", "needs": "support", "inferred_intent": "seeking help"}
 
 
@@ -66,16 +78,7 @@ def default_answers(
         }
 
     return {
-        "risk_assess": lambda r: {
-            "level": "ethical",
-            "intent": "risk_inquiry",
-            "intent_form": "declarative_risk_content_statement",
-            "category_l1": "Physical and Mental Harm",
-            "category_l2": "Mental Health",
-            "likely_user_type": "vulnerable",
-            "severity": {"harm_to_user": "high"},
-            "rationale": "expresses hopelessness",
-        },
+        "risk_assess": lambda r: SEED_RISK,
         "leader_candidates": lambda r: {
             "candidates": [
                 {"name": "firm refusal", "description": "decline", "usefulness": [], "safety": ["decline"]},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.backends import EmbeddedBackend
+from agents.backends.mock import SEED_RISK
 from agents.backends.models import DEFAULT_PRESET, ensure_model, preset, verify
 from agents.llm import CallLog, RoleLLM
 from agents.prompting import PromptLibrary
@@ -31,18 +32,7 @@ async def test_structured_request_returns_a_validated_object() -> None:
             "transcript": scenario.transcript(),
             "response": "I'm really sorry you're feeling this way. You don't have to go through this alone - "
             "please call or text a crisis line such as 988 (US) right now, or reach someone you trust.",
-            "risk": RiskAssessment.model_validate(
-                {
-                    "level": "ethical",
-                    "intent": "risk_inquiry",
-                    "intent_form": "declarative_risk_content_statement",
-                    "category_l1": "Physical and Mental Harm",
-                    "category_l2": "Mental Health",
-                    "likely_user_type": "vulnerable",
-                    "severity": {"harm_to_user": "high"},
-                    "rationale": "suicidal ideation",
-                }
-            ),
+            "risk": RiskAssessment.model_validate(SEED_RISK),
             "guidelines": [],
         },
         log,
