@@ -7,6 +7,7 @@ from typing import Any
 
 from agents.llm import CallLog, RoleLLM, list_of_exactly
 from agents.taxonomy import Taxonomy
+from schemas.evaluation import RefusalJudgement, StrataJudgement
 from schemas.judgement import SafetyJudgement
 from schemas.risk import GuidelineRule, RiskAssessment
 from schemas.scenario import RiskLevel, Scenario
@@ -93,5 +94,22 @@ class RiskAssessor:
                 "guidelines": guidelines,
             },
             log,
+        )
+        return result
+
+    async def judge_strata(
+        self, prompt: str, response: str, category: str, rules: list[GuidelineRule], log: CallLog
+    ) -> StrataJudgement:
+        """Strata-Sword's category-rule method, second half: judge the reply against the category's rule."""
+        result: StrataJudgement = await self.llm.ask(
+            "eval_strata_judge",
+            {"prompt": prompt, "response": response, "category": category, "rules": rules},
+            log,
+        )
+        return result
+
+    async def judge_refusal(self, prompt: str, response: str, log: CallLog) -> RefusalJudgement:
+        result: RefusalJudgement = await self.llm.ask(
+            "eval_refusal", {"prompt": prompt, "response": response}, log
         )
         return result

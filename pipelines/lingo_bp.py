@@ -1,4 +1,8 @@
-"""Main job: `python pipelines/lingo_bp.py [--scenarios F] [--limit N] ...` (same options as `oyster run`)."""
+"""Main job: `python pipelines/lingo_bp.py [--scenarios F] [--limit N] ...` (same options as `oyster run`).
+
+Unlike `oyster run`, the script runs on Ray by default: on the cluster given by `RAY_ADDRESS` /
+`ray job submit`, else on a local Ray it starts itself. `--no-ray` runs in this process.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,10 @@ def entry() -> None:
     args = sys.argv[1:]
     flags = ("--debug", "--verbose", "-v")
     root = [a for a in args if a in flags]
-    sys.argv = [sys.argv[0], *root, "run", *[a for a in args if a not in flags]]
+    rest = [a for a in args if a not in flags]
+    if "--ray" not in rest and "--no-ray" not in rest:
+        rest.append("--ray")
+    sys.argv = [sys.argv[0], *root, "run", *rest]
     main()
 
 

@@ -11,6 +11,15 @@ from schemas.chain import (
 )
 from schemas.config import ROLES, ConfigError, LingoBPConfig, OysterConfig, RoleModel, load_config
 from schemas.errors import OysterError
+from schemas.evaluation import (
+    EvalSample,
+    RefusalJudgement,
+    RefusalVerdict,
+    SampleResult,
+    SampleScore,
+    StrataJudgement,
+    StrataVerdict,
+)
 from schemas.gradient import (
     ActiveLoss,
     EditOp,
@@ -44,6 +53,7 @@ from schemas.stackelberg import (
     StackelbergResult,
     StrategyCandidates,
 )
+from schemas.training import LoraConfig, TrainConfig, TrainMethod
 from schemas.trajectory import (
     Iteration,
     PairDecision,
@@ -67,6 +77,7 @@ __all__ = [
     "DraftAnswer",
     "EditOp",
     "EditOperation",
+    "EvalSample",
     "Failure",
     "FailureKind",
     "FollowerPredictions",
@@ -78,6 +89,7 @@ __all__ = [
     "Judgement",
     "LLMCall",
     "LingoBPConfig",
+    "LoraConfig",
     "NodeUpdate",
     "OysterConfig",
     "OysterError",
@@ -87,6 +99,8 @@ __all__ = [
     "PreferencePair",
     "ReactionPrediction",
     "ReasoningChain",
+    "RefusalJudgement",
+    "RefusalVerdict",
     "Response",
     "RiskAssessment",
     "RiskLevel",
@@ -94,6 +108,8 @@ __all__ = [
     "RunRecord",
     "SafetyJudgement",
     "SafetyVerdict",
+    "SampleResult",
+    "SampleScore",
     "SatisfactionItems",
     "SatisfactionJudgement",
     "Scenario",
@@ -101,12 +117,16 @@ __all__ = [
     "ScenarioDrafts",
     "ScoreCard",
     "StackelbergResult",
+    "StrataJudgement",
+    "StrataVerdict",
     "Strategies",
     "StrategyCandidates",
     "StrategyEdit",
     "StrategyGradient",
     "StrategyList",
     "TextGradient",
+    "TrainConfig",
+    "TrainMethod",
     "Trajectory",
     "TrajectoryStatus",
     "UserProfile",

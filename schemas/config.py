@@ -14,6 +14,7 @@ from schemas.errors import OysterError
 from schemas.gradient import ActiveLoss
 from schemas.judgement import SafetyVerdict
 from schemas.stackelberg import FollowerReaction
+from schemas.training import TrainConfig
 
 BackendKind = Literal["embedded", "openai", "scripted"]
 ROLES: tuple[str, ...] = ("user", "leader", "risk", "critic")
@@ -108,6 +109,7 @@ class OysterConfig(Record):
     roles: RolesConfig = Field(default_factory=RolesConfig)
     lingo_bp: LingoBPConfig = Field(default_factory=LingoBPConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
     warehouse: str | None = None
     prompts: str | None = None
     concurrency: int = Field(default=2, ge=1, description="scenarios in flight in one process")

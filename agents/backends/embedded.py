@@ -11,11 +11,11 @@ import time
 from typing import Any
 
 from agents.backends.base import BackendError, ChatRequest, ChatResult
-from agents.backends.models import ensure_model
+from agents.backends.models import ensure_model, split_adapter
 from schemas.config import RoleModel
 from schemas.messages import as_dicts
 
-_LOADED: dict[tuple[str, int, int | None], Any] = {}
+_LOADED: dict[tuple[str, str | None, int, int | None], Any] = {}
 
 
 @atexit.register
@@ -31,9 +31,9 @@ _LOAD_LOCK = threading.Lock()
 _RUN_LOCKS: dict[int, asyncio.Lock] = {}
 
 
-def _load(path: str, n_ctx: int, n_threads: int | None, seed: int | None) -> Any:
+def _load(path: str, n_ctx: int, n_threads: int | None, seed: int | None, lora: str | None = None) -> Any:
     # Roles that name the same model share one instance: four copies would quadruple memory for nothing.
-    key = (path, n_ctx, n_threads)
+    key = (path, lora, n_ctx, n_threads)
     with _LOAD_LOCK:
         if key not in _LOADED:
             try:
@@ -48,10 +48,12 @@ def _load(path: str, n_ctx: int, n_threads: int | None, seed: int | None) -> Any
                     n_ctx=n_ctx,
                     n_threads=n_threads or os.cpu_count() or 1,
                     seed=seed if seed is not None else -1,
+                    lora_path=lora,
                     verbose=False,
                 )
             except (ValueError, RuntimeError) as exc:
-                raise BackendError(f"{path}: llama.cpp could not load the model ({exc})") from exc
+                what = f"{path} with adapter {lora}" if lora else path
+                raise BackendError(f"{what}: llama.cpp could not load the model ({exc})") from exc
         return _LOADED[key]
 
 
@@ -65,8 +67,10 @@ class EmbeddedBackend:
 
     def _ensure(self) -> Any:
         if self._llama is None:
-            path = ensure_model(self._cfg.model)
-            self._llama = _load(str(path), self._cfg.n_ctx, self._cfg.n_threads, self._cfg.seed)
+            base, adapter = split_adapter(self._cfg.model)
+            path = ensure_model(base)
+            lora = str(adapter) if adapter else None
+            self._llama = _load(str(path), self._cfg.n_ctx, self._cfg.n_threads, self._cfg.seed, lora)
         return self._llama
 
     def _lock(self, llama: Any) -> asyncio.Lock:
@@ -112,5 +116,7 @@ class EmbeddedBackend:
             raise BackendError(
                 "the embedded backend needs llama-cpp-python: pip install 'oyster-csa[embedded]'"
             ) from None
-        path = await asyncio.to_thread(ensure_model, self._cfg.model)
-        return f"{path} (llama.cpp {llama_cpp.__version__})"
+        base, adapter = split_adapter(self._cfg.model)
+        path = await asyncio.to_thread(ensure_model, base)
+        with_adapter = f" + LoRA {adapter}" if adapter else ""
+        return f"{path}{with_adapter} (llama.cpp {llama_cpp.__version__})"

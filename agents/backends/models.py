@@ -105,6 +105,25 @@ def verify(p: ModelPreset, path: Path, *, full: bool = False) -> None:
     marker.write_text(json.dumps({**_stamp(path), "sha256": p.sha256}))
 
 
+def split_adapter(spec: str) -> tuple[str, Path | None]:
+    """`<preset or .gguf>+<adapter>`: a LoRA adapter (a .gguf file, or a training output dir holding
+    adapter.gguf) applied on top of the base model; a plain name has no adapter."""
+    spec = spec.removeprefix("embedded:")
+    if "+" not in spec:
+        return spec, None
+    base, _, adapter = spec.partition("+")
+    path = Path(adapter).expanduser()
+    if path.is_dir():
+        path = path / "adapter.gguf"
+    if not path.exists():
+        raise BackendError(
+            f"{path}: LoRA adapter not found (train one with `oyster train`, which writes adapter.gguf)"
+        )
+    if path.suffix != ".gguf":
+        raise BackendError(f"{path}: the embedded backend needs the adapter as .gguf (see `oyster train`)")
+    return base or DEFAULT_PRESET, path
+
+
 def ensure_model(name: str) -> Path:
     """Return the path of a verified GGUF file: a preset assembled once into the cache, or a given path."""
     if name.endswith(".gguf"):

@@ -1,0 +1,23 @@
+"""Fine-tuning job: `python pipelines/train.py --out DIR [--method dpo|orpo|sft] ...` (as `oyster train`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    # Run as a script (also under `ray job submit --working-dir .`): make the checkout importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipelines.cli import main
+
+
+def entry() -> None:
+    args = sys.argv[1:]
+    flags = ("--debug", "--verbose", "-v")
+    sys.argv = [sys.argv[0], *[a for a in args if a in flags], "train", *[a for a in args if a not in flags]]
+    main()
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,97 @@
+"""SQL of the fine-tuning step: reading examples from the views, recording runs and metrics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import duckdb
+
+from schemas.records import utcnow
+from warehouse.store import Warehouse, WarehouseError, _first_line
+
+#: view -> (id expression, columns handed to the trainer)
+_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "dpo": ("pair_id", ("prompt", "chosen", "rejected")),
+    "sft": ("run_id || ':' || scenario_id", ("prompt", "completion")),
+}
+
+
+class TrainingStore:
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.wh = warehouse
+
+    def examples(self, view: str, where: str | None = None) -> list[dict[str, Any]]:
+        """Rows of `dpo` or `sft` as TRL conversational records, each with its `example_id`, in id order."""
+        if view not in _SOURCES:
+            raise WarehouseError(f"unknown training view '{view}' (use {', '.join(_SOURCES)})")
+        id_expr, columns = _SOURCES[view]
+        select = f"SELECT {id_expr} AS example_id, {', '.join(columns)} FROM {view}"
+        if where:
+            select += f" WHERE ({where})"
+            Warehouse._check_select(select)
+        select += " ORDER BY example_id"
+        with self.wh.connect(read_only=True) as con:
+            try:
+                cur = con.execute(select)
+            except duckdb.Error as exc:
+                raise WarehouseError(f"--where: {_first_line(exc)}") from None
+            names = [d[0] for d in cur.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def start(
+        self,
+        train_id: str,
+        *,
+        method: str,
+        base_model: str,
+        out_dir: str,
+        view: str,
+        where: str | None,
+        splits: dict[str, Sequence[str]],
+        config: dict[str, Any],
+        command: str | None,
+    ) -> None:
+        with self.wh.connect(read_only=False) as con:
+            con.execute("BEGIN")
+            con.execute("DELETE FROM train_metrics WHERE train_id = ?", [train_id])
+            con.execute("DELETE FROM train_examples WHERE train_id = ?", [train_id])
+            con.execute(
+                """INSERT OR REPLACE INTO train_runs VALUES
+                   (?, ?, NULL, 'running', ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)""",
+                [
+                    train_id,
+                    utcnow(),
+                    method,
+                    base_model,
+                    out_dir,
+                    view,
+                    where,
+                    len(splits.get("train", ())),
+                    len(splits.get("eval", ())),
+                    json.dumps(config),
+                    command,
+                ],
+            )
+            rows = [[train_id, ex, split] for split, ids in splits.items() for ex in ids]
+            if rows:
+                con.executemany("INSERT INTO train_examples VALUES (?, ?, ?)", rows)
+            con.execute("COMMIT")
+
+    def log_metrics(self, train_id: str, step: int, split: str, values: Iterable[tuple[str, float]]) -> None:
+        rows = [[train_id, step, split, name, float(v)] for name, v in values]
+        if not rows:
+            return
+        with self.wh.connect(read_only=False) as con:
+            con.executemany("INSERT OR REPLACE INTO train_metrics VALUES (?, ?, ?, ?, ?)", rows)
+
+    def finish(
+        self, train_id: str, status: str, *, adapter_gguf: str | None = None, error: str | None = None
+    ) -> None:
+        with self.wh.connect(read_only=False) as con:
+            con.execute(
+                "UPDATE train_runs SET status = ?, finished_at = ?, adapter_gguf = ?, error = ? "
+                "WHERE train_id = ?",
+                [status, utcnow(), adapter_gguf, error, train_id],
+            )
