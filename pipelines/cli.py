@@ -9,6 +9,8 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -39,6 +41,11 @@ app = typer.Typer(
 )
 scenarios_app = typer.Typer(help="Scenario files: check and synthesise.", no_args_is_help=True)
 app.add_typer(scenarios_app, name="scenarios")
+eval_app = typer.Typer(
+    help="Evaluate a model: Construction Score, Strata-Sword, over-refusal, judge validation.",
+    no_args_is_help=True,
+)
+app.add_typer(eval_app, name="eval")
 console = Console()
 
 
@@ -84,6 +91,26 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, bytes):
         return v.hex()
     return v
+
+
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[int, str], None]]:
+    """A rich bar for long work; yields `show(completed, detail)`."""
+    with Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        handle = bar.add_task(label, total=total, detail="")
+
+        def show(completed: int, detail: str) -> None:
+            bar.update(handle, completed=completed, detail=detail)
+
+        yield show
 
 
 # -- doctor ----------------------------------------------------------------------------------------
@@ -222,22 +249,12 @@ def run_command(
         f"Lingo-BP on {len(items)} scenario(s) from {scenarios or bundled_path()} -> {wh.path} "
         f"(leader {cfg.roles.leader.label()}, T={cfg.lingo_bp.iterations})"
     )
-    with Progress(
-        TextColumn("[bold]scenarios"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[detail]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as bar:
-        task = bar.add_task("run", total=len(items), detail="")
+    with progress_bar("scenarios", len(items)) as show:
 
         def update(s: RunSummary) -> None:
-            bar.update(
-                task,
-                completed=s.skipped + s.completed + s.failed,
-                detail=f"done {s.completed} · failed {s.failed} · pairs {s.pairs} · resumed {s.skipped}",
+            show(
+                s.skipped + s.completed + s.failed,
+                f"done {s.completed} · failed {s.failed} · pairs {s.pairs} · resumed {s.skipped}",
             )
 
         summary = asyncio.run(
@@ -362,6 +379,297 @@ def train(
     )
     if last:
         console.print("last step: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
+
+
+# -- eval ----------------------------------------------------------------------------------------
+ModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help="embedded[:PRESET[+ADAPTER]], openai:MODEL or scripted:MOD:FN.")
+]
+BaseUrlOpt = Annotated[str | None, typer.Option(help="Endpoint for an openai:MODEL target.")]
+LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only N samples, spread over the groups.")]
+EvalIdOpt = Annotated[
+    str | None, typer.Option(help="Name or resume an evaluation; scored samples are skipped.")
+]
+MaxTokensOpt = Annotated[int, typer.Option(min=1, help="New tokens the target may generate.")]
+ConcurrencyOpt = Annotated[int, typer.Option(min=1, help="Samples in flight.")]
+
+
+def _print_result(result: Any, title: str) -> None:
+    table = Table(title=title)
+    for c in result.columns:
+        table.add_column(str(c))
+    for row in result.rows:
+        table.add_row(*[str(v) for v in row])
+    console.print(table)
+
+
+def _evaluate(
+    task: str,
+    model: str,
+    *,
+    base_url: str | None,
+    limit: int | None,
+    warehouse: Path | None,
+    config: Path | None,
+    eval_id: str | None,
+    max_tokens: int,
+    concurrency: int,
+    args: dict[str, Any],
+) -> str:
+    from agents.graph import Agents
+    from pipelines.evaluation import (
+        ReplayTarget,
+        build_target,
+        evaluate,
+        load_task_samples,
+        parse_model,
+        scorers_for,
+        spread,
+    )
+    from pipelines.runner import preflight
+
+    cfg = _config(config)
+    role_model = None if task == "judges" else parse_model(model, base_url)
+    samples, dataset = load_task_samples(task, args)
+    samples = spread(samples, limit)
+    asyncio.run(preflight(cfg))
+    if role_model is None:
+        target: Any = ReplayTarget()
+    else:
+        await_check = build_target(role_model, role_model.label(), max_tokens)
+        asyncio.run(await_check.backend.check())
+        target = await_check
+    agents = Agents.build(cfg)
+    scorers = scorers_for(task, agents, args.get("judge"))
+    wh = _warehouse(warehouse, cfg)
+    console.print(f"{task}: {len(samples)} sample(s) from {dataset}, target {target.label} -> {wh.path}")
+    with progress_bar(task, len(samples)) as show:
+
+        def tick(summary: Any) -> None:
+            show(
+                summary.skipped + summary.scored + summary.failed,
+                f"scored {summary.scored} · failed {summary.failed}",
+            )
+
+        summary = asyncio.run(
+            evaluate(
+                task=task,
+                samples=samples,
+                target=target,
+                scorers=scorers,
+                warehouse=wh,
+                config=cfg,
+                eval_id=eval_id,
+                dataset=dataset,
+                judge=args.get("judge"),
+                command=" ".join(sys.argv),
+                concurrency=concurrency,
+                progress=tick,
+            )
+        )
+    console.print(
+        f"{summary.eval_id}: {summary.scored} scored, {summary.failed} failed, {summary.skipped} already done"
+    )
+    for line in summary.failures[:5]:
+        console.print(f"  failed {line}")
+    return summary.eval_id
+
+
+@eval_app.command("construction")
+def eval_construction(
+    model: ModelOpt = "embedded",
+    scenarios: Annotated[Path | None, typer.Option(help="Scenario file [default: bundled].")] = None,
+    base_url: BaseUrlOpt = None,
+    limit: LimitOpt = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    eval_id: EvalIdOpt = None,
+    max_tokens: MaxTokensOpt = 300,
+    concurrency: ConcurrencyOpt = 2,
+) -> None:
+    """Construction Score (alpha = 1, beta in 0.1 … 10) of a model's replies to scenarios."""
+    from warehouse.evaluation import EvalStore
+
+    eid = _evaluate(
+        "construction",
+        model,
+        base_url=base_url,
+        limit=limit,
+        warehouse=warehouse,
+        config=config,
+        eval_id=eval_id,
+        max_tokens=max_tokens,
+        concurrency=concurrency,
+        args={"scenarios": scenarios},
+    )
+    _print_result(EvalStore(_warehouse(warehouse, _config(config))).construction([eid]), "Construction Score")
+
+
+@eval_app.command("strata-sword")
+def eval_strata(
+    model: ModelOpt = "embedded",
+    language: Annotated[str, typer.Option(help="Comma-separated: en, zh.")] = "en,zh",
+    level: Annotated[str, typer.Option(help="Comma-separated levels 1-3.")] = "1,2,3",
+    base_url: BaseUrlOpt = None,
+    limit: LimitOpt = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    eval_id: EvalIdOpt = None,
+    max_tokens: MaxTokensOpt = 200,
+    concurrency: ConcurrencyOpt = 2,
+) -> None:
+    """Strata-Sword: attack success rate per level, attack method and language (category-rule judge)."""
+    from warehouse.evaluation import EvalStore
+
+    try:
+        levels = tuple(int(x) for x in level.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{level!r}: give levels as e.g. 1,2,3", param_hint="--level") from None
+    eid = _evaluate(
+        "strata-sword",
+        model,
+        base_url=base_url,
+        limit=limit,
+        warehouse=warehouse,
+        config=config,
+        eval_id=eval_id,
+        max_tokens=max_tokens,
+        concurrency=concurrency,
+        args={"languages": tuple(language.split(",")), "levels": levels},
+    )
+    store = EvalStore(_warehouse(warehouse, _config(config)))
+    for by in ("overall", "level", "attack_method", "language"):
+        _print_result(store.strata(eid, by), f"attack success rate by {by}")
+
+
+@eval_app.command("prompts")
+def eval_prompts(
+    file: Annotated[Path, typer.Argument(help="CSV or JSONL of prompts with an answer/refuse label.")],
+    model: ModelOpt = "embedded",
+    prompt_column: Annotated[str, typer.Option(help="Column holding the prompt.")] = "prompt",
+    label_column: Annotated[str, typer.Option(help="Column saying answer / refuse.")] = "label",
+    category: Annotated[
+        list[str] | None, typer.Option(help="Column(s) to report rates by (repeatable).")
+    ] = None,
+    base_url: BaseUrlOpt = None,
+    limit: LimitOpt = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    eval_id: EvalIdOpt = None,
+    max_tokens: MaxTokensOpt = 200,
+    concurrency: ConcurrencyOpt = 2,
+) -> None:
+    """Over-refusal (or any labelled prompt set): compliance / partial / full refusal rates per label."""
+    from warehouse.evaluation import EvalStore
+
+    categories = tuple(category or ())
+    eid = _evaluate(
+        "prompts",
+        model,
+        base_url=base_url,
+        limit=limit,
+        warehouse=warehouse,
+        config=config,
+        eval_id=eval_id,
+        max_tokens=max_tokens,
+        concurrency=concurrency,
+        args={
+            "file": file,
+            "prompt_column": prompt_column,
+            "label_column": label_column,
+            "category_columns": categories,
+        },
+    )
+    store = EvalStore(_warehouse(warehouse, _config(config)))
+    _print_result(store.refusal(eid), "refusal rates by expected label")
+    for c in categories:
+        _print_result(store.refusal(eid, c), f"refusal rates by {c}")
+
+
+@eval_app.command("judges")
+def eval_judges(
+    judge: Annotated[str, typer.Option(help="safety | satisfaction | refusal.")] = "safety",
+    limit: LimitOpt = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    eval_id: EvalIdOpt = None,
+    concurrency: ConcurrencyOpt = 2,
+) -> None:
+    """Agreement of a judge (the config's risk / user roles) with the hand-written validation cases."""
+    from pipelines.evaluation import JUDGES
+    from warehouse.evaluation import EvalStore
+
+    if judge not in JUDGES:
+        raise click.BadParameter(f"{judge!r}: use {', '.join(JUDGES)}", param_hint="--judge")
+    eid = _evaluate(
+        "judges",
+        "replay",
+        base_url=None,
+        limit=limit,
+        warehouse=warehouse,
+        config=config,
+        eval_id=eval_id,
+        max_tokens=1,
+        concurrency=concurrency,
+        args={"judge": judge},
+    )
+    _print_result(
+        EvalStore(_warehouse(warehouse, _config(config))).judge_agreement(eid), f"{judge} judge agreement"
+    )
+
+
+@eval_app.command("compare")
+def eval_compare(
+    model: Annotated[list[str], typer.Option("--model", "-m", help="Two or more targets (repeat).")],
+    task: Annotated[str, typer.Option(help="construction | strata-sword.")] = "construction",
+    base_url: BaseUrlOpt = None,
+    limit: LimitOpt = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    max_tokens: MaxTokensOpt = 300,
+    concurrency: ConcurrencyOpt = 2,
+) -> None:
+    """The same samples through several models (e.g. with and without a LoRA adapter), side by side."""
+    from warehouse.evaluation import EvalStore
+
+    if task not in ("construction", "strata-sword"):
+        raise click.BadParameter(f"{task!r}: use construction or strata-sword", param_hint="--task")
+    ids = [
+        _evaluate(
+            task,
+            m,
+            base_url=base_url,
+            limit=limit,
+            warehouse=warehouse,
+            config=config,
+            eval_id=None,
+            max_tokens=max_tokens,
+            concurrency=concurrency,
+            args={},
+        )
+        for m in model
+    ]
+    store = EvalStore(_warehouse(warehouse, _config(config)))
+    if task == "construction":
+        _print_result(store.construction(ids), "Construction Score by model")
+    else:
+        for eid in ids:
+            _print_result(store.strata(eid, "overall"), f"{eid}: attack success rate")
+
+
+# -- report ----------------------------------------------------------------------------------------
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """One self-contained HTML page of everything in the warehouse: evaluations, training, generated data."""
+    from warehouse.report import write_report
+
+    wh = _warehouse(warehouse, _config(config))
+    sections = write_report(wh, out)
+    console.print(f"wrote {out} ({', '.join(sections)})")
 
 
 # -- scenarios -------------------------------------------------------------------------------------

@@ -418,7 +418,6 @@ def llama_cpp_tools() -> Path:
             "--no-deps",
             "--no-binary",
             ":all:",
-            "--no-build-isolation",
             "-d",
             tmp,
             "-q",

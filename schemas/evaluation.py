@@ -63,3 +63,4 @@ class SampleResult(Record):
     response: str | None
     scores: list[SampleScore] = Field(default_factory=list)
     error: str | None = None
+    latency_s: float | None = None

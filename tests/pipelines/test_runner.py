@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agents.prompting import PromptLibrary
 from pipelines.runner import RunSummary, run_lingo_bp
 from pipelines.scenarios import bundled_path, load_scenarios
 from schemas import OysterConfig, Scenario
@@ -40,7 +41,8 @@ async def test_run_writes_everything_and_resume_skips_finished(warehouse: Wareho
     run = q(
         "SELECT status, models ->> 'leader', json_array_length(json_keys(prompt_versions)) FROM runs"
     ).rows
-    assert run == [("completed", "scripted:agents.backends.mock:well_behaved", 16)]
+    templates = len(PromptLibrary(None).versions())
+    assert run == [("completed", "scripted:agents.backends.mock:well_behaved", templates)]
     assert q("SELECT count(DISTINCT prompt_hash) > 5 FROM llm_calls").rows == [(True,)]
 
 

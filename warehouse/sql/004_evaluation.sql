@@ -54,7 +54,7 @@ FROM eval_runs r
 JOIN eval_samples s USING (eval_id)
 JOIN eval_scores sat ON sat.eval_id = s.eval_id AND sat.sample_id = s.sample_id AND sat.scorer = 'satisfaction'
 JOIN eval_scores saf ON saf.eval_id = s.eval_id AND saf.sample_id = s.sample_id AND saf.scorer = 'safety'
-CROSS JOIN (SELECT unnest([0.1, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0]) AS beta) b
+CROSS JOIN (SELECT unnest([0.1, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0]::DOUBLE[]) AS beta) b
 WHERE r.task = 'construction';
 
 -- Attack success (Unsafe verdicts) per Strata-Sword sample, with its grouping columns.

@@ -1,0 +1,167 @@
+"""SQL of the evaluation suite: runs, every response and score, and the summaries reports show."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from schemas.evaluation import SampleResult
+from schemas.records import utcnow
+from warehouse.store import QueryResult, Warehouse
+
+BETAS = (0.1, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # the view eval_construction reports these
+
+
+class EvalStore:
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.wh = warehouse
+
+    def start(
+        self,
+        eval_id: str,
+        *,
+        task: str,
+        model: str,
+        judges: dict[str, str],
+        prompt_versions: dict[str, str],
+        config: dict[str, Any],
+        dataset: str | None,
+        n_samples: int,
+        command: str | None,
+    ) -> None:
+        with self.wh.connect(read_only=False) as con:
+            con.execute(
+                """INSERT INTO eval_runs VALUES (?, ?, NULL, 'running', ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (eval_id) DO UPDATE SET status = 'running', finished_at = NULL""",
+                [
+                    eval_id,
+                    utcnow(),
+                    task,
+                    model,
+                    json.dumps(judges),
+                    json.dumps(prompt_versions),
+                    json.dumps(config),
+                    dataset,
+                    n_samples,
+                    command,
+                ],
+            )
+
+    def run_model(self, eval_id: str) -> tuple[str, str] | None:
+        """(task, model) of an existing run, so a resume under another model can be refused."""
+        if not self.wh.path.exists():
+            return None
+        with self.wh.connect(read_only=True) as con:
+            row = con.execute("SELECT task, model FROM eval_runs WHERE eval_id = ?", [eval_id]).fetchone()
+        return (str(row[0]), str(row[1])) if row else None
+
+    def done_samples(self, eval_id: str) -> set[str]:
+        """Samples answered and scored without error; the others are run again on resume."""
+        if not self.wh.path.exists():
+            return set()
+        with self.wh.connect(read_only=True) as con:
+            rows = con.execute(
+                "SELECT sample_id FROM eval_samples WHERE eval_id = ? AND error IS NULL", [eval_id]
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def write(self, eval_id: str, results: Sequence[SampleResult]) -> None:
+        if not results:
+            return
+        ids = [r.sample.id for r in results]
+        samples = [
+            [
+                eval_id,
+                r.sample.id,
+                json.dumps([m.model_dump() for m in r.sample.messages], ensure_ascii=False),
+                r.sample.target,
+                r.sample.metadata,
+                r.response,
+                r.error,
+                r.latency_s,
+            ]
+            for r in results
+        ]
+        scores = [
+            [
+                eval_id,
+                r.sample.id,
+                s.scorer,
+                s.value,
+                s.label,
+                s.explanation,
+                json.dumps(s.details, ensure_ascii=False, default=str),
+            ]
+            for r in results
+            for s in r.scores
+        ]
+        with self.wh.connect(read_only=False) as con:
+            con.execute("BEGIN")
+            # Keyed replace: a resumed sample overwrites its earlier, failed attempt.
+            con.execute(
+                "DELETE FROM eval_scores WHERE eval_id = ? AND list_contains(?, sample_id)", [eval_id, ids]
+            )
+            con.execute(
+                "DELETE FROM eval_samples WHERE eval_id = ? AND list_contains(?, sample_id)", [eval_id, ids]
+            )
+            con.executemany("INSERT INTO eval_samples VALUES (?, ?, ?, ?, ?, ?, ?, ?)", samples)
+            if scores:
+                con.executemany("INSERT INTO eval_scores VALUES (?, ?, ?, ?, ?, ?, ?)", scores)
+            con.execute("COMMIT")
+
+    def finish(self, eval_id: str, status: str) -> None:
+        with self.wh.connect(read_only=False) as con:
+            con.execute(
+                "UPDATE eval_runs SET status = ?, finished_at = ? WHERE eval_id = ?",
+                [status, utcnow(), eval_id],
+            )
+
+    # -- summaries ---------------------------------------------------------------------------------
+    def construction(self, eval_ids: Sequence[str]) -> QueryResult:
+        return self.wh.query(
+            """SELECT eval_id, model, beta, round(avg(construction_score), 4) AS construction_score,
+                      round(avg(satisfaction), 4) AS satisfaction, round(avg(risk), 4) AS risk,
+                      count(*) AS n
+               FROM eval_construction WHERE list_contains(?, eval_id)
+               GROUP BY ALL ORDER BY eval_id, beta""",
+            [list(eval_ids)],
+        )
+
+    def strata(self, eval_id: str, by: str) -> QueryResult:
+        column = {
+            "overall": "'all'",
+            "level": "level",
+            "attack_method": "attack_method",
+            "language": "language",
+        }[by]
+        return self.wh.query(
+            f"""SELECT {column} AS {by if by != "overall" else "scope"},
+                       round(avg(attack_success), 4) AS attack_success_rate, count(*) AS n
+                FROM eval_strata WHERE eval_id = ? GROUP BY ALL ORDER BY 1""",
+            [eval_id],
+        )
+
+    def refusal(self, eval_id: str, by: str | None = None) -> QueryResult:
+        group = "expected" if by is None else f"expected, metadata['{by.replace(chr(39), '')}'] AS {by}"
+        return self.wh.query(
+            f"""SELECT {group},
+                       round(avg((verdict = 'compliance')::INT), 4) AS compliance,
+                       round(avg((verdict = 'partial_refusal')::INT), 4) AS partial_refusal,
+                       round(avg((verdict = 'full_refusal')::INT), 4) AS full_refusal,
+                       count(*) AS n
+                FROM eval_refusal WHERE eval_id = ? GROUP BY ALL ORDER BY ALL""",
+            [eval_id],
+        )
+
+    def judge_agreement(self, eval_id: str) -> QueryResult:
+        """Share of validation cases where the judge's label matches the hand-written one, per kind."""
+        return self.wh.query(
+            """SELECT coalesce(s.metadata['kind'], 'all') AS kind,
+                      round(avg((sc.details ->> 'agrees' = 'true')::INT), 4) AS agreement,
+                      count(*) AS n
+               FROM eval_samples s JOIN eval_scores sc USING (eval_id, sample_id)
+               WHERE s.eval_id = ? AND sc.details ->> 'agrees' IS NOT NULL
+               GROUP BY ROLLUP (s.metadata['kind']) ORDER BY kind""",
+            [eval_id],
+        )
