@@ -9,7 +9,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -706,6 +706,21 @@ def scenarios_synth(
 def _fail(message: str) -> None:
     # Plain write, not rich: an error is exactly one line however narrow the terminal.
     sys.stderr.write(" ".join(message.split()) + "\n")
+
+
+def script_main(command: str, defaults: Sequence[tuple[tuple[str, ...], str]] = ()) -> None:
+    """Entry of the scripts in pipelines/: `python pipelines/X.py ARGS` is `oyster COMMAND ARGS`.
+
+    `defaults` adds a flag when none of its alternatives was given (e.g. `--ray` for the main job).
+    """
+    flags = ("--debug", "--verbose", "-v")
+    args = sys.argv[1:]
+    rest = [a for a in args if a not in flags]
+    for alternatives, flag in defaults:
+        if not any(a in rest for a in alternatives):
+            rest.append(flag)
+    sys.argv = [sys.argv[0], *[a for a in args if a in flags], *command.split(), *rest]
+    main()
 
 
 def main() -> None:

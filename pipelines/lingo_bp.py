@@ -13,19 +13,7 @@ if __package__ in (None, ""):
     # Run as a script (also under `ray job submit --working-dir .`): make the checkout importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.cli import main
-
-
-def entry() -> None:
-    args = sys.argv[1:]
-    flags = ("--debug", "--verbose", "-v")
-    root = [a for a in args if a in flags]
-    rest = [a for a in args if a not in flags]
-    if "--ray" not in rest and "--no-ray" not in rest:
-        rest.append("--ray")
-    sys.argv = [sys.argv[0], *root, "run", *rest]
-    main()
-
+from pipelines.cli import script_main
 
 if __name__ == "__main__":
-    entry()
+    script_main("run", defaults=[(("--ray", "--no-ray"), "--ray")])

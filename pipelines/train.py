@@ -9,15 +9,7 @@ if __package__ in (None, ""):
     # Run as a script (also under `ray job submit --working-dir .`): make the checkout importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.cli import main
-
-
-def entry() -> None:
-    args = sys.argv[1:]
-    flags = ("--debug", "--verbose", "-v")
-    sys.argv = [sys.argv[0], *[a for a in args if a in flags], "train", *[a for a in args if a not in flags]]
-    main()
-
+from pipelines.cli import script_main
 
 if __name__ == "__main__":
-    entry()
+    script_main("train")

@@ -33,3 +33,26 @@ def make_lingo() -> Callable[..., tuple[LingoBP, ScriptedBackend]]:
         return LingoBP(agents), backend
 
     return build
+
+
+def scripted_pairs(path: Path, scenarios: int) -> Warehouse:
+    """A real DuckDB warehouse filled by the real pipeline running the offline mock model."""
+    import asyncio
+
+    from pipelines.runner import run_lingo_bp
+    from pipelines.scenarios import load_scenarios
+
+    wh = Warehouse(path)
+    wh.migrate()
+    mock = {"backend": "scripted", "model": "agents.backends.mock:well_behaved"}
+    cfg = OysterConfig.model_validate(
+        {
+            "roles": dict.fromkeys(ROLES, mock),
+            "lingo_bp": {"iterations": 1},
+            # One scenario at a time: the mock model's answers alternate per call, so a fixed call
+            # order gives a fixed number of pairs.
+            "concurrency": 1,
+        }
+    )
+    asyncio.run(run_lingo_bp(cfg, load_scenarios(None)[:scenarios], wh, run_id="gen"))
+    return wh

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -14,16 +13,13 @@ pytest.importorskip("trl", reason="training tests need the train extra")
 
 from safetensors.torch import load_file
 
-from pipelines.runner import run_lingo_bp
-from pipelines.scenarios import load_scenarios
 from pipelines.training import TrainError, split_examples, train
-from schemas import OysterConfig
 from schemas.training import TrainConfig, TrainMethod
+from tests.conftest import scripted_pairs
 from tests.tiny_model import build_tiny_chat_model
 from warehouse import Warehouse, WarehouseError
 from warehouse.training import TrainingStore
 
-SCRIPTED = {"backend": "scripted", "model": "agents.backends.mock:well_behaved"}
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -35,15 +31,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def pair_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     """Pairs produced by the real pipeline (scripted model) into a real DuckDB file."""
-    wh = Warehouse(tmp_path_factory.mktemp("wh") / "wh.duckdb")
-    wh.migrate()
-    cfg = OysterConfig.model_validate(
-        {
-            "roles": dict.fromkeys(("user", "leader", "risk", "critic"), SCRIPTED),
-            "lingo_bp": {"iterations": 1},
-        }
-    )
-    asyncio.run(run_lingo_bp(cfg, load_scenarios(None)[:16], wh, run_id="gen"))
+    wh = scripted_pairs(tmp_path_factory.mktemp("wh") / "wh.duckdb", 16)
     return wh
 
 
