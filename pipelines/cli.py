@@ -392,6 +392,11 @@ EvalIdOpt = Annotated[
 ]
 MaxTokensOpt = Annotated[int, typer.Option(min=1, help="New tokens the target may generate.")]
 ConcurrencyOpt = Annotated[int, typer.Option(min=1, help="Samples in flight.")]
+RayOpt = Annotated[
+    bool | None,
+    typer.Option("--ray/--no-ray", help="Spread samples over Ray actors [default: under a cluster]."),
+]
+ActorsOpt = Annotated[int | None, typer.Option(min=1, help="Ray actors.")]
 
 
 def _print_result(result: Any, title: str) -> None:
@@ -415,9 +420,13 @@ def _evaluate(
     max_tokens: int,
     concurrency: int,
     args: dict[str, Any],
+    use_ray: bool | None = False,
+    actors: int | None = None,
 ) -> str:
     from agents.graph import Agents
+    from pipelines.distributed import RayPool, ensure_ray, should_use_ray
     from pipelines.evaluation import (
+        EvalWorker,
         ReplayTarget,
         build_target,
         evaluate,
@@ -442,6 +451,20 @@ def _evaluate(
     agents = Agents.build(cfg)
     scorers = scorers_for(task, agents, args.get("judge"))
     wh = _warehouse(warehouse, cfg)
+    pool = None
+    if should_use_ray(cfg, use_ray):
+        if actors is not None:
+            cfg = cfg.model_copy(update={"ray": cfg.ray.model_copy(update={"actors": actors})})
+        ensure_ray(cfg)
+        worker_args = (
+            cfg.model_dump_json(),
+            task,
+            args.get("judge"),
+            role_model.model_dump_json() if role_model else None,
+            max_tokens,
+        )
+        pool = RayPool(cfg, actor=EvalWorker, args=worker_args)
+        console.print(f"Ray: {cfg.ray.actors} actor(s) x {cfg.ray.concurrency_per_actor} sample(s) in flight")
     console.print(f"{task}: {len(samples)} sample(s) from {dataset}, target {target.label} -> {wh.path}")
     with progress_bar(task, len(samples)) as show:
 
@@ -465,6 +488,7 @@ def _evaluate(
                 command=" ".join(sys.argv),
                 concurrency=concurrency,
                 progress=tick,
+                pool=pool,
             )
         )
     console.print(
@@ -486,6 +510,8 @@ def eval_construction(
     eval_id: EvalIdOpt = None,
     max_tokens: MaxTokensOpt = 300,
     concurrency: ConcurrencyOpt = 2,
+    use_ray: RayOpt = None,
+    actors: ActorsOpt = None,
 ) -> None:
     """Construction Score (alpha = 1, beta in 0.1 … 10) of a model's replies to scenarios."""
     from warehouse.evaluation import EvalStore
@@ -501,6 +527,8 @@ def eval_construction(
         max_tokens=max_tokens,
         concurrency=concurrency,
         args={"scenarios": scenarios},
+        use_ray=use_ray,
+        actors=actors,
     )
     _print_result(EvalStore(_warehouse(warehouse, _config(config))).construction([eid]), "Construction Score")
 
@@ -517,6 +545,8 @@ def eval_strata(
     eval_id: EvalIdOpt = None,
     max_tokens: MaxTokensOpt = 200,
     concurrency: ConcurrencyOpt = 2,
+    use_ray: RayOpt = None,
+    actors: ActorsOpt = None,
 ) -> None:
     """Strata-Sword: attack success rate per level, attack method and language (category-rule judge)."""
     from warehouse.evaluation import EvalStore
@@ -536,6 +566,8 @@ def eval_strata(
         max_tokens=max_tokens,
         concurrency=concurrency,
         args={"languages": tuple(language.split(",")), "levels": levels},
+        use_ray=use_ray,
+        actors=actors,
     )
     store = EvalStore(_warehouse(warehouse, _config(config)))
     for by in ("overall", "level", "attack_method", "language"):
@@ -558,6 +590,8 @@ def eval_prompts(
     eval_id: EvalIdOpt = None,
     max_tokens: MaxTokensOpt = 200,
     concurrency: ConcurrencyOpt = 2,
+    use_ray: RayOpt = None,
+    actors: ActorsOpt = None,
 ) -> None:
     """Over-refusal (or any labelled prompt set): compliance / partial / full refusal rates per label."""
     from warehouse.evaluation import EvalStore
@@ -579,6 +613,8 @@ def eval_prompts(
             "label_column": label_column,
             "category_columns": categories,
         },
+        use_ray=use_ray,
+        actors=actors,
     )
     store = EvalStore(_warehouse(warehouse, _config(config)))
     _print_result(store.refusal(eid), "refusal rates by expected label")

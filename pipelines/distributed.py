@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import ray
 from ray.exceptions import RayActorError
@@ -24,6 +24,8 @@ from schemas.records import Failure, FailureKind, LLMCall
 from schemas.scenario import Scenario
 from schemas.trajectory import Trajectory, TrajectoryStatus
 from warehouse.cache import ResponseCache
+
+T = TypeVar("T")
 
 #: how often a scenario whose worker died is given to another worker before it is recorded as failed
 MAX_ATTEMPTS = 3
@@ -64,27 +66,87 @@ def ensure_ray(config: OysterConfig, runtime_env: dict[str, Any] | None = None) 
 
 
 class RayPool:
-    """Actors plus the bookkeeping that survives their death."""
+    """Actors plus the bookkeeping that survives their death.
 
-    def __init__(self, config: OysterConfig, cache_path: str | None = None) -> None:
+    By default the actors are Lingo-BP scenario workers; `actor` and `args` make a pool of any
+    worker class built from JSON arguments (the evaluation job uses one).
+    """
+
+    def __init__(
+        self,
+        config: OysterConfig,
+        cache_path: str | None = None,
+        *,
+        actor: Any = None,
+        args: tuple[Any, ...] | None = None,
+    ) -> None:
         self.config = config
-        self.cache_path = cache_path
-        self._config_json = config.model_dump_json()
+        self.actor: Any = actor if actor is not None else ScenarioWorker
+        self.args = args if args is not None else (config.model_dump_json(), cache_path)
         self.workers = [self._spawn() for _ in range(config.ray.actors)]
         self.restarts = 0
 
     def _spawn(self) -> Any:
         r = self.config.ray
-        return ScenarioWorker.options(  # type: ignore[attr-defined]
+        return self.actor.options(
             num_cpus=r.num_cpus_per_actor,
             num_gpus=r.num_gpus_per_actor,
             max_concurrency=r.concurrency_per_actor,
-        ).remote(self._config_json, self.cache_path)
+        ).remote(*self.args)
 
     def replace(self, index: int, dead: Any) -> None:
         if self.workers[index] is dead:
             self.workers[index] = self._spawn()
             self.restarts += 1
+
+
+async def ray_map(
+    pool: RayPool,
+    items: Sequence[T],
+    key: Callable[[T], str],
+    call: Callable[[Any, T], Any],
+    on_result: Callable[[T, Any], Awaitable[None]],
+    on_lost: Callable[[T, Exception], Awaitable[None]],
+) -> None:
+    """Spread items over the pool's actors, at most `concurrency_per_actor` each, as results arrive.
+
+    `call(worker, item)` returns an ObjectRef. An item whose actor dies goes to a fresh actor,
+    up to MAX_ATTEMPTS times, then `on_lost` records it: only in-flight work is ever lost.
+    """
+    per_actor = pool.config.ray.concurrency_per_actor
+    queue: deque[T] = deque(items)
+    attempts: dict[str, int] = {}
+    in_flight: dict[asyncio.Future[Any], tuple[T, int, Any]] = {}
+    load = [0] * len(pool.workers)
+
+    def submit() -> None:
+        while queue:
+            index = min(range(len(load)), key=load.__getitem__)
+            if load[index] >= per_actor:
+                return
+            item = queue.popleft()
+            attempts[key(item)] = attempts.get(key(item), 0) + 1
+            worker = pool.workers[index]
+            in_flight[asyncio.wrap_future(call(worker, item).future())] = (item, index, worker)
+            load[index] += 1
+
+    submit()
+    while in_flight:
+        done, _ = await asyncio.wait(list(in_flight), return_when=asyncio.FIRST_COMPLETED)
+        for fut in done:
+            item, index, worker = in_flight.pop(fut)
+            load[index] -= 1
+            try:
+                value = fut.result()
+            except RayActorError as exc:
+                pool.replace(index, worker)
+                if attempts[key(item)] < MAX_ATTEMPTS:
+                    queue.appendleft(item)
+                else:
+                    await on_lost(item, exc)
+                continue
+            await on_result(item, value)
+        submit()
 
 
 async def run_on_ray(
@@ -94,60 +156,41 @@ async def run_on_ray(
     on_result: Any,
 ) -> None:
     """Run scenarios on the pool; call ``await on_result(trajectory, calls, failures)`` as each finishes."""
-    per_actor = pool.config.ray.concurrency_per_actor
-    queue: deque[Scenario] = deque(todo)
-    attempts: dict[str, int] = {}
-    in_flight: dict[asyncio.Future[Any], tuple[Scenario, int, Any]] = {}
-    load = [0] * len(pool.workers)
 
-    def submit() -> None:
-        while queue:
-            index = min(range(len(load)), key=load.__getitem__)
-            if load[index] >= per_actor:
-                return
-            scenario = queue.popleft()
-            attempts[scenario.id] = attempts.get(scenario.id, 0) + 1
-            worker = pool.workers[index]
-            ref = worker.run.remote(scenario.model_dump_json(), run_id)
-            in_flight[asyncio.wrap_future(ref.future())] = (scenario, index, worker)
-            load[index] += 1
+    async def finished(scenario: Scenario, value: tuple[str, list[str], list[str]]) -> None:
+        traj_json, calls_json, failures_json = value
+        log = CallLog(
+            run_id=run_id,
+            scenario_id=scenario.id,
+            calls=[LLMCall.model_validate_json(c) for c in calls_json],
+            failures=[Failure.model_validate_json(f) for f in failures_json],
+        )
+        await on_result(Trajectory.model_validate_json(traj_json), log)
 
-    submit()
-    while in_flight:
-        done, _ = await asyncio.wait(list(in_flight), return_when=asyncio.FIRST_COMPLETED)
-        for fut in done:
-            scenario, index, worker = in_flight.pop(fut)
-            load[index] -= 1
-            try:
-                traj_json, calls_json, failures_json = fut.result()
-            except RayActorError as exc:
-                pool.replace(index, worker)
-                if attempts[scenario.id] < MAX_ATTEMPTS:
-                    queue.appendleft(scenario)  # only this scenario's in-flight work is lost
-                    continue
-                failure = Failure(
-                    run_id=run_id,
-                    scenario_id=scenario.id,
-                    role="ray",
-                    step="worker",
-                    kind=FailureKind.GRAPH_ERROR,
-                    message=f"worker died {MAX_ATTEMPTS} times: {str(exc).splitlines()[0]}"[:2000],
-                    attempts=MAX_ATTEMPTS,
-                )
-                traj = Trajectory(
-                    run_id=run_id,
-                    scenario=scenario,
-                    status=TrajectoryStatus.FAILED,
-                    stop_reason="failed at ray/worker: worker died",
-                    failures=[failure],
-                )
-                await on_result(traj, CallLog(run_id=run_id, scenario_id=scenario.id, failures=[failure]))
-                continue
-            log = CallLog(
-                run_id=run_id,
-                scenario_id=scenario.id,
-                calls=[LLMCall.model_validate_json(c) for c in calls_json],
-                failures=[Failure.model_validate_json(f) for f in failures_json],
-            )
-            await on_result(Trajectory.model_validate_json(traj_json), log)
-        submit()
+    async def lost(scenario: Scenario, exc: Exception) -> None:
+        failure = Failure(
+            run_id=run_id,
+            scenario_id=scenario.id,
+            role="ray",
+            step="worker",
+            kind=FailureKind.GRAPH_ERROR,
+            message=f"worker died {MAX_ATTEMPTS} times: {str(exc).splitlines()[0]}"[:2000],
+            attempts=MAX_ATTEMPTS,
+        )
+        traj = Trajectory(
+            run_id=run_id,
+            scenario=scenario,
+            status=TrajectoryStatus.FAILED,
+            stop_reason="failed at ray/worker: worker died",
+            failures=[failure],
+        )
+        await on_result(traj, CallLog(run_id=run_id, scenario_id=scenario.id, failures=[failure]))
+
+    await ray_map(
+        pool,
+        todo,
+        key=lambda s: s.id,
+        call=lambda worker, s: worker.run.remote(s.model_dump_json(), run_id),
+        on_result=finished,
+        on_lost=lost,
+    )

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
+
+import ray
 
 from agents.backends import BackendError, make_backend
 from agents.evaluation import (
@@ -33,6 +35,7 @@ from agents.evaluation import (
 from agents.graph import Agents
 from agents.llm import CallLog, LLMFailure
 from agents.prompting import PromptLibrary
+from pipelines.distributed import RayPool, ray_map
 from pipelines.eval_sets import load_prompt_set, load_strata_sword
 from pipelines.scenarios import load_scenarios
 from schemas.config import OysterConfig, RoleModel
@@ -165,6 +168,51 @@ def scorers_for(task: str, agents: Agents, judge: str | None = None) -> list[Sco
     return [by_judge[judge](agents)]
 
 
+async def score_sample(
+    sample: EvalSample, target: Target, scorers: Sequence[Scorer], task: str, judge: str | None, eval_id: str
+) -> SampleResult:
+    """Answer one sample and score the answer; any failure becomes the sample's recorded error."""
+    log = CallLog(run_id=eval_id, scenario_id=sample.id)
+    try:
+        response, latency = await target.respond(sample)
+    except BackendError as exc:
+        return SampleResult(sample=sample, response=None, error=f"target: {exc}")
+    scores: list[SampleScore] = []
+    try:
+        for scorer in scorers:
+            scores.extend(await scorer.score(sample, response, log))
+    except (LLMFailure, BackendError) as exc:
+        return SampleResult(sample=sample, response=response, latency_s=latency, error=f"judge: {exc}")
+    if task == "judges":
+        scores = [
+            s.model_copy(update={"details": {**s.details, "agrees": agrees(judge or "", sample.target, s)}})
+            for s in scores
+        ]
+    return SampleResult(sample=sample, response=response, scores=scores, latency_s=latency)
+
+
+@ray.remote
+class EvalWorker:
+    """One Ray actor: its own target backend and judges, many samples concurrently."""
+
+    def __init__(
+        self, config_json: str, task: str, judge: str | None, target_json: str | None, max_tokens: int
+    ) -> None:
+        config = OysterConfig.model_validate_json(config_json)
+        self.task, self.judge = task, judge
+        self.scorers = scorers_for(task, Agents.build(config), judge)
+        if target_json is None:
+            self.target: Target = ReplayTarget()
+        else:
+            model = RoleModel.model_validate_json(target_json)
+            self.target = build_target(model, model.label(), max_tokens)
+
+    async def run(self, sample_json: str, eval_id: str) -> str:
+        sample = EvalSample.model_validate_json(sample_json)
+        result = await score_sample(sample, self.target, self.scorers, self.task, self.judge, eval_id)
+        return result.model_dump_json()
+
+
 async def evaluate(
     *,
     task: str,
@@ -180,6 +228,7 @@ async def evaluate(
     concurrency: int = 2,
     batch_size: int = 4,
     progress: Callable[[EvalSummary], None] = lambda _: None,
+    pool: RayPool | None = None,
 ) -> EvalSummary:
     warehouse.migrate()
     store = EvalStore(warehouse)
@@ -213,32 +262,44 @@ async def evaluate(
 
     async def one(sample: EvalSample) -> SampleResult:
         async with gate:
-            log = CallLog(run_id=eval_id, scenario_id=sample.id)
+            return await score_sample(sample, target, scorers, task, judge, eval_id)
+
+    async def results() -> AsyncIterator[SampleResult]:
+        if pool is None:
+            for next_result in asyncio.as_completed([one(s) for s in todo]):
+                yield await next_result
+            return
+        arrived: asyncio.Queue[SampleResult | None] = asyncio.Queue()
+
+        async def got(sample: EvalSample, value: str) -> None:
+            await arrived.put(SampleResult.model_validate_json(value))
+
+        async def lost(sample: EvalSample, exc: Exception) -> None:
+            await arrived.put(
+                SampleResult(sample=sample, response=None, error=f"ray worker died: {exc}"[:500])
+            )
+
+        async def drive() -> None:
             try:
-                response, latency = await target.respond(sample)
-            except BackendError as exc:
-                return SampleResult(sample=sample, response=None, error=f"target: {exc}")
-            scores: list[SampleScore] = []
-            try:
-                for scorer in scorers:
-                    scores.extend(await scorer.score(sample, response, log))
-            except (LLMFailure, BackendError) as exc:
-                return SampleResult(
-                    sample=sample, response=response, latency_s=latency, error=f"judge: {exc}"
+                await ray_map(
+                    pool,
+                    todo,
+                    key=lambda s: s.id,
+                    call=lambda w, s: w.run.remote(s.model_dump_json(), eval_id),
+                    on_result=got,
+                    on_lost=lost,
                 )
-            if task == "judges":
-                scores = [
-                    s.model_copy(
-                        update={"details": {**s.details, "agrees": agrees(judge or "", sample.target, s)}}
-                    )
-                    for s in scores
-                ]
-            return SampleResult(sample=sample, response=response, scores=scores, latency_s=latency)
+            finally:
+                await arrived.put(None)
+
+        driver = asyncio.create_task(drive())
+        while (item := await arrived.get()) is not None:
+            yield item
+        await driver
 
     status = "failed"
     try:
-        for next_result in asyncio.as_completed([one(s) for s in todo]):
-            result = await next_result
+        async for result in results():
             if result.error:
                 summary.failed += 1
                 summary.failures.append(f"{result.sample.id}: {result.error}")

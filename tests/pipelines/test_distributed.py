@@ -62,3 +62,41 @@ async def test_killed_actor_loses_nothing(local_ray: None, warehouse: Warehouse)
     again = await run_lingo_bp(cfg, scenarios, warehouse, run_id="ray-run", pool=pool)
     assert (again.skipped, again.completed) == (20, 0)
     assert q("SELECT count(*) FROM trajectory_records").rows == [(20,)]
+
+
+async def test_evaluation_spreads_samples_over_actors(local_ray: None, warehouse: Warehouse) -> None:
+    from pipelines.eval_sets import load_strata_sword
+    from pipelines.evaluation import EvalWorker, evaluate, parse_model, spread
+    from warehouse.evaluation import EvalStore
+
+    cfg = _config()
+    target = parse_model("scripted:agents.backends.mock:well_behaved")
+    pool = RayPool(
+        cfg,
+        actor=EvalWorker,
+        args=(cfg.model_dump_json(), "strata-sword", None, target.model_dump_json(), 32),
+    )
+    samples = spread(load_strata_sword(), 12)
+    summary = await evaluate(
+        task="strata-sword",
+        samples=samples,
+        target=EvalTargetLabel(target.label()),
+        scorers=[],
+        warehouse=warehouse,
+        config=cfg,
+        eval_id="ray-eval",
+        pool=pool,
+    )
+    assert (summary.scored, summary.failed) == (12, 0)
+    rows = warehouse.query(
+        "SELECT count(*), count(DISTINCT sample_id) FROM eval_samples WHERE eval_id = 'ray-eval'"
+    ).rows
+    assert rows == [(12, 12)]
+    assert EvalStore(warehouse).strata("ray-eval", "overall").rows == [("all", 0.0, 12)]
+
+
+class EvalTargetLabel:
+    """The driver only needs the target's name; the actors own the real target."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
