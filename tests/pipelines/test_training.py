@@ -148,3 +148,32 @@ def test_cli_reports_bad_method_in_one_line(tmp_path: Path) -> None:
     )
     assert run.returncode == 2
     assert run.stderr.strip() == "error: unknown --method 'ppo' (use dpo, orpo or sft)"
+
+
+@pytest.mark.ray
+def test_ray_train_runs_two_data_parallel_workers(
+    tiny_model: Path, pair_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    import ray
+
+    from pipelines.ray_train import train_on_ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        result = train_on_ray(
+            method=TrainMethod.DPO,
+            model=str(tiny_model),
+            out_dir=tmp_path / "ray-out",
+            warehouse=pair_warehouse,
+            cfg=TrainConfig(max_steps=1, batch_size=2, learning_rate=1e-3),
+            workers=2,
+            train_id="t-ray",
+        )
+    finally:
+        ray.shutdown()
+    assert _lora_b_norm(result.out_dir) > 0
+    rows = pair_warehouse.query(
+        "SELECT r.status, json_extract(r.config, '$.ray_workers')::INT, count(m.step) FROM train_runs r "
+        "JOIN train_metrics m USING (train_id) WHERE train_id = 't-ray' AND m.name = 'loss' GROUP BY ALL"
+    ).rows
+    assert rows == [("completed", 2, 1)]
