@@ -28,7 +28,7 @@ def _close_loaded() -> None:
 
 
 _LOAD_LOCK = threading.Lock()
-_RUN_LOCKS: dict[int, asyncio.Lock] = {}
+_RUN_LOCKS: dict[tuple[int, int], asyncio.Lock] = {}
 
 
 def _load(path: str, n_ctx: int, n_threads: int | None, seed: int | None, lora: str | None = None) -> Any:
@@ -74,8 +74,10 @@ class EmbeddedBackend:
         return self._llama
 
     def _lock(self, llama: Any) -> asyncio.Lock:
-        # llama.cpp contexts are not re-entrant: one generation at a time per loaded model.
-        return _RUN_LOCKS.setdefault(id(llama), asyncio.Lock())
+        # llama.cpp contexts are not re-entrant: one generation at a time per loaded model. An asyncio
+        # lock belongs to one event loop, and a process may run several in turn (`oyster eval compare`).
+        key = (id(llama), id(asyncio.get_running_loop()))
+        return _RUN_LOCKS.setdefault(key, asyncio.Lock())
 
     def _run(self, request: ChatRequest) -> ChatResult:
         llama = self._ensure()

@@ -42,3 +42,17 @@ async def test_structured_request_returns_a_validated_object() -> None:
     call = log.calls[-1]
     assert call.backend == "embedded" and call.model == DEFAULT_PRESET
     assert call.prompt_tokens > 50 and call.completion_tokens > 5 and call.latency_ms > 0
+
+
+def test_one_backend_serves_successive_event_loops() -> None:
+    """`oyster eval compare` runs one evaluation after another, each in its own event loop."""
+    import asyncio
+
+    from agents.backends.base import ChatRequest
+    from schemas.messages import ChatMessage
+
+    backend = EmbeddedBackend(RoleModel())
+    request = ChatRequest(messages=[ChatMessage(role="user", content="Say hi.")], max_tokens=4, temperature=0)
+    first = asyncio.run(backend.complete(request))
+    second = asyncio.run(backend.complete(request))
+    assert first.text and first.text == second.text
