@@ -62,7 +62,78 @@ async def test_whole_graph_over_http(stub_url: str) -> None:
     )
     lingo = LingoBP(Agents.build(cfg))
     traj, log = await lingo.run(Scenario(id="s", text="I feel like ending it all."), "r")
+    await lingo.aclose()
     assert traj.status is TrajectoryStatus.COMPLETED, traj.failures
     assert len(traj.iterations) == 2
     assert all(c.backend == "openai" and c.model == "stub" for c in log.calls)
     assert sum(c.prompt_tokens for c in log.calls) > 0
+
+
+@pytest.fixture
+def flaky_url() -> Iterator[tuple[str, list[int]]]:
+    """A server that answers 503 twice, then a chat completion; and 400 for model 'bad'."""
+    hits: list[int] = []
+
+    async def chat(request: web.Request) -> web.Response:
+        body = await request.json()
+        hits.append(1)
+        if body["model"] == "bad":
+            return web.json_response({"error": {"message": "unknown model bad"}}, status=400)
+        if len(hits) <= 2:
+            return web.json_response({"error": "overloaded"}, status=503)
+        return web.json_response(
+            {
+                "choices": [{"message": {"content": "ok"}}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+            }
+        )
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        loop.run_forever()
+
+    threading.Thread(target=serve, daemon=True).start()
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            threading.Event().wait(0.05)
+    yield f"http://127.0.0.1:{port}/v1", hits
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+
+
+async def test_transient_errors_are_retried_and_client_errors_are_not(
+    flaky_url: tuple[str, list[int]],
+) -> None:
+    from agents.backends.base import BackendError, ChatRequest
+    from schemas.messages import ChatMessage
+
+    url, hits = flaky_url
+    request = ChatRequest(messages=[ChatMessage(role="user", content="hi")])
+    backend = OpenAIBackend(RoleModel(backend="openai", base_url=url, model="m", max_retries=3))
+    result = await backend.complete(request)
+    assert (result.text, result.prompt_tokens, len(hits)) == ("ok", 3, 3)  # two 503s, then success
+    bad = OpenAIBackend(RoleModel(backend="openai", base_url=url, model="bad", max_retries=3))
+    with pytest.raises(BackendError, match="HTTP 400: unknown model bad"):
+        await bad.complete(request)
+    assert len(hits) == 4  # a 400 is not retried
+    gone = OpenAIBackend(
+        RoleModel(backend="openai", base_url="http://127.0.0.1:9/v1", model="m", max_retries=0)
+    )
+    with pytest.raises(BackendError, match="unreachable"):
+        await gone.complete(request)
+    for b in (backend, bad, gone):
+        await b.aclose()
