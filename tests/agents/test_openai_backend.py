@@ -6,6 +6,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from aiohttp import web
@@ -17,14 +18,15 @@ from schemas import OysterConfig, RoleModel, Scenario
 from schemas.trajectory import TrajectoryStatus
 
 
-@pytest.fixture(scope="module")
-def stub_url() -> Iterator[str]:
+@contextmanager
+def serving(app: web.Application) -> Iterator[str]:
+    """Serve an aiohttp app on a free loopback port in a background thread; yields its /v1 URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(make_app(latency_s=0.0))
+    runner = web.AppRunner(app)
 
     def serve() -> None:
         asyncio.set_event_loop(loop)
@@ -32,8 +34,7 @@ def stub_url() -> Iterator[str]:
         loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
         loop.run_forever()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+    threading.Thread(target=serve, daemon=True).start()
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
@@ -43,6 +44,12 @@ def stub_url() -> Iterator[str]:
     yield f"http://127.0.0.1:{port}/v1"
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
     loop.call_soon_threadsafe(loop.stop)
+
+
+@pytest.fixture(scope="module")
+def stub_url() -> Iterator[str]:
+    with serving(make_app(latency_s=0.0)) as url:
+        yield url
 
 
 async def test_check_lists_models(stub_url: str) -> None:
@@ -90,29 +97,8 @@ def flaky_url() -> Iterator[tuple[str, list[int]]]:
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-        loop.run_forever()
-
-    threading.Thread(target=serve, daemon=True).start()
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            threading.Event().wait(0.05)
-    yield f"http://127.0.0.1:{port}/v1", hits
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
-    loop.call_soon_threadsafe(loop.stop)
+    with serving(app) as url:
+        yield url, hits
 
 
 async def test_transient_errors_are_retried_and_client_errors_are_not(
