@@ -369,9 +369,8 @@ def train(
         result = train_on_ray(**kwargs, workers=ray_workers, use_gpu=gpu, on_stage=console.print)
     else:
         result = run_training(**kwargs, on_stage=console.print)
-    last = {
-        k: v for k, v in (result.metrics[-1] if result.metrics else {}).items() if "/" in k or k == "loss"
-    }
+    steps = [m for m in result.metrics if "loss" in m]
+    last = {k: v for k, v in (steps[-1] if steps else {}).items() if "/" in k or k == "loss"}
     console.print(
         f"{result.train_id}: {chosen.value} on {result.n_train} example(s) ({result.n_eval} held out) -> "
         f"{result.out_dir}"
