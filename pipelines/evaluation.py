@@ -351,7 +351,7 @@ def spread(samples: list[EvalSample], limit: int | None) -> list[EvalSample]:
         return samples
     groups: dict[str, list[EvalSample]] = {}
     for s in samples:
-        key = "/".join(s.metadata.get(k, "") for k in ("language", "level", "kind", "label"))
+        key = "/".join([*(s.metadata.get(k, "") for k in ("language", "level", "kind")), s.target or ""])
         groups.setdefault(key, []).append(s)
     out: list[EvalSample] = []
     queues = list(groups.values())

@@ -146,9 +146,9 @@ def _legend(names: Sequence[str]) -> str:
     out = []
     for i, n in enumerate(names):
         y = PAD_T + 4 + i * 14
-        out.append(f"<rect x='{W - 200}' y='{y}' width='10' height='10' fill='{PALETTE[i % len(PALETTE)]}'/>")
-        label = n if len(n) <= 30 else "…" + n[-29:]
-        out.append(f"<text x='{W - 186}' y='{y + 9}' class='legend'>{escape(label)}</text>")
+        out.append(f"<rect x='{W - 250}' y='{y}' width='10' height='10' fill='{PALETTE[i % len(PALETTE)]}'/>")
+        label = n if len(n) <= 34 else n[:18] + "…" + n[-15:]  # keep the model and the run apart
+        out.append(f"<text x='{W - 236}' y='{y + 9}' class='legend'>{escape(label)}</text>")
     return "".join(out)
 
 
@@ -167,7 +167,7 @@ def collect(wh: Warehouse) -> dict[str, Any]:
     if _has(wh, "eval_construction"):
         rows = _rows(
             wh,
-            """SELECT model || ' (' || eval_id || ')' AS name, beta,
+            """SELECT model || ' #' || right(eval_id, 4) AS name, beta,
                       avg(construction_score) AS cs, count(*) AS n
                FROM eval_construction GROUP BY ALL ORDER BY name, beta""",
         )
