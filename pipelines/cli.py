@@ -29,6 +29,7 @@ from warehouse.cache import cache_path_for
 
 if TYPE_CHECKING:
     from pipelines.runner import RunSummary
+    from warehouse.evaluation import EvalStore
 
 # Commands import the agent stack (LangGraph, Ray, llama.cpp) only when they need it, so that
 # `oyster sql` starts fast.
@@ -421,7 +422,8 @@ def _evaluate(
     args: dict[str, Any],
     use_ray: bool | None = False,
     actors: int | None = None,
-) -> str:
+) -> tuple[str, EvalStore]:
+    """Run one evaluation; returns its id and the store to summarise it from."""
     from agents.graph import Agents
     from pipelines.distributed import RayPool, ensure_ray, should_use_ray
     from pipelines.evaluation import (
@@ -435,6 +437,7 @@ def _evaluate(
         spread,
     )
     from pipelines.runner import preflight
+    from warehouse.evaluation import EvalStore
 
     cfg = _config(config)
     role_model = None if task == "judges" else parse_model(model, base_url)
@@ -495,7 +498,7 @@ def _evaluate(
     )
     for line in summary.failures[:5]:
         console.print(f"  failed {line}")
-    return summary.eval_id
+    return summary.eval_id, EvalStore(wh)
 
 
 @eval_app.command("construction")
@@ -513,9 +516,7 @@ def eval_construction(
     actors: ActorsOpt = None,
 ) -> None:
     """Construction Score (alpha = 1, beta in 0.1 … 10) of a model's replies to scenarios."""
-    from warehouse.evaluation import EvalStore
-
-    eid = _evaluate(
+    eid, store = _evaluate(
         "construction",
         model,
         base_url=base_url,
@@ -529,7 +530,7 @@ def eval_construction(
         use_ray=use_ray,
         actors=actors,
     )
-    _print_result(EvalStore(_warehouse(warehouse, _config(config))).construction([eid]), "Construction Score")
+    _print_result(store.construction([eid]), "Construction Score")
 
 
 @eval_app.command("strata-sword")
@@ -548,13 +549,11 @@ def eval_strata(
     actors: ActorsOpt = None,
 ) -> None:
     """Strata-Sword: attack success rate per level, attack method and language (category-rule judge)."""
-    from warehouse.evaluation import EvalStore
-
     try:
         levels = tuple(int(x) for x in level.split(","))
     except ValueError:
         raise click.BadParameter(f"{level!r}: give levels as e.g. 1,2,3", param_hint="--level") from None
-    eid = _evaluate(
+    eid, store = _evaluate(
         "strata-sword",
         model,
         base_url=base_url,
@@ -568,7 +567,6 @@ def eval_strata(
         use_ray=use_ray,
         actors=actors,
     )
-    store = EvalStore(_warehouse(warehouse, _config(config)))
     for by in ("overall", "level", "attack_method", "language"):
         _print_result(store.strata(eid, by), f"attack success rate by {by}")
 
@@ -593,10 +591,8 @@ def eval_prompts(
     actors: ActorsOpt = None,
 ) -> None:
     """Over-refusal (or any labelled prompt set): compliance / partial / full refusal rates per label."""
-    from warehouse.evaluation import EvalStore
-
     categories = tuple(category or ())
-    eid = _evaluate(
+    eid, store = _evaluate(
         "prompts",
         model,
         base_url=base_url,
@@ -615,7 +611,6 @@ def eval_prompts(
         use_ray=use_ray,
         actors=actors,
     )
-    store = EvalStore(_warehouse(warehouse, _config(config)))
     _print_result(store.refusal(eid), "refusal rates by expected label")
     for c in categories:
         _print_result(store.refusal(eid, c), f"refusal rates by {c}")
@@ -632,11 +627,10 @@ def eval_judges(
 ) -> None:
     """Agreement of a judge (the config's risk / user roles) with the hand-written validation cases."""
     from pipelines.evaluation import JUDGES
-    from warehouse.evaluation import EvalStore
 
     if judge not in JUDGES:
         raise click.BadParameter(f"{judge!r}: use {', '.join(JUDGES)}", param_hint="--judge")
-    eid = _evaluate(
+    eid, store = _evaluate(
         "judges",
         "replay",
         base_url=None,
@@ -648,9 +642,7 @@ def eval_judges(
         concurrency=concurrency,
         args={"judge": judge},
     )
-    _print_result(
-        EvalStore(_warehouse(warehouse, _config(config))).judge_agreement(eid), f"{judge} judge agreement"
-    )
+    _print_result(store.judge_agreement(eid), f"{judge} judge agreement")
 
 
 @eval_app.command("compare")
@@ -665,11 +657,9 @@ def eval_compare(
     concurrency: ConcurrencyOpt = 2,
 ) -> None:
     """The same samples through several models (e.g. with and without a LoRA adapter), side by side."""
-    from warehouse.evaluation import EvalStore
-
     if task not in ("construction", "strata-sword"):
         raise click.BadParameter(f"{task!r}: use construction or strata-sword", param_hint="--task")
-    ids = [
+    runs = [
         _evaluate(
             task,
             m,
@@ -684,7 +674,7 @@ def eval_compare(
         )
         for m in model
     ]
-    store = EvalStore(_warehouse(warehouse, _config(config)))
+    ids, store = [eid for eid, _ in runs], runs[-1][1]
     if task == "construction":
         _print_result(store.construction(ids), "Construction Score by model")
     else:

@@ -40,6 +40,8 @@ class ScriptedBackend:
     async def complete(self, request: ChatRequest) -> ChatResult:
         self.requests.append(request)
         text = self._responder(request)
+        if not isinstance(text, str):
+            raise BackendError(f"scripted model {self.model}: returned {type(text).__name__}, not text")
         words = sum(len(m.content.split()) for m in request.messages)
         return ChatResult(text=text, prompt_tokens=words, completion_tokens=len(text.split()), latency_ms=0.0)
 

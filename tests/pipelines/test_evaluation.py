@@ -228,3 +228,13 @@ def test_cli_bad_model_is_one_line(tmp_path: Path) -> None:
     )
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and "--model 'gpt'" in run.stderr
+
+
+def test_a_target_that_returns_no_text_is_a_recorded_failure(warehouse: Warehouse) -> None:
+    broken = Target(ScriptedBackend(lambda r: None), "scripted:broken")  # type: ignore[arg-type, return-value]
+    summary = _run(
+        "construction", warehouse, _agents(), {"scenarios": None}, limit=2, eval_id="b", target=broken
+    )
+    assert (summary.scored, summary.failed) == (0, 2)
+    errors = [r[0] for r in warehouse.query("SELECT error FROM eval_samples WHERE eval_id = 'b'").rows]
+    assert errors == ["target: scripted model scripted: returned NoneType, not text"] * 2
