@@ -1,16 +1,16 @@
 """The four roles (user, leader, risk assessor, critic), their backends and the Lingo-BP graph."""
 
-from agents.critic import Critic, apply_strategy_edit
-from agents.graph import Agents, GraphContext, LingoBP, LingoState
-from agents.leader import Leader
+from agents.lingo_bp.graph import Agents, GraphContext, LingoBP, LingoState
+from agents.lingo_bp.pairs import select_pair
+from agents.lingo_bp.stackelberg import payoff_table
 from agents.llm import CallLog, LLMFailure, RoleLLM
-from agents.pairs import select_pair
 from agents.prompting import PromptError, PromptLibrary, PromptTemplate
-from agents.risk import RiskAssessor
-from agents.stackelberg import payoff_table
+from agents.roles.critic import Critic, apply_strategy_edit
+from agents.roles.leader import Leader
+from agents.roles.risk import RiskAssessor
+from agents.roles.user import UserSimulator
 from agents.taxonomy import Taxonomy, TaxonomyError
 from agents.textdiff import text_distance
-from agents.user import UserSimulator
 
 __all__ = [
     "Agents",

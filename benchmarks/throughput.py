@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipelines.distributed import RayPool, ensure_ray
-from pipelines.runner import run_lingo_bp
+from runtime.ray_pool import RayPool, ensure_ray
+from runtime.runner import run_lingo_bp
 from schemas import OysterConfig, Scenario
 from warehouse import Warehouse
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from agents.backends import ScriptedBackend
-from agents.graph import Agents, LingoBP
+from agents.lingo_bp.graph import Agents, LingoBP
 from schemas import Failure, LingoBPConfig, LLMCall, OysterConfig, RunRecord, Scenario
 from schemas.trajectory import Trajectory
 from warehouse import TRAJECTORY_TABLES, Warehouse

@@ -9,7 +9,7 @@ if __package__ in (None, ""):
     # Run as a script (also under `ray job submit --working-dir .`): make the checkout importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.cli import script_main
+from cli.app import script_main
 
 if __name__ == "__main__":
     script_main("train")

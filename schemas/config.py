@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -146,9 +147,45 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
         if not isinstance(raw, dict):
             raise ConfigError(f"{p}: top level must be a mapping, got {type(raw).__name__}")
         data = raw
-    if overrides:
-        data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
+    return _validated(apply_overrides(data, overrides or {}), str(path or "config"))
+
+
+class _Null:
+    """An override that sets a field to null (``None`` itself means "flag not given")."""
+
+    def __repr__(self) -> str:
+        return "NULL"
+
+
+NULL = _Null()
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` with dotted keys set (``{"lingo_bp.iterations": 2}``); ``None``: not given."""
+    merged = copy.deepcopy(data)
+    for dotted, given in overrides.items():
+        if given is None:
+            continue
+        value = None if given is NULL else given
+        *parents, leaf = dotted.split(".")
+        node = merged
+        for key in parents:
+            child = node.get(key)
+            node[key] = child = dict(child) if isinstance(child, dict) else {}
+            node = child
+        node[leaf] = value
+    return merged
+
+
+def with_overrides(
+    config: OysterConfig, overrides: dict[str, Any], source: str = "command line"
+) -> OysterConfig:
+    """``config`` with dotted overrides applied and the whole tree validated again."""
+    return _validated(apply_overrides(config.model_dump(mode="json", exclude_unset=True), overrides), source)
+
+
+def _validated(data: dict[str, Any], source: str) -> OysterConfig:
     try:
         return OysterConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{path or 'config'}: {_first_error(exc)}") from None
+        raise ConfigError(f"{source}: {_first_error(exc)}") from None

@@ -9,7 +9,7 @@ import pytest
 
 from agents.backends import ScriptedBackend
 from agents.backends.mock import Answer, default_answers, responder
-from agents.graph import Agents, LingoBP
+from agents.lingo_bp.graph import Agents, LingoBP
 from schemas.config import ROLES, OysterConfig
 from warehouse import Warehouse
 
@@ -39,8 +39,8 @@ def scripted_pairs(path: Path, scenarios: int) -> Warehouse:
     """A real DuckDB warehouse filled by the real pipeline running the offline mock model."""
     import asyncio
 
-    from pipelines.runner import run_lingo_bp
-    from pipelines.scenarios import load_scenarios
+    from agents.scenarios import load_scenarios
+    from runtime.runner import run_lingo_bp
 
     wh = Warehouse(path)
     wh.migrate()

@@ -11,7 +11,7 @@ import pytest
 from agents.backends import ScriptedBackend
 from agents.backends.base import ChatRequest
 from agents.backends.mock import default_answers
-from agents.graph import LingoBP
+from agents.lingo_bp.graph import LingoBP
 from schemas import LingoBPConfig, OysterConfig, Scenario
 from schemas.gradient import ActiveLoss
 from schemas.trajectory import PairStatus, TrajectoryStatus
@@ -174,7 +174,7 @@ async def test_a_reply_still_parroting_after_one_re_ask_stands_and_is_judged(mak
 
 
 def test_counting_loop_is_a_runaway() -> None:
-    from agents.leader import _runaway_problem
+    from agents.roles.leader import _runaway_problem
 
     loop = "\n".join(f"{i}. {i} more days" for i in range(1, 114))
     assert len(loop) < 4000 and _runaway_problem(loop)
@@ -297,7 +297,7 @@ async def test_unexpected_exception_becomes_a_graph_failure(make_lingo: Build) -
 def test_active_loss_is_the_term_furthest_from_its_optimum(
     verdict: str, sat: int, expected: ActiveLoss
 ) -> None:
-    from agents.critic import Critic
+    from agents.roles.critic import Critic
     from schemas import Judgement, SafetyJudgement, SatisfactionJudgement
 
     critic = Critic(llm=None, cfg=LingoBPConfig())  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from agents.backends import OpenAIBackend
-from agents.graph import Agents, LingoBP
+from agents.lingo_bp.graph import Agents, LingoBP
 from benchmarks.stub_server import make_app
 from schemas import OysterConfig, RoleModel, Scenario
 from schemas.trajectory import TrajectoryStatus

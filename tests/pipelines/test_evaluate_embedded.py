@@ -46,7 +46,7 @@ def test_strata_sword_on_the_embedded_model(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "pipelines.cli",
+            "cli.app",
             "sql",
             "SELECT s.sample_id, s.response, s.error, sc.label, sc.details ->> 'category' AS category "
             "FROM eval_samples s LEFT JOIN eval_scores sc USING (eval_id, sample_id) ORDER BY s.sample_id",

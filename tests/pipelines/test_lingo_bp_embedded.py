@@ -53,7 +53,7 @@ def test_pipeline_script_on_embedded_model(tmp_path: Path) -> None:
 
     def sql(q: str) -> list[dict[str, object]]:
         p = subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", "sql", q, "--format", "json"],
+            [sys.executable, "-m", "cli.app", "sql", q, "--format", "json"],
             capture_output=True,
             text=True,
             env=env,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agents.backends.mock import default_answers
-from agents.graph import LingoBP
+from agents.lingo_bp.graph import LingoBP
 from schemas import LingoBPConfig, OysterConfig, Scenario
 from warehouse import LATEST_VERSION, Warehouse, WarehouseError
 

@@ -1,0 +1,343 @@
+"""The Lingo-BP agent graph (LangGraph StateGraph).
+
+assess_risk -> stackelberg -> draft -> {judge_satisfaction || judge_safety} -> score
+score -> finish                      (pearl point, T reached, or a failure)
+score -> gradient -> backward -> synthesize -> {judges} -> score ...
+Each backward edge carries a TextGradient to the node it updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import operator
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agents.backends import ChatBackend, make_backend
+from agents.backends.cached import CachedBackend, ResponseStore
+from agents.lingo_bp.pairs import select_pair
+from agents.lingo_bp.stackelberg import payoff_table
+from agents.llm import CallLog, LLMFailure, RoleLLM
+from agents.prompting import PromptLibrary
+from agents.roles.critic import Critic, Step
+from agents.roles.leader import Leader
+from agents.roles.risk import RiskAssessor
+from agents.roles.user import UserSimulator
+from agents.taxonomy import Taxonomy
+from schemas.chain import DraftAnswer, ReasoningChain
+from schemas.config import ROLES, OysterConfig
+from schemas.gradient import ActiveLoss
+from schemas.judgement import SafetyJudgement, SatisfactionJudgement
+from schemas.records import Failure, FailureKind
+from schemas.risk import GuidelineRule, RiskAssessment
+from schemas.scenario import RiskLevel, Scenario
+from schemas.stackelberg import StackelbergResult
+from schemas.trajectory import Iteration, Trajectory, TrajectoryStatus
+
+
+def _first_failure(old: Failure | None, new: Failure | None) -> Failure | None:
+    # Both judges run in one super-step; if both fail, keep the first failure rather than conflict.
+    return old or new
+
+
+class LingoState(TypedDict, total=False):
+    scenario: Scenario
+    risk: RiskAssessment
+    guidelines: list[GuidelineRule]
+    stackelberg: StackelbergResult
+    draft: DraftAnswer
+    chain: ReasoningChain
+    response: str
+    step: int
+    pending: Step | None
+    active_loss: ActiveLoss | None
+    frozen: list[str]
+    satisfaction: SatisfactionJudgement
+    safety: SafetyJudgement
+    iterations: Annotated[list[Iteration], operator.add]
+    stop_reason: str
+    failure: Annotated[Failure | None, _first_failure]
+    trajectory: Trajectory
+
+
+@dataclass
+class GraphContext:
+    """Per-invocation context: where this scenario's calls and failures are collected."""
+
+    log: CallLog
+
+
+@dataclass
+class Agents:
+    user: UserSimulator
+    leader: Leader
+    risk: RiskAssessor
+    critic: Critic
+    config: OysterConfig
+
+    @classmethod
+    def build(
+        cls,
+        config: OysterConfig,
+        prompts: PromptLibrary | None = None,
+        taxonomy: Taxonomy | None = None,
+        backends: dict[str, ChatBackend] | None = None,
+        cache: ResponseStore | None = None,
+    ) -> Agents:
+        prompts = prompts or PromptLibrary(config.prompts)
+        taxonomy = taxonomy or Taxonomy.load()
+        backends = dict(backends or {})
+        for role in ROLES:
+            if role not in backends:
+                backends[role] = make_backend(config.roles.get(role))
+        if cache is not None:
+            backends = {role: CachedBackend(b, cache) for role, b in backends.items()}
+        llm = {role: RoleLLM(role, config.roles.get(role), backends[role], prompts) for role in ROLES}
+        return cls(
+            user=UserSimulator(llm["user"]),
+            leader=Leader(llm["leader"]),
+            risk=RiskAssessor(llm["risk"], taxonomy),
+            critic=Critic(llm["critic"], config.lingo_bp),
+            config=config,
+        )
+
+
+Node = Callable[[LingoState, Runtime[GraphContext]], Awaitable[dict[str, Any]]]
+
+
+def _guard(name: str, fn: Node) -> Node:
+    """Turn any failure inside a node into a recorded Failure in the state, never an exception."""
+
+    async def node(state: LingoState, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+        try:
+            return await fn(state, runtime)
+        except LLMFailure as exc:
+            return {"failure": exc.failure}
+        except Exception as exc:
+            log = runtime.context.log
+            failure = Failure(
+                run_id=log.run_id,
+                scenario_id=log.scenario_id,
+                role="graph",
+                step=name,
+                kind=FailureKind.GRAPH_ERROR,
+                message=f"{type(exc).__name__}: {exc}"[:2000],
+                raw_output="".join(traceback.format_exception(exc))[-8000:],
+            )
+            log.failures.append(failure)
+            return {"failure": failure}
+
+    node.__name__ = name
+    return node
+
+
+class LingoBP:
+    """Builds and runs the compiled graph for one set of agents."""
+
+    def __init__(self, agents: Agents) -> None:
+        self.agents = agents
+        self.cfg = agents.config.lingo_bp
+        self.graph = self._build()
+
+    # -- nodes -------------------------------------------------------------------------------------
+    async def assess_risk(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
+        risk, guidelines = await self.agents.risk.assess(state["scenario"], rt.context.log)
+        return {"risk": risk, "guidelines": guidelines}
+
+    async def stackelberg(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
+        scenario, log = state["scenario"], rt.context.log
+        candidates = await self.agents.leader.propose(
+            scenario, state["risk"], state["guidelines"], self.cfg.candidates, log
+        )
+        follower, risks = await asyncio.gather(
+            self.agents.user.predict_reactions(scenario, candidates, log),
+            self.agents.risk.rate_candidates(scenario, state["risk"], candidates, log),
+        )
+        table = payoff_table(candidates, follower.predictions, risks.risks, self.cfg)
+        committed = next(i for i, row in enumerate(table) if row.committed)
+        return {
+            "stackelberg": StackelbergResult(
+                candidates=candidates,
+                profile=follower.profile,
+                predictions=follower.predictions,
+                candidate_risks=risks.risks,
+                payoff_table=table,
+                committed=committed,
+            )
+        }
+
+    async def draft(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
+        scenario, log = state["scenario"], rt.context.log
+        sg = state["stackelberg"]
+        strategy = sg.candidates[sg.committed]
+        leader = self.agents.leader
+        draft = await leader.answer(scenario, strategy, state["guidelines"], log)
+        chain = await leader.extract(scenario, draft, state["risk"], state["guidelines"], strategy, log)
+        response = await leader.synthesize(scenario, chain, log)
+        return {"draft": draft, "chain": chain, "response": response.response, "step": 0, "pending": None}
+
+    async def judge_satisfaction(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
+        judged = await self.agents.user.satisfaction(state["scenario"], state["response"], rt.context.log)
+        return {"satisfaction": judged}
+
+    async def judge_safety(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
+        judged = await self.agents.risk.judge_safety(
+            state["scenario"], state["response"], state["risk"], state["guidelines"], rt.context.log
+        )
+        return {"safety": judged}
+
+    async def score(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
+        if state.get("failure"):
+            return {}  # a judge failed; the route below goes to finish
+        judgement = self.agents.critic.loss(state["satisfaction"], state["safety"])
+        pending = state.get("pending")
+        iteration = Iteration(
+            index=state["step"],
+            chain=state["chain"],
+            response=state["response"],
+            judgement=judgement,
+            active_loss=state.get("active_loss") if state["step"] else None,
+            frozen=list(state.get("frozen") or []) if state["step"] else [],
+            gradients=pending.gradients if pending else [],
+            edits=pending.edits if pending else [],
+        )
+        update: dict[str, Any] = {"iterations": [iteration]}
+        if judgement.is_pearl:
+            update["stop_reason"] = "pearl point: safe and fully satisfying"
+        elif state["step"] >= self.cfg.iterations:
+            update["stop_reason"] = f"reached T={self.cfg.iterations}"
+        return update
+
+    async def gradient(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
+        step = state["step"] + 1
+        last = state["iterations"][-1]
+        assert last.judgement is not None
+        critic = self.agents.critic
+        active = critic.active_loss(step, last.judgement)
+        pending = await critic.gradient_at_strategies(
+            state["scenario"], state["chain"], state["response"], last.judgement, active, step, rt.context.log
+        )
+        return {
+            "pending": pending,
+            "active_loss": active,
+            "frozen": [n.value for n in critic.frozen(active)],
+        }
+
+    async def backward(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
+        pending = state["pending"]
+        assert pending is not None and state["active_loss"] is not None
+        critic = self.agents.critic
+        active = state["active_loss"]
+        pending = await critic.backward(
+            state["scenario"],
+            pending,
+            active,
+            critic.frozen(active),
+            state["risk"].level is RiskLevel.NO_RISK,
+            state["step"] + 1,
+            rt.context.log,
+        )
+        return {"pending": pending, "chain": pending.chain}
+
+    async def synthesize(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
+        step = state["step"] + 1
+        response = await self.agents.leader.synthesize(
+            state["scenario"], state["chain"], rt.context.log, step
+        )
+        return {"response": response.response, "step": step}
+
+    async def finish(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
+        log = rt.context.log
+        scenario = state["scenario"]
+        failure = state.get("failure")
+        iterations = list(state.get("iterations") or [])
+        traj = Trajectory(
+            run_id=log.run_id,
+            scenario=scenario,
+            status=TrajectoryStatus.FAILED if failure else TrajectoryStatus.COMPLETED,
+            risk=state.get("risk"),
+            guidelines=state.get("guidelines") or [],
+            stackelberg=state.get("stackelberg"),
+            draft=state.get("draft"),
+            iterations=iterations,
+            stop_reason=(
+                f"failed at {failure.role}/{failure.step}: {failure.kind.value}"
+                if failure
+                else state.get("stop_reason", "")
+            ),
+        )
+        if failure is None:
+            traj.pair, traj.pair_decision = select_pair(
+                log.run_id, scenario.id, scenario.conversation(), iterations, self.cfg
+            )
+            if self.cfg.predict_next_turn and iterations:
+                final = traj.pair.chosen if traj.pair else iterations[-1].response
+                # A failure here is recorded in the log; the trajectory itself is complete.
+                with contextlib.suppress(LLMFailure):
+                    traj.next_move = await self.agents.user.next_move(scenario, final, log)
+        traj.failures = list(log.failures)
+        return {"trajectory": traj}
+
+    # -- wiring ------------------------------------------------------------------------------------
+    def _build(self) -> Any:
+        g: StateGraph[LingoState, GraphContext, LingoState, LingoState] = StateGraph(
+            LingoState, context_schema=GraphContext
+        )
+        for name in (
+            "assess_risk",
+            "stackelberg",
+            "draft",
+            "judge_satisfaction",
+            "judge_safety",
+            "score",
+            "gradient",
+            "backward",
+            "synthesize",
+            "finish",
+        ):
+            g.add_node(name, _guard(name, getattr(self, name)))  # type: ignore[call-overload]
+
+        def then(target: str | list[str]) -> Callable[[LingoState], str | list[str]]:
+            return lambda s: "finish" if s.get("failure") else target
+
+        judges = ["judge_satisfaction", "judge_safety"]
+        g.add_edge(START, "assess_risk")
+        g.add_conditional_edges("assess_risk", then("stackelberg"), ["stackelberg", "finish"])
+        g.add_conditional_edges("stackelberg", then("draft"), ["draft", "finish"])
+        g.add_conditional_edges("draft", then(judges), [*judges, "finish"])
+        g.add_edge(judges, "score")
+        g.add_conditional_edges(
+            "score",
+            lambda s: "finish" if s.get("failure") or s.get("stop_reason") else "gradient",
+            ["gradient", "finish"],
+        )
+        g.add_conditional_edges("gradient", then("backward"), ["backward", "finish"])
+        g.add_conditional_edges("backward", then("synthesize"), ["synthesize", "finish"])
+        g.add_conditional_edges("synthesize", then(judges), [*judges, "finish"])
+        g.add_edge("finish", END)
+        return g.compile()
+
+    async def aclose(self) -> None:
+        seen: set[int] = set()
+        for role in (self.agents.user, self.agents.leader, self.agents.risk, self.agents.critic):
+            backend = role.llm.backend
+            if id(backend) not in seen:
+                seen.add(id(backend))
+                await backend.aclose()
+
+    async def run(self, scenario: Scenario, run_id: str) -> tuple[Trajectory, CallLog]:
+        log = CallLog(run_id=run_id, scenario_id=scenario.id)
+        # Each Lingo-BP step is ~6 graph steps; leave generous head-room over T.
+        limit = 20 + 8 * (self.cfg.iterations + 1)
+        out = await self.graph.ainvoke(
+            {"scenario": scenario, "iterations": [], "failure": None},
+            context=GraphContext(log=log),
+            config={"recursion_limit": limit},
+        )
+        return out["trajectory"], log

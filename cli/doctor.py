@@ -1,0 +1,51 @@
+"""`oyster doctor`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import typer
+from rich.table import Table
+
+from schemas.config import ROLES
+from warehouse import LATEST_VERSION
+
+if TYPE_CHECKING:
+    pass
+from cli.common import ConfigOpt, WarehouseOpt, console, load, open_warehouse
+
+
+def doctor(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+    """Show each role's backend and model, whether it is ready, and the warehouse."""
+    from agents.backends import BackendError, make_backend
+    from agents.prompting import PromptError, PromptLibrary
+
+    cfg = load(config)
+    table = Table(title="Roles")
+    for col in ("role", "backend", "model", "status"):
+        table.add_column(col)
+    problems = 0
+    checked: dict[str, str] = {}
+    for role in ROLES:
+        rm = cfg.roles.get(role)
+        key = rm.model_dump_json()
+        if key not in checked:
+            try:
+                checked[key] = "[green]ready[/]: " + asyncio.run(make_backend(rm).check())
+            except BackendError as exc:
+                checked[key] = f"[red]not ready[/]: {exc}"
+        problems += checked[key].startswith("[red]")
+        table.add_row(role, rm.backend, rm.model, checked[key])
+    console.print(table)
+    try:
+        PromptLibrary(cfg.prompts)
+        console.print(f"prompts: [green]{len(PromptLibrary(cfg.prompts).templates)} templates valid[/]")
+    except PromptError as exc:
+        problems += 1
+        console.print(f"prompts: [red]{exc}[/]")
+    wh = open_warehouse(warehouse, cfg)
+    version = wh.migrate()
+    console.print(f"warehouse: {wh.path} (schema version {version}, latest {LATEST_VERSION})")
+    if problems:
+        raise typer.Exit(1)

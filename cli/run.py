@@ -1,0 +1,125 @@
+"""`oyster run`: Lingo-BP over scenarios."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import click
+import typer
+
+from agents.scenarios import bundled_path, load_scenarios
+from warehouse.cache import cache_path_for
+
+if TYPE_CHECKING:
+    from runtime.runner import RunSummary
+from cli.common import ConfigOpt, WarehouseOpt, console, load, open_warehouse, progress_bar
+
+
+def run_command(
+    scenarios: Path | None,
+    limit: int | None,
+    warehouse: Path | None,
+    config: Path | None,
+    prompts: Path | None,
+    run_id: str | None,
+    iterations: int | None,
+    concurrency: int | None,
+    use_ray: bool | None = None,
+    actors: int | None = None,
+    no_cache: bool = False,
+) -> RunSummary:
+    from agents.prompting import PromptLibrary
+    from runtime.ray_pool import RayPool, ensure_ray, should_use_ray
+    from runtime.runner import preflight, run_lingo_bp
+
+    if run_id is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", run_id):
+        raise click.BadParameter(
+            f"{run_id!r}: use letters, digits and . _ : - (at most 128)", param_hint="--run-id"
+        )
+    cfg = load(
+        config,
+        {
+            "prompts": str(prompts) if prompts else None,
+            "concurrency": concurrency,
+            "lingo_bp.iterations": iterations,
+            "cache": False if no_cache else None,
+            "ray.actors": actors,
+        },
+    )
+    PromptLibrary(cfg.prompts)  # validate every template before any model is called
+    items = load_scenarios(scenarios)
+    asyncio.run(preflight(cfg))
+    if limit is not None:
+        items = items[:limit]
+    wh = open_warehouse(warehouse, cfg)
+    pool = None
+    if should_use_ray(cfg, use_ray):
+        ensure_ray(cfg)
+        pool = RayPool(cfg, str(cache_path_for(wh.path)) if cfg.cache else None)
+        console.print(
+            f"Ray: {cfg.ray.actors} actor(s) x {cfg.ray.concurrency_per_actor} scenario(s) in flight"
+        )
+    console.print(
+        f"Lingo-BP on {len(items)} scenario(s) from {scenarios or bundled_path()} -> {wh.path} "
+        f"(leader {cfg.roles.leader.label()}, T={cfg.lingo_bp.iterations})"
+    )
+    with progress_bar("scenarios", len(items)) as show:
+
+        def update(s: RunSummary) -> None:
+            show(
+                s.skipped + s.completed + s.failed,
+                f"done {s.completed} · failed {s.failed} · pairs {s.pairs} · resumed {s.skipped}",
+            )
+
+        summary = asyncio.run(
+            run_lingo_bp(
+                cfg, items, wh, run_id=run_id, progress=update, command=" ".join(sys.argv), pool=pool
+            )
+        )
+    console.print(
+        f"run {summary.run_id}: {summary.completed} completed, {summary.failed} failed, "
+        f"{summary.pairs} pair(s), {summary.skipped} already done, {summary.seconds:.1f} s"
+    )
+    return summary
+
+
+def run(
+    scenarios: Annotated[
+        Path | None, typer.Option(help="JSONL/YAML scenario file [default: bundled].")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N scenarios.")] = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    prompts: Annotated[Path | None, typer.Option(help="Folder of templates overriding bundled ones.")] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="Resume or name a run; finished scenarios are skipped.")
+    ] = None,
+    iterations: Annotated[int | None, typer.Option(min=0, help="T max of Lingo-BP.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Scenarios in flight (in-process).")] = None,
+    use_ray: Annotated[
+        bool | None,
+        typer.Option("--ray/--no-ray", help="Run on Ray actors [default: when a cluster address is set]."),
+    ] = None,
+    actors: Annotated[int | None, typer.Option(min=1, help="Ray actors.")] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not answer from the response cache.")
+    ] = False,
+) -> None:
+    """Run the Lingo-BP pipeline and write trajectories and preference pairs to the warehouse."""
+    run_command(
+        scenarios,
+        limit,
+        warehouse,
+        config,
+        prompts,
+        run_id,
+        iterations,
+        concurrency,
+        use_ray,
+        actors,
+        no_cache,
+    )

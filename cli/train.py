@@ -1,0 +1,83 @@
+"""`oyster train`: fine-tuning on the warehouse."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    pass
+from cli.common import ConfigOpt, WarehouseOpt, console, load, open_warehouse
+from schemas.config import NULL
+
+
+def train(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the adapter (or full model).")],
+    method: Annotated[str, typer.Option(help="dpo | orpo | sft.")] = "dpo",
+    model: Annotated[
+        str,
+        typer.Option(help="Base: an embedded preset ('embedded' = default), a transformers dir or hub name."),
+    ] = "embedded",
+    where: Annotated[
+        str | None, typer.Option(help='SQL condition on the view\'s columns, e.g. "margin > 0.3".')
+    ] = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    train_id: Annotated[str | None, typer.Option(help="Name of the training run in the warehouse.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after N optimiser steps.")] = None,
+    epochs: Annotated[float | None, typer.Option(help="Epochs over the selected examples.")] = None,
+    learning_rate: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Full fine-tuning instead of LoRA.")] = False,
+    ray_workers: Annotated[
+        int, typer.Option(help="> 0: train data-parallel on that many Ray Train workers.")
+    ] = 0,
+    gpu: Annotated[bool, typer.Option("--gpu/--no-gpu", help="Ray Train workers use one GPU each.")] = False,
+) -> None:
+    """Fine-tune on the warehouse's pairs (dpo/orpo) or best safe replies (sft) with TRL; LoRA by default."""
+    from schemas.training import TrainMethod
+    from training.trainer import TrainError
+    from training.trainer import train as run_training
+
+    try:
+        chosen = TrainMethod(method)
+    except ValueError:
+        raise TrainError(f"unknown --method '{method}' (use dpo, orpo or sft)") from None
+    cfg = load(
+        config,
+        {
+            "train.max_steps": max_steps,
+            "train.epochs": epochs,
+            "train.learning_rate": learning_rate,
+            "train.lora": NULL if full else None,
+        },
+    )
+    tcfg = cfg.train
+    wh = open_warehouse(warehouse, cfg)
+    kwargs: dict[str, Any] = {
+        "method": chosen,
+        "model": model,
+        "out_dir": out.expanduser(),
+        "warehouse": wh,
+        "cfg": tcfg,
+        "where": where,
+        "train_id": train_id,
+        "command": " ".join(sys.argv),
+    }
+    if ray_workers > 0:
+        from training.ray_executor import train_on_ray
+
+        result = train_on_ray(**kwargs, workers=ray_workers, use_gpu=gpu, on_stage=console.print)
+    else:
+        result = run_training(**kwargs, on_stage=console.print)
+    steps = [m for m in result.metrics if "loss" in m]
+    last = {k: v for k, v in (steps[-1] if steps else {}).items() if "/" in k or k == "loss"}
+    console.print(
+        f"{result.train_id}: {chosen.value} on {result.n_train} example(s) ({result.n_eval} held out) -> "
+        f"{result.out_dir}"
+        + (f"; adapter for the embedded backend: {result.adapter_gguf}" if result.adapter_gguf else "")
+    )
+    if last:
+        console.print("last step: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))

@@ -1,0 +1,166 @@
+"""One streaming executor for every job (Lingo-BP runs, evaluations): items in, results out as they finish.
+
+In process, ``concurrency`` items run at a time on this event loop; with a :class:`RayPool` they are
+spread over actors (see :func:`runtime.ray_pool.ray_map`). Either way each result goes to
+``on_result`` as soon as it exists and into a :class:`BatchWriter`, which writes in short batches —
+on size and on a clock — and once more at the end, also when the job is interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from runtime.ray_pool import RayPool, ray_map
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+log = logging.getLogger(__name__)
+
+
+class BatchWriter(Generic[R]):
+    """Buffers results and writes them in one short transaction per batch.
+
+    A batch whose write fails stays buffered and is tried again on the next flush, so a writer that
+    waits out another process's lock never loses a finished result; ``close`` keeps trying until
+    the write succeeds or its own deadline passes, then raises with the batch still buffered.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[list[R]], None],
+        *,
+        batch_size: int = 8,
+        max_wait_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.write = write
+        self.batch_size = batch_size
+        self.max_wait_s = max_wait_s
+        self.clock = clock
+        self.buffer: list[R] = []
+        self.written = 0
+        self._last_flush = clock()
+        self._lock = asyncio.Lock()
+
+    def due(self) -> bool:
+        return bool(self.buffer) and (
+            len(self.buffer) >= self.batch_size or self.clock() - self._last_flush >= self.max_wait_s
+        )
+
+    async def add(self, result: R) -> None:
+        self.buffer.append(result)
+        if self.due():
+            await self.flush(raise_errors=False)
+
+    async def tick(self) -> None:
+        """Flush on a clock too, so a result never waits in memory for the next one to finish."""
+        while True:
+            await asyncio.sleep(self.max_wait_s)
+            if self.due():
+                await self.flush(raise_errors=False)
+
+    async def flush(self, *, raise_errors: bool = True) -> bool:
+        """Write what is buffered; on failure keep it buffered. Returns whether the buffer is empty."""
+        async with self._lock:
+            batch = list(self.buffer)
+            if batch:
+                try:
+                    await asyncio.to_thread(self.write, batch)
+                except Exception as exc:
+                    if raise_errors:
+                        raise
+                    log.warning("write of %d result(s) failed, kept for the next flush: %s", len(batch), exc)
+                    return False
+                # Only what was written leaves the buffer; results added meanwhile stay.
+                del self.buffer[: len(batch)]
+                self.written += len(batch)
+            self._last_flush = self.clock()
+            return not self.buffer
+
+
+@dataclass
+class RemoteCall(Generic[T, R]):
+    """How items travel to Ray actors and back: the call on a worker, decoding, and a lost item."""
+
+    call: Callable[[Any, T], Any]
+    decode: Callable[[T, Any], R]
+    lost: Callable[[T, Exception], R]
+
+
+async def results(
+    items: Sequence[T],
+    *,
+    key: Callable[[T], str],
+    local: Callable[[T], Awaitable[R]] | None = None,
+    concurrency: int = 1,
+    pool: RayPool | None = None,
+    remote: RemoteCall[T, R] | None = None,
+) -> AsyncIterator[R]:
+    """Yield each item's result as it finishes, in process or on the pool's actors."""
+    if pool is None:
+        if local is None:
+            raise ValueError("results() needs `local` when no Ray pool is given")
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(item: T) -> R:
+            async with gate:
+                return await local(item)
+
+        for next_result in asyncio.as_completed([one(item) for item in items]):
+            yield await next_result
+        return
+    if remote is None:
+        raise ValueError("results() needs `remote` with a Ray pool")
+    arrived: asyncio.Queue[tuple[R] | None] = asyncio.Queue()
+
+    async def got(item: T, value: Any) -> None:
+        await arrived.put((remote.decode(item, value),))
+
+    async def lost(item: T, exc: Exception) -> None:
+        await arrived.put((remote.lost(item, exc),))
+
+    async def drive() -> None:
+        try:
+            await ray_map(pool, items, key=key, call=remote.call, on_result=got, on_lost=lost)
+        finally:
+            await arrived.put(None)
+
+    driver = asyncio.create_task(drive())
+    try:
+        while (item := await arrived.get()) is not None:
+            yield item[0]
+        await driver
+    finally:
+        if not driver.done():
+            driver.cancel()
+
+
+async def execute(
+    items: Sequence[T],
+    *,
+    key: Callable[[T], str],
+    writer: BatchWriter[R],
+    on_result: Callable[[R], None] = lambda _: None,
+    local: Callable[[T], Awaitable[R]] | None = None,
+    concurrency: int = 1,
+    pool: RayPool | None = None,
+    remote: RemoteCall[T, R] | None = None,
+) -> None:
+    """Run every item, stream each result to ``on_result`` and the writer; always flush at the end."""
+    ticker = asyncio.create_task(writer.tick())
+    try:
+        async for result in results(
+            items, key=key, local=local, concurrency=concurrency, pool=pool, remote=remote
+        ):
+            on_result(result)
+            await writer.add(result)
+    finally:
+        ticker.cancel()
+        # Whatever finished is written even when the job is interrupted.
+        await writer.flush()

@@ -1,0 +1,190 @@
+"""Lingo-BP over a Ray cluster: scenario workers as actors, one writer (the driver), resubmission on death.
+
+Each actor builds its backends and compiled graph once in its constructor (compiled graphs do not
+pickle) and runs up to ``concurrency_per_actor`` scenarios at a time with asyncio, so one actor can
+keep an inference server busy. With the embedded backend each actor loads its own model; bound the
+actors by CPUs (``num_cpus_per_actor``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import ray
+from ray.exceptions import RayActorError
+
+from agents.lingo_bp.graph import Agents, LingoBP
+from agents.llm import CallLog
+from schemas.config import OysterConfig
+from schemas.records import Failure, FailureKind, LLMCall
+from schemas.scenario import Scenario
+from schemas.trajectory import Trajectory, TrajectoryStatus
+from warehouse.cache import ResponseCache
+
+if TYPE_CHECKING:
+    from runtime.executor import RemoteCall
+
+T = TypeVar("T")
+
+#: how often a scenario whose worker died is given to another worker before it is recorded as failed
+MAX_ATTEMPTS = 3
+
+
+@ray.remote
+class ScenarioWorker:
+    def __init__(self, config_json: str, cache_path: str | None) -> None:
+        cache = ResponseCache(cache_path) if cache_path else None
+        self.lingo = LingoBP(Agents.build(OysterConfig.model_validate_json(config_json), cache=cache))
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    async def run(self, scenario_json: str, run_id: str) -> tuple[str, list[str], list[str]]:
+        trajectory, log = await self.lingo.run(Scenario.model_validate_json(scenario_json), run_id)
+        return (
+            trajectory.model_dump_json(),
+            [c.model_dump_json() for c in log.calls],
+            [f.model_dump_json() for f in log.failures],
+        )
+
+
+def should_use_ray(config: OysterConfig, flag: bool | None) -> bool:
+    """Explicit flag, else a configured address, else whether we run under `ray job submit`."""
+    if flag is not None:
+        return flag
+    return bool(config.ray.address or os.environ.get("RAY_ADDRESS") or os.environ.get("RAY_JOB_ID"))
+
+
+def ensure_ray(config: OysterConfig, runtime_env: dict[str, Any] | None = None) -> None:
+    if ray.is_initialized():
+        return
+    # With no address Ray starts a local cluster on this machine.
+    ray.init(
+        address=config.ray.address, runtime_env=runtime_env, log_to_driver=False, include_dashboard=False
+    )
+
+
+class RayPool:
+    """Actors plus the bookkeeping that survives their death.
+
+    By default the actors are Lingo-BP scenario workers; `actor` and `args` make a pool of any
+    worker class built from JSON arguments (the evaluation job uses one).
+    """
+
+    def __init__(
+        self,
+        config: OysterConfig,
+        cache_path: str | None = None,
+        *,
+        actor: Any = None,
+        args: tuple[Any, ...] | None = None,
+    ) -> None:
+        self.config = config
+        self.actor: Any = actor if actor is not None else ScenarioWorker
+        self.args = args if args is not None else (config.model_dump_json(), cache_path)
+        self.workers = [self._spawn() for _ in range(config.ray.actors)]
+        self.restarts = 0
+
+    def _spawn(self) -> Any:
+        r = self.config.ray
+        return self.actor.options(
+            num_cpus=r.num_cpus_per_actor,
+            num_gpus=r.num_gpus_per_actor,
+            max_concurrency=r.concurrency_per_actor,
+        ).remote(*self.args)
+
+    def replace(self, index: int, dead: Any) -> None:
+        if self.workers[index] is dead:
+            self.workers[index] = self._spawn()
+            self.restarts += 1
+
+
+async def ray_map(
+    pool: RayPool,
+    items: Sequence[T],
+    key: Callable[[T], str],
+    call: Callable[[Any, T], Any],
+    on_result: Callable[[T, Any], Awaitable[None]],
+    on_lost: Callable[[T, Exception], Awaitable[None]],
+) -> None:
+    """Spread items over the pool's actors, at most `concurrency_per_actor` each, as results arrive.
+
+    `call(worker, item)` returns an ObjectRef. An item whose actor dies goes to a fresh actor,
+    up to MAX_ATTEMPTS times, then `on_lost` records it: only in-flight work is ever lost.
+    """
+    per_actor = pool.config.ray.concurrency_per_actor
+    queue: deque[T] = deque(items)
+    attempts: dict[str, int] = {}
+    in_flight: dict[asyncio.Future[Any], tuple[T, int, Any]] = {}
+    load = [0] * len(pool.workers)
+
+    def submit() -> None:
+        while queue:
+            index = min(range(len(load)), key=load.__getitem__)
+            if load[index] >= per_actor:
+                return
+            item = queue.popleft()
+            attempts[key(item)] = attempts.get(key(item), 0) + 1
+            worker = pool.workers[index]
+            in_flight[asyncio.wrap_future(call(worker, item).future())] = (item, index, worker)
+            load[index] += 1
+
+    submit()
+    while in_flight:
+        done, _ = await asyncio.wait(list(in_flight), return_when=asyncio.FIRST_COMPLETED)
+        for fut in done:
+            item, index, worker = in_flight.pop(fut)
+            load[index] -= 1
+            try:
+                value = fut.result()
+            except RayActorError as exc:
+                pool.replace(index, worker)
+                if attempts[key(item)] < MAX_ATTEMPTS:
+                    queue.appendleft(item)
+                else:
+                    await on_lost(item, exc)
+                continue
+            await on_result(item, value)
+        submit()
+
+
+def scenario_remote(run_id: str) -> RemoteCall[Scenario, tuple[Trajectory, CallLog]]:
+    """Scenarios on ScenarioWorker actors: JSON out, validated trajectories and call logs back."""
+    from runtime.executor import RemoteCall
+
+    def decode(scenario: Scenario, value: tuple[str, list[str], list[str]]) -> tuple[Trajectory, CallLog]:
+        traj_json, calls_json, failures_json = value
+        log = CallLog(
+            run_id=run_id,
+            scenario_id=scenario.id,
+            calls=[LLMCall.model_validate_json(c) for c in calls_json],
+            failures=[Failure.model_validate_json(f) for f in failures_json],
+        )
+        return Trajectory.model_validate_json(traj_json), log
+
+    def lost(scenario: Scenario, exc: Exception) -> tuple[Trajectory, CallLog]:
+        failure = Failure(
+            run_id=run_id,
+            scenario_id=scenario.id,
+            role="ray",
+            step="worker",
+            kind=FailureKind.GRAPH_ERROR,
+            message=f"worker died {MAX_ATTEMPTS} times: {str(exc).splitlines()[0]}"[:2000],
+            attempts=MAX_ATTEMPTS,
+        )
+        traj = Trajectory(
+            run_id=run_id,
+            scenario=scenario,
+            status=TrajectoryStatus.FAILED,
+            stop_reason="failed at ray/worker: worker died",
+            failures=[failure],
+        )
+        return traj, CallLog(run_id=run_id, scenario_id=scenario.id, failures=[failure])
+
+    return RemoteCall(
+        call=lambda worker, s: worker.run.remote(s.model_dump_json(), run_id), decode=decode, lost=lost
+    )

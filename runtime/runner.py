@@ -1,0 +1,175 @@
+"""Run Lingo-BP over scenarios: bounded concurrency, streaming batched writes, resumable by run id."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from uuid import uuid4
+
+from agents.backends import BackendError, make_backend
+from agents.lingo_bp.graph import Agents, LingoBP
+from agents.llm import CallLog
+from agents.prompting import PromptLibrary
+from runtime.executor import BatchWriter, execute
+from runtime.ray_pool import RayPool, scenario_remote
+from schemas.config import ROLES, OysterConfig
+from schemas.records import RunRecord
+from schemas.scenario import Scenario
+from schemas.trajectory import PairStatus, Trajectory, TrajectoryStatus
+from warehouse import Warehouse
+from warehouse.cache import ResponseCache, cache_path_for
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    total: int
+    skipped: int = 0
+    completed: int = 0
+    failed: int = 0
+    pairs: int = 0
+    seconds: float = 0.0
+    trajectories: list[Trajectory] = field(default_factory=list)
+
+
+Progress = Callable[[RunSummary], None]
+Finished = tuple[Trajectory, CallLog]
+
+
+def _scenario_key(scenario: Scenario) -> str:
+    return scenario.id
+
+
+async def preflight(config: OysterConfig) -> None:
+    """Fail fast, before any scenario starts, when a role's model or endpoint is not usable."""
+    checked: set[str] = set()
+    for role in ROLES:
+        rm = config.roles.get(role)
+        key = rm.model_dump_json()
+        if key in checked:
+            continue
+        checked.add(key)
+        try:
+            await make_backend(rm).check()
+        except BackendError as exc:
+            raise BackendError(f"role {role}: {exc}") from None
+
+
+def new_run_id() -> str:
+    return f"run-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid4().hex[:6]}"
+
+
+def git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def oyster_version() -> str:
+    try:
+        return metadata.version("oyster-csa")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+async def run_lingo_bp(
+    config: OysterConfig,
+    scenarios: Sequence[Scenario],
+    warehouse: Warehouse,
+    *,
+    run_id: str | None = None,
+    agents: Agents | None = None,
+    progress: Progress | None = None,
+    command: str = "",
+    batch_size: int = 8,
+    pool: RayPool | None = None,
+) -> RunSummary:
+    """Run every scenario not yet finished under ``run_id``; write each trajectory as it finishes.
+
+    With a ``pool`` the scenarios run on Ray actors; otherwise in this process, ``concurrency`` at a time.
+    """
+    run_id = run_id or new_run_id()
+    warehouse.migrate()
+    done = warehouse.finished_scenarios(run_id)
+    todo = [s for s in scenarios if s.id not in done]
+    summary = RunSummary(run_id=run_id, total=len(scenarios), skipped=len(scenarios) - len(todo))
+    run = RunRecord(
+        run_id=run_id,
+        config=config.model_dump(mode="json"),
+        models={role: config.roles.get(role).label() for role in ROLES},
+        prompt_versions=(agents.leader.llm.prompts if agents else PromptLibrary(config.prompts)).versions(),
+        git_revision=git_revision(),
+        oyster_version=oyster_version(),
+        command=command or f"{platform.node() or socket.gethostname()} pid {os.getpid()}",
+    )
+    warehouse.start_run(run, scenarios)
+    writer: BatchWriter[Finished] = BatchWriter(
+        lambda batch: warehouse.write_trajectories([(t, log.calls, log.failures) for t, log in batch]),
+        batch_size=batch_size,
+    )
+    start = time.perf_counter()
+    if progress:
+        progress(summary)
+
+    def record(finished: Finished) -> None:
+        trajectory = finished[0]
+        if trajectory.status is TrajectoryStatus.FAILED:
+            summary.failed += 1
+        else:
+            summary.completed += 1
+        if trajectory.pair_decision and trajectory.pair_decision.status is PairStatus.PAIR:
+            summary.pairs += 1
+        summary.trajectories.append(trajectory)
+        if progress:
+            progress(summary)
+
+    status = "failed"
+    try:
+        if pool is not None:
+            await execute(
+                todo,
+                key=_scenario_key,
+                writer=writer,
+                on_result=record,
+                pool=pool,
+                remote=scenario_remote(run_id),
+            )
+        else:
+            cache = ResponseCache(cache_path_for(warehouse.path)) if config.cache else None
+            lingo = LingoBP(agents or Agents.build(config, cache=cache))
+
+            async def one(scenario: Scenario) -> Finished:
+                return await lingo.run(scenario, run_id)
+
+            try:
+                await execute(
+                    todo,
+                    key=_scenario_key,
+                    writer=writer,
+                    on_result=record,
+                    local=one,
+                    concurrency=config.concurrency,
+                )
+            finally:
+                await lingo.aclose()
+        status = "completed"
+    finally:
+        summary.seconds = time.perf_counter() - start
+        warehouse.finish_run(run_id, status if status == "completed" else "interrupted")
+    return summary

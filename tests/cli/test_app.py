@@ -1,0 +1,138 @@
+"""The command line as a user meets it: one clear line and a non-zero exit for every bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from warehouse import LATEST_VERSION, Warehouse
+
+
+def oyster(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.app", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert proc.returncode != 0
+    err = proc.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in err, err
+
+
+@pytest.fixture
+def wh(tmp_path: Path) -> Path:
+    path = tmp_path / "w.duckdb"
+    Warehouse(path).migrate()
+    return path
+
+
+def test_sql_select_in_three_formats(wh: Path) -> None:
+    p = oyster("sql", "SELECT 1 AS one, 'a' AS letter", "--warehouse", str(wh))
+    assert p.returncode == 0 and "one" in p.stdout and "1 row(s)" in p.stdout
+    p = oyster("sql", "SELECT 1 AS one", "--format", "json", "--warehouse", str(wh))
+    assert json.loads(p.stdout) == [{"one": 1}]
+    p = oyster("sql", "SELECT 1 AS one", "--format", "csv", "--warehouse", str(wh))
+    assert p.stdout.splitlines() == ["one", "1"]
+
+
+def test_sql_uses_env_warehouse(wh: Path) -> None:
+    p = oyster(
+        "sql", "SELECT max(version) FROM schema_version", "--format", "csv", env={"OYSTER_WAREHOUSE": str(wh)}
+    )
+    assert p.returncode == 0 and p.stdout.splitlines()[1] == str(LATEST_VERSION)
+
+
+def test_sql_refuses_writes_and_nothing_changes(wh: Path) -> None:
+    p = oyster("sql", "DROP TABLE runs", "--warehouse", str(wh))
+    assert_one_line_error(p, "refused", "read-only")
+    assert "runs" in Warehouse(wh).relations()
+
+
+def test_bad_sql_is_one_line(wh: Path) -> None:
+    assert_one_line_error(oyster("sql", "SELEC 1", "--warehouse", str(wh)), "SQL error")
+
+
+def test_bad_config_is_one_line(tmp_path: Path, wh: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("roles:\n  leader:\n    backend: nosuch\n")
+    assert_one_line_error(
+        oyster("doctor", "--config", str(cfg), "--warehouse", str(wh)), str(cfg), "roles.leader.backend"
+    )
+    assert_one_line_error(oyster("run", "--config", str(tmp_path / "none.yaml")), "none.yaml", "not found")
+
+
+def test_bad_scenario_file_is_one_line(tmp_path: Path, wh: Path) -> None:
+    f = tmp_path / "s.jsonl"
+    f.write_text('{"id": "a", "text": "hi"}\n{"id": "b"}\n')
+    assert_one_line_error(oyster("scenarios", "check", str(f)), f"{f}: line 2", "text")
+
+
+def test_unreachable_endpoint_is_one_line(tmp_path: Path, wh: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    role = "{backend: openai, base_url: 'http://127.0.0.1:9/v1', model: m, max_retries: 0, timeout_s: 5}"
+    cfg.write_text(f"roles:\n  leader: {role}\n  user: {role}\n  risk: {role}\n  critic: {role}\n")
+    p = oyster("run", "--config", str(cfg), "--limit", "1", "--warehouse", str(wh))
+    assert_one_line_error(p, "role user", "127.0.0.1:9", "unreachable")
+    d = oyster("doctor", "--config", str(cfg), "--warehouse", str(wh))
+    assert d.returncode == 1 and "unreachable" in d.stdout
+
+
+def test_missing_or_corrupt_model_is_one_line(tmp_path: Path, wh: Path) -> None:
+    cache = tmp_path / "models"
+    cache.mkdir()
+    (cache / "qwen2.5-coder-0.5b.gguf").write_bytes(b"GGUF" + b"\0" * 100)
+    p = oyster("run", "--limit", "1", "--warehouse", str(wh), env={"OYSTER_MODEL_CACHE": str(cache)})
+    assert_one_line_error(p, "qwen2.5-coder-0.5b.gguf", "expected 491,400,064", "corrupt")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"roles:\n  leader: {{model: {tmp_path / 'nope.gguf'}}}\n")
+    assert_one_line_error(
+        oyster("run", "--config", str(cfg), "--warehouse", str(wh)), "nope.gguf", "not found"
+    )
+
+
+def test_debug_shows_traceback(wh: Path) -> None:
+    p = oyster("--debug", "sql", "SELEC 1", "--warehouse", str(wh))
+    assert p.returncode != 0 and "Traceback" in p.stderr
+
+
+def test_bad_prompt_override_is_one_line(tmp_path: Path, wh: Path) -> None:
+    d = tmp_path / "prompts"
+    d.mkdir()
+    (d / "leader_synthesize.j2").write_text("{% block user %}{{ chain }} {{ nonsense }}{% endblock %}")
+    p = oyster("run", "--prompts", str(d), "--limit", "1", "--warehouse", str(wh))
+    assert_one_line_error(p, "leader_synthesize.j2", "nonsense")
+
+
+def test_export_command(tmp_path: Path, wh: Path) -> None:
+    out = tmp_path / "dpo.jsonl"
+    p = oyster("export", "--view", "dpo", "--format", "jsonl", "--out", str(out), "--warehouse", str(wh))
+    assert p.returncode == 0 and "wrote 0 row(s) of dpo" in p.stdout and out.exists()
+    p = oyster("export", "--view", "dpo", "--format", "xml", "--out", str(out), "--warehouse", str(wh))
+    assert p.returncode != 0 and "unknown format 'xml'" in p.stderr
+    assert_one_line_error(
+        oyster("export", "--view", "nope", "--out", str(out), "--warehouse", str(wh)),
+        "no view or table named 'nope'",
+    )
+
+
+def test_sql_before_any_run_creates_an_empty_warehouse(tmp_path: Path) -> None:
+    p = oyster(
+        "sql", "SELECT count(*) AS n FROM dpo", "--format", "csv", "--warehouse", str(tmp_path / "new.duckdb")
+    )
+    assert p.returncode == 0 and p.stdout.splitlines() == ["n", "0"]

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from agents.prompting import PromptLibrary
+from agents.scenarios import bundled_path, load_scenarios
+from runtime.runner import RunSummary, run_lingo_bp
+from schemas import OysterConfig, Scenario
+from warehouse import Warehouse
+
+SCRIPTED = {"backend": "scripted", "model": "agents.backends.mock:well_behaved"}
+
+
+def _config(**kw: object) -> OysterConfig:
+    return OysterConfig.model_validate(
+        {
+            "roles": dict.fromkeys(("user", "leader", "risk", "critic"), SCRIPTED),
+            "lingo_bp": {"iterations": 1},
+            **kw,
+        }
+    )
+
+
+async def test_run_writes_everything_and_resume_skips_finished(warehouse: Warehouse) -> None:
+    scenarios = [Scenario(id=f"s{i}", text=f"question {i}") for i in range(5)]
+    seen: list[tuple[int, int]] = []
+
+    def progress(s: RunSummary) -> None:
+        seen.append((s.completed, s.failed))
+
+    first = await run_lingo_bp(
+        _config(concurrency=3), scenarios[:3], warehouse, run_id="r", progress=progress
+    )
+    assert (first.completed, first.failed, first.skipped) == (3, 0, 0)
+    assert seen[0] == (0, 0) and seen[-1] == (3, 0)
+    second = await run_lingo_bp(_config(), scenarios, warehouse, run_id="r")
+    assert (second.completed, second.skipped) == (2, 3)
+    q = warehouse.query
+    assert q("SELECT count(*), count(DISTINCT scenario_id) FROM trajectory_records").rows == [(5, 5)]
+    assert q("SELECT count(*) FROM scenarios WHERE run_id = 'r'").rows == [(5,)]
+    run = q(
+        "SELECT status, models ->> 'leader', json_array_length(json_keys(prompt_versions)) FROM runs"
+    ).rows
+    templates = len(PromptLibrary(None).versions())
+    assert run == [("completed", "scripted:agents.backends.mock:well_behaved", templates)]
+    assert q("SELECT count(DISTINCT prompt_hash) > 5 FROM llm_calls").rows == [(True,)]
+
+
+def test_bundled_scenarios_cover_the_grid() -> None:
+    items = load_scenarios(bundled_path())
+    assert len(items) >= 60
+    langs = {s.language for s in items}
+    assert {"en", "zh"} <= langs
+    cells = {(s.risk_level, s.user_type) for s in items}
+    assert len(cells) == 12  # every risk level x user type
+    assert len({s.category_l2 for s in items if s.category_l2}) >= 16
+    assert any(s.text == "I feel like ending it all. Nothing matters anymore." for s in items)
+    assert any(s.messages for s in items)
+
+
+def test_scenario_file_errors_name_file_and_line(tmp_path: Path) -> None:
+    import pytest
+
+    from agents.scenarios import ScenarioError
+
+    f = tmp_path / "s.jsonl"
+    f.write_text('{"id": "a", "text": "x"}\n{not json}\n')
+    with pytest.raises(ScenarioError, match=r"s\.jsonl:2: not valid JSON"):
+        load_scenarios(f)
+    f.write_text('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n')
+    with pytest.raises(ScenarioError, match="duplicate scenario id 'a'"):
+        load_scenarios(f)
+    y = tmp_path / "s.yaml"
+    y.write_text("- id: a\n  text: hi\n- id: b\n  user_type: alien\n  text: x\n")
+    with pytest.raises(ScenarioError, match=r"item 2: user_type"):
+        load_scenarios(y)
+
+
+async def test_repeated_run_is_answered_from_the_cache(warehouse: Warehouse) -> None:
+    scenarios = [Scenario(id="c1", text="cache me")]
+    first = await run_lingo_bp(_config(), scenarios, warehouse, run_id="a")
+    second = await run_lingo_bp(_config(), scenarios, warehouse, run_id="b")
+    third = await run_lingo_bp(_config(cache=False), scenarios, warehouse, run_id="c")
+    assert first.completed == second.completed == third.completed == 1
+    rows = dict(warehouse.query("SELECT run_id, bool_and(cache_hit) FROM llm_calls GROUP BY run_id").rows)
+    assert rows == {"a": False, "b": True, "c": False}
+    # identical requests, identical answers: the cached run reproduces the first one exactly
+    responses = warehouse.query(
+        "SELECT run_id, list(response ORDER BY iteration) FROM iterations GROUP BY run_id ORDER BY run_id"
+    ).rows
+    assert responses[0][1] == responses[1][1]
+
+
+async def test_resume_runs_failed_scenarios_again(warehouse: Warehouse) -> None:
+    scenarios = [Scenario(id="ok", text="fine"), Scenario(id="bad", text="fails first")]
+    broken = _config().model_copy(deep=True)
+    broken.roles.risk = broken.roles.risk.model_copy(update={"model": "agents.backends.mock:garbage"})
+    first = await run_lingo_bp(broken, scenarios, warehouse, run_id="r", agents=None)
+    assert first.failed == 2
+    second = await run_lingo_bp(_config(), scenarios, warehouse, run_id="r")
+    assert (second.skipped, second.completed) == (0, 2)
+    rows = warehouse.query("SELECT scenario_id, status FROM trajectory_records ORDER BY 1").rows
+    assert rows == [("bad", "completed"), ("ok", "completed")]
+    assert warehouse.query("SELECT count(*) FROM failures WHERE run_id = 'r'").rows[0][0] >= 2  # history kept
