@@ -7,8 +7,9 @@ import sys
 from collections.abc import Sequence
 from typing import Annotated
 
-import click
 import typer
+from typer._click.exceptions import NoArgsIsHelpError
+from typer.exceptions import TyperException
 
 from cli import data, doctor, evaluate, report, run, scenarios, train
 from schemas.errors import OysterError
@@ -67,27 +68,46 @@ def script_main(command: str, defaults: Sequence[tuple[tuple[str, ...], str]] = 
     main()
 
 
+def _usage_line(exc: TyperException) -> str:
+    """One line for a usage error: what is wrong with which flag, and where to read more."""
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"error: {message}{where}"
+
+
+INTERRUPTED = (
+    "interrupted: finished work is in the warehouse; rerun with the same --run-id / --eval-id to resume"
+)
+
+
 def main() -> None:
     debug = "--debug" in sys.argv
     try:
-        rc = app(standalone_mode=False)
+        rc = app(standalone_mode=False, prog_name="oyster")
         if isinstance(rc, int) and rc:
+            if rc == 130:  # typer turns Ctrl-C into this exit code when not standalone
+                _fail(INTERRUPTED)
             raise SystemExit(rc)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
-    except click.exceptions.Abort:
-        _fail("aborted")
+    except typer.Abort:
+        # click turns Ctrl-C into Abort when it is not in standalone mode.
+        _fail(INTERRUPTED)
         raise SystemExit(130) from None
-    except click.ClickException as exc:
-        exc.show()
-        raise SystemExit(exc.exit_code) from None
+    except NoArgsIsHelpError:
+        raise SystemExit(2) from None  # the help has been printed
+    except TyperException as exc:
+        # Typer bundles its own click: its usage errors are not `click.ClickException`s.
+        _fail(_usage_line(exc))
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
     except OysterError as exc:
         if debug:
             raise
         _fail(f"error: {exc}")
         raise SystemExit(2) from None
     except KeyboardInterrupt:
-        _fail("interrupted: finished scenarios are in the warehouse; rerun with the same --run-id to resume")
+        _fail(INTERRUPTED)
         raise SystemExit(130) from None
     except Exception as exc:
         if debug:

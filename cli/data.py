@@ -10,7 +10,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.table import Table
 
@@ -37,7 +36,7 @@ def sql(
 ) -> None:
     """Run a read-only query against the warehouse (works while a pipeline is writing)."""
     if fmt not in ("table", "csv", "json"):
-        raise click.BadParameter(f"unknown format '{fmt}' (use table, csv or json)", param_hint="--format")
+        raise typer.BadParameter(f"unknown format '{fmt}' (use table, csv or json)", param_hint="--format")
     wh = open_warehouse(warehouse)
     if not wh.path.exists():
         wh.migrate()  # a fresh, empty warehouse: the views exist and SELECT 1 works before any run
@@ -71,7 +70,7 @@ def export(
 ) -> None:
     """Export a view to JSONL / Parquet / CSV (TRL loads the dpo view as is)."""
     if fmt not in EXPORT_FORMATS:
-        raise click.BadParameter(
+        raise typer.BadParameter(
             f"unknown format '{fmt}' (use {', '.join(EXPORT_FORMATS)})", param_hint="--format"
         )
     n = open_warehouse(warehouse).export(view, fmt, out, where)

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 
 from agents.scenarios import bundled_path, load_scenarios
@@ -37,7 +36,7 @@ def run_command(
     from runtime.runner import preflight, run_lingo_bp
 
     if run_id is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", run_id):
-        raise click.BadParameter(
+        raise typer.BadParameter(
             f"{run_id!r}: use letters, digits and . _ : - (at most 128)", param_hint="--run-id"
         )
     cfg = load(

@@ -70,8 +70,20 @@ class BatchWriter(Generic[R]):
         async with self._lock:
             batch = list(self.buffer)
             if batch:
+                writing = asyncio.ensure_future(asyncio.to_thread(self.write, batch))
                 try:
-                    await asyncio.to_thread(self.write, batch)
+                    try:
+                        await asyncio.shield(writing)
+                    except asyncio.CancelledError:
+                        # The thread writes on regardless: wait for it, so the buffer tells the truth
+                        # and the final flush does not write the same batch twice.
+                        await asyncio.wait([writing])
+                        if writing.exception() is None:
+                            del self.buffer[: len(batch)]
+                            self.written += len(batch)
+                        raise
+                except asyncio.CancelledError:
+                    raise
                 except Exception as exc:
                     if raise_errors:
                         raise
