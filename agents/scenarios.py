@@ -36,6 +36,10 @@ def load_scenarios(path: str | Path | None = None) -> list[Scenario]:
         raise ScenarioError(f"{p}: scenario file not found") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"{p}: not UTF-8 text") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{p}: is a directory, not a scenario file") from None
+    except OSError as exc:
+        raise ScenarioError(f"{p}: cannot read ({exc.strerror})") from None
     items: list[tuple[int, Any]] = []
     if p.suffix in (".yaml", ".yml"):
         try:

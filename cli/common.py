@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from schemas.config import OysterConfig, load_config
+from schemas.errors import OysterError
 from warehouse import Warehouse
 
 console = Console()
@@ -30,6 +31,10 @@ WarehouseOpt = Annotated[
 def load(path: Path | None, overrides: dict[str, Any] | None = None) -> OysterConfig:
     """The config file (or defaults) with the command's flags as dotted overrides; ``None`` = not given."""
     return load_config(path, overrides)
+
+
+class WarehouseMissing(OysterError, FileNotFoundError):
+    """A reading command named a warehouse file that does not exist."""
 
 
 def open_warehouse(path: Path | None, config: OysterConfig | None = None) -> Warehouse:
@@ -67,3 +72,14 @@ def print_result(result: Any, title: str) -> None:
     for row in result.rows:
         table.add_row(*[str(v) for v in row])
     console.print(table)
+
+
+def existing_warehouse(path: Path | None, config: OysterConfig | None = None) -> Warehouse:
+    """The warehouse a reading command reads; it is never created here (a typo must not look empty)."""
+    wh = open_warehouse(path, config)
+    if not wh.path.exists():
+        raise WarehouseMissing(
+            f"warehouse {wh.path} does not exist (nothing generated there yet: check --warehouse / "
+            "OYSTER_WAREHOUSE, or run `oyster run` first)"
+        )
+    return wh

@@ -5,19 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
+from cli.common import WarehouseOpt, console, existing_warehouse
+from schemas.errors import OysterError
 from warehouse import EXPORT_FORMATS
-
-if TYPE_CHECKING:
-    pass
-from cli.common import WarehouseOpt, console, open_warehouse
 
 
 def _jsonable(v: Any) -> Any:
@@ -26,6 +26,35 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, bytes):
         return v.hex()
     return v
+
+
+class ExportError(OysterError, ValueError):
+    """The export's output path cannot be written as asked."""
+
+
+# Stored model text may hold terminal escape sequences: show every control character as an escape.
+_CONTROLS = [*range(0x20), 0x7F, *range(0x80, 0xA0)]
+_CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in _CONTROLS if chr(c) not in "\n\t"}
+
+
+def _cell(value: Any, max_width: int) -> Text:
+    s = "NULL" if value is None else str(value).translate(_CONTROL_ESCAPES)
+    # A Text cell, not a string: rich would read "[red]" in model output as markup.
+    return Text(s if len(s) <= max_width else s[: max_width - 1] + "…")
+
+
+def _writable_target(out: Path, force: bool) -> None:
+    if out.is_dir():
+        raise ExportError(f"{out}: is a directory; give a file path to --out")
+    if out.exists() and not force:
+        raise ExportError(f"{out}: already exists; pass --force to overwrite it")
+    parent = out.parent
+    if parent.exists() and not parent.is_dir():
+        raise ExportError(f"{out}: {parent} is a file, not a directory")
+    if not parent.exists():
+        raise ExportError(f"{out}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ExportError(f"{out}: directory {parent} is not writable")
 
 
 def sql(
@@ -37,10 +66,7 @@ def sql(
     """Run a read-only query against the warehouse (works while a pipeline is writing)."""
     if fmt not in ("table", "csv", "json"):
         raise typer.BadParameter(f"unknown format '{fmt}' (use table, csv or json)", param_hint="--format")
-    wh = open_warehouse(warehouse)
-    if not wh.path.exists():
-        wh.migrate()  # a fresh, empty warehouse: the views exist and SELECT 1 works before any run
-    result = wh.query(query)
+    result = existing_warehouse(warehouse).query(query)
     if fmt == "json":
         rows = [{c: _jsonable(v) for c, v in zip(result.columns, row, strict=True)} for row in result.rows]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, default=str, indent=1) + "\n")
@@ -53,11 +79,7 @@ def sql(
     else:
         table = Table(*result.columns, caption=f"{len(result.rows)} row(s)")
         for row in result.rows:
-            cells = []
-            for v in row:
-                s = "NULL" if v is None else str(v)
-                cells.append(s if len(s) <= max_width else s[: max_width - 1] + "…")
-            table.add_row(*cells)
+            table.add_row(*[_cell(v, max_width) for v in row])
         console.print(table)
 
 
@@ -67,11 +89,14 @@ def export(
     fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, parquet or csv.")] = "jsonl",
     where: Annotated[str | None, typer.Option(help="SQL condition to filter rows.")] = None,
     warehouse: WarehouseOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """Export a view to JSONL / Parquet / CSV (TRL loads the dpo view as is)."""
     if fmt not in EXPORT_FORMATS:
         raise typer.BadParameter(
             f"unknown format '{fmt}' (use {', '.join(EXPORT_FORMATS)})", param_hint="--format"
         )
-    n = open_warehouse(warehouse).export(view, fmt, out, where)
+    wh = existing_warehouse(warehouse)
+    _writable_target(out, force)
+    n = wh.export(view, fmt, out, where)
     console.print(f"wrote {n} row(s) of {view} to {out}")

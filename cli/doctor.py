@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
+from cli.common import ConfigOpt, WarehouseOpt, console, load, open_warehouse
 from schemas.config import ROLES
 from warehouse import LATEST_VERSION
-
-if TYPE_CHECKING:
-    pass
-from cli.common import ConfigOpt, WarehouseOpt, console, load, open_warehouse
 
 
 def doctor(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
@@ -45,7 +41,10 @@ def doctor(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
         problems += 1
         console.print(f"prompts: [red]{exc}[/]")
     wh = open_warehouse(warehouse, cfg)
-    version = wh.migrate()
-    console.print(f"warehouse: {wh.path} (schema version {version}, latest {LATEST_VERSION})")
+    if wh.path.exists():
+        version = wh.migrate()
+        console.print(f"warehouse: {wh.path} (schema version {version}, latest {LATEST_VERSION})")
+    else:
+        console.print(f"warehouse: {wh.path} (does not exist yet; the first run creates it)")
     if problems:
         raise typer.Exit(1)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    pass
-from cli.common import ConfigOpt, WarehouseOpt, console, load, open_warehouse
+from cli.common import ConfigOpt, WarehouseOpt, console, existing_warehouse, load
 
 
 def report(
@@ -20,6 +18,6 @@ def report(
     """One self-contained HTML page of everything in the warehouse: evaluations, training, generated data."""
     from report.render import write_report
 
-    wh = open_warehouse(warehouse, load(config))
+    wh = existing_warehouse(warehouse, load(config))
     sections = write_report(wh, out)
     console.print(f"wrote {out} ({', '.join(sections)})")

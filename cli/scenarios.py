@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from agents.scenarios import load_scenarios
-
-if TYPE_CHECKING:
-    pass
 from cli.common import ConfigOpt, console, load
 
 app = typer.Typer(help="Scenario files: check and synthesise.", no_args_is_help=True)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-if TYPE_CHECKING:
-    pass
 from cli.common import ConfigOpt, WarehouseOpt, console, load, open_warehouse
 from schemas.config import NULL
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator
@@ -79,11 +79,11 @@ def _default_reaction_risk() -> dict[FollowerReaction, float]:
 
 class LingoBPConfig(Record):
     iterations: int = Field(default=3, ge=0, le=20, description="T max")
-    alpha: float = Field(default=1.0, gt=0)
-    beta: float = Field(default=2.0, gt=0)
+    alpha: float = Field(default=1.0, gt=0, le=100)
+    beta: float = Field(default=2.0, gt=0, le=100)
     candidates: int = Field(default=3, ge=2, le=6, description="k strategy sets in the Stackelberg step")
     pair_margin: float = Field(
-        default=0.1, ge=0.0, description="minimum Construction Score margin for a pair"
+        default=0.1, ge=0.0, le=2.0, description="minimum Construction Score margin for a pair"
     )
     chosen_verdicts: list[SafetyVerdict] = Field(
         default_factory=lambda: [SafetyVerdict.SAFE, SafetyVerdict.GENERALLY_SAFE],
@@ -94,7 +94,9 @@ class LingoBPConfig(Record):
     )
     epochs: Literal["auto"] | list[ActiveLoss] = "auto"
     freeze: dict[ActiveLoss, list[ChainNode]] = Field(default_factory=_default_freeze)
-    reaction_risk: dict[FollowerReaction, float] = Field(default_factory=_default_reaction_risk)
+    reaction_risk: dict[FollowerReaction, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=_default_reaction_risk
+    )
     predict_next_turn: bool = True
 
 
@@ -138,6 +140,12 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
             raw = yaml.safe_load(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{p}: config file not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{p}: is a directory, not a config file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{p}: not UTF-8 text") from None
+        except OSError as exc:
+            raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" at line {mark.line + 1}" if mark is not None else ""

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from schemas.base import Record
+from schemas.base import Record, UnicodeText
 
 Role = Literal["system", "user", "assistant"]
 
 
 class ChatMessage(Record):
     role: Role
-    content: str
+    content: UnicodeText
 
 
 def as_dicts(messages: list[ChatMessage]) -> list[dict[str, str]]:

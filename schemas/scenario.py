@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from schemas.base import LLMOutput, Record
+from schemas.base import LLMOutput, Record, UnicodeText
 from schemas.messages import ChatMessage
 
 
@@ -28,7 +28,7 @@ class Scenario(Record):
 
     id: str = Field(min_length=1, max_length=200)
     language: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$")
-    text: str | None = None
+    text: UnicodeText | None = None
     messages: list[ChatMessage] | None = None
     user_type: UserType | None = None
     risk_level: RiskLevel | None = None

@@ -126,13 +126,64 @@ def test_export_command(tmp_path: Path, wh: Path) -> None:
     p = oyster("export", "--view", "dpo", "--format", "xml", "--out", str(out), "--warehouse", str(wh))
     assert p.returncode != 0 and "unknown format 'xml'" in p.stderr
     assert_one_line_error(
-        oyster("export", "--view", "nope", "--out", str(out), "--warehouse", str(wh)),
+        oyster("export", "--view", "nope", "--out", str(out), "--warehouse", str(wh), "--force"),
         "no view or table named 'nope'",
     )
 
 
-def test_sql_before_any_run_creates_an_empty_warehouse(tmp_path: Path) -> None:
-    p = oyster(
-        "sql", "SELECT count(*) AS n FROM dpo", "--format", "csv", "--warehouse", str(tmp_path / "new.duckdb")
-    )
-    assert p.returncode == 0 and p.stdout.splitlines() == ["n", "0"]
+def test_13_export_refuses_to_overwrite_without_force(tmp_path: Path, wh: Path) -> None:
+    out = tmp_path / "dpo.jsonl"
+    out.write_text("keep me\n", encoding="utf-8")
+    p = oyster("export", "--view", "dpo", "--out", str(out), "--warehouse", str(wh))
+    assert_one_line_error(p, str(out), "already exists", "--force")
+    assert out.read_text(encoding="utf-8") == "keep me\n"
+    p = oyster("export", "--view", "dpo", "--out", str(out), "--warehouse", str(wh), "--force")
+    assert p.returncode == 0 and out.read_text(encoding="utf-8") == ""
+
+
+def test_11_export_path_under_a_file_or_not_writable_is_one_line(tmp_path: Path, wh: Path) -> None:
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("x", encoding="utf-8")
+    p = oyster("export", "--view", "dpo", "--out", str(a_file / "dpo.jsonl"), "--warehouse", str(wh))
+    assert_one_line_error(p, "is a file, not a directory")
+    p = oyster("export", "--view", "dpo", "--out", str(tmp_path), "--warehouse", str(wh))
+    assert_one_line_error(p, "is a directory")
+
+
+def test_12_reading_a_mistyped_warehouse_says_it_does_not_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.duckdb"
+    for args in (
+        ("sql", "SELECT 1"),
+        ("export", "--view", "dpo", "--out", str(tmp_path / "x.jsonl")),
+        ("report", "--out", str(tmp_path / "r.html")),
+    ):
+        p = oyster(*args, "--warehouse", str(missing))
+        assert_one_line_error(p, str(missing), "does not exist")
+    assert not missing.exists() and not (tmp_path / "x.jsonl").exists()
+
+
+def test_15_sql_table_output_escapes_control_characters(wh: Path) -> None:
+    query = "SELECT chr(27) || '[31mred' || chr(7) AS x, '[bold]markup' AS y"
+    p = oyster("sql", query, "--warehouse", str(wh))
+    assert p.returncode == 0
+    assert "\x1b" not in p.stdout and "\x07" not in p.stdout
+    assert "\\x1b[31mred\\x07" in p.stdout and "[bold]markup" in p.stdout
+
+
+def test_11_scenario_or_config_path_that_is_a_directory_or_not_utf8(tmp_path: Path) -> None:
+    latin = tmp_path / "latin1.jsonl"
+    latin.write_bytes('{"id": "a", "text": "caf\xe9"}\n'.encode("latin-1"))
+    assert_one_line_error(oyster("scenarios", "check", str(tmp_path)), str(tmp_path), "is a directory")
+    assert_one_line_error(oyster("scenarios", "check", str(latin)), "not UTF-8")
+    assert_one_line_error(oyster("run", "--config", str(tmp_path)), "is a directory")
+    assert_one_line_error(oyster("run", "--config", str(latin)), "not UTF-8")
+
+
+def test_11_lone_surrogate_scenario_is_invalid_for_check_and_run_alike(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "ok", "text": "hello"}\n{"id": "bad", "text": "broken \\ud800 text"}\n', "utf-8")
+    check = oyster("scenarios", "check", str(bad))
+    run = oyster("run", "--scenarios", str(bad), "--warehouse", str(tmp_path / "w.duckdb"))
+    for p in (check, run):
+        assert_one_line_error(p, f"{bad}: line 2", "lone surrogate")
+    assert not (tmp_path / "w.duckdb").exists()
