@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -11,8 +12,23 @@ from cli.common import ConfigOpt, WarehouseOpt, console, load, open_warehouse
 from schemas.config import ROLES
 from warehouse import LATEST_VERSION
 
+if TYPE_CHECKING:
+    from agents.backends import ChatBackend
 
-def doctor(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+CheckCallOpt = Annotated[
+    bool, typer.Option("--check-call", help="LangChain roles: also make one tiny call (a few tokens).")
+]
+
+
+async def _ready(backend: ChatBackend, call: bool) -> str:
+    # Only backends that can make a test call have check_call (LangChain models).
+    check_call = getattr(backend, "check_call", None) if call else None
+    return str(await check_call()) if check_call is not None else await backend.check()
+
+
+def doctor(
+    config: ConfigOpt = None, warehouse: WarehouseOpt = None, check_call: CheckCallOpt = False
+) -> None:
     """Show each role's backend and model, whether it is ready, and the warehouse."""
     from agents.backends import BackendError, make_backend
     from agents.prompting import PromptError, PromptLibrary
@@ -28,7 +44,7 @@ def doctor(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
         key = rm.model_dump_json()
         if key not in checked:
             try:
-                checked[key] = "[green]ready[/]: " + asyncio.run(make_backend(rm).check())
+                checked[key] = "[green]ready[/]: " + asyncio.run(_ready(make_backend(rm), check_call))
             except BackendError as exc:
                 checked[key] = f"[red]not ready[/]: {exc}"
         problems += checked[key].startswith("[red]")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,7 +18,13 @@ from schemas.judgement import SafetyVerdict
 from schemas.stackelberg import FollowerReaction
 from schemas.training import TrainConfig
 
-BackendKind = Literal["embedded", "openai", "scripted"]
+BackendKind = Literal["embedded", "openai", "scripted", "langchain"]
+StructuredMethod = Literal["auto", "json_schema", "function_calling", "json_mode", "text"]
+# Constructor arguments under these names carry credentials; the config is stored with every run.
+_SECRET_NAME = re.compile(
+    r"(api|access|secret|private|subscription)[_-]?key|(^|[_-])token$|secret|passw|credential|authori[sz]ation",
+    re.IGNORECASE,
+)
 ROLES: tuple[str, ...] = ("user", "leader", "risk", "critic")
 
 
@@ -38,9 +45,35 @@ class RoleModel(Record):
     seed: int | None = 0
     n_ctx: int = Field(default=4096, gt=0, description="embedded only: context window")
     n_threads: int | None = Field(default=None, description="embedded only: CPU threads")
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="langchain only: constructor arguments; secrets as {env: NAME}"
+    )
+    structured_output: StructuredMethod = Field(
+        default="auto", description="langchain only: with_structured_output method, or text for JSON in text"
+    )
+
+    @field_validator("kwargs")
+    @classmethod
+    def _secrets_from_env(cls, v: dict[str, Any]) -> dict[str, Any]:
+        _refuse_literal_secrets(v, "kwargs")
+        return v
 
     def label(self) -> str:
         return f"{self.backend}:{self.model}"
+
+
+def _refuse_literal_secrets(value: Any, where: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}"
+            if isinstance(item, str) and item and _SECRET_NAME.search(str(key)):
+                raise ValueError(
+                    f"{path} looks like a secret; give it as {{env: VARIABLE}}, not in the config"
+                )
+            _refuse_literal_secrets(item, path)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_literal_secrets(item, f"{where}[{i}]")
 
 
 class RolesConfig(Record):

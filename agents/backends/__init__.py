@@ -13,6 +13,10 @@ def make_backend(cfg: RoleModel) -> ChatBackend:
         return EmbeddedBackend(cfg)
     if cfg.backend == "openai":
         return OpenAIBackend(cfg)
+    if cfg.backend == "langchain":
+        from agents.backends.langchain_backend import LangChainBackend
+
+        return LangChainBackend(cfg)
     return ScriptedBackend.from_config(cfg)
 
 
