@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from runtime.ray_pool import RayPool, ray_map
+from schemas.errors import OysterError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -94,6 +95,32 @@ class BatchWriter(Generic[R]):
                 self.written += len(batch)
             self._last_flush = self.clock()
             return not self.buffer
+
+
+    async def drain(self, deadline_s: float = 600.0, pause_s: float = 1.0) -> None:
+        """Flush until everything is written, retrying failed writes until ``deadline_s`` has passed.
+
+        A reader that holds the DuckDB file (its single-writer lock) makes writes wait; the results
+        stay buffered meanwhile, so a finished result is lost only if the file stays locked past
+        the deadline, and then the error says how many.
+        """
+        give_up = self.clock() + deadline_s
+        while True:
+            try:
+                if await self.flush():
+                    return
+            except Exception as exc:
+                if self.clock() >= give_up:
+                    raise WriteFailed(
+                        f"{len(self.buffer)} finished result(s) could not be written for {deadline_s:.0f} s: "
+                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                    ) from exc
+                log.warning("warehouse busy, retrying the write of %d result(s): %s", len(self.buffer), exc)
+            await asyncio.sleep(pause_s)
+
+
+class WriteFailed(OysterError, RuntimeError):
+    """Finished results could not be written before the writer's deadline."""
 
 
 @dataclass
@@ -175,4 +202,4 @@ async def execute(
     finally:
         ticker.cancel()
         # Whatever finished is written even when the job is interrupted.
-        await writer.flush()
+        await writer.drain()

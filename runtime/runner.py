@@ -20,6 +20,7 @@ from agents.llm import CallLog
 from agents.prompting import PromptLibrary
 from runtime.executor import BatchWriter, execute
 from runtime.ray_pool import RayPool, scenario_remote
+from runtime.run_lock import run_lock
 from schemas.config import ROLES, OysterConfig
 from schemas.records import RunRecord
 from schemas.scenario import Scenario
@@ -103,8 +104,26 @@ async def run_lingo_bp(
     """Run every scenario not yet finished under ``run_id``; write each trajectory as it finishes.
 
     With a ``pool`` the scenarios run on Ray actors; otherwise in this process, ``concurrency`` at a time.
+    One process at a time may write a run: a second one with the same id is refused (RunLocked).
     """
     run_id = run_id or new_run_id()
+    with run_lock(warehouse.path, run_id):
+        return await _run_locked(
+            config, scenarios, warehouse, run_id, agents, progress, command, batch_size, pool
+        )
+
+
+async def _run_locked(
+    config: OysterConfig,
+    scenarios: Sequence[Scenario],
+    warehouse: Warehouse,
+    run_id: str,
+    agents: Agents | None,
+    progress: Progress | None,
+    command: str,
+    batch_size: int,
+    pool: RayPool | None,
+) -> RunSummary:
     warehouse.migrate()
     done = warehouse.finished_scenarios(run_id)
     todo = [s for s in scenarios if s.id not in done]
