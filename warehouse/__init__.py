@@ -1,15 +1,16 @@
 """The warehouse owns every byte of SQL in Oyster."""
 
+from warehouse.runs import Warehouse
 from warehouse.store import (
     DEFAULT_PATH,
     EXPORT_FORMATS,
     LATEST_VERSION,
-    TRAJECTORY_TABLES,
     QueryResult,
-    Warehouse,
+    Store,
     WarehouseError,
     default_path,
 )
+from warehouse.trajectory_rows import TRAJECTORY_TABLES
 
 __all__ = [
     "DEFAULT_PATH",
@@ -17,6 +18,7 @@ __all__ = [
     "LATEST_VERSION",
     "TRAJECTORY_TABLES",
     "QueryResult",
+    "Store",
     "Warehouse",
     "WarehouseError",
     "default_path",

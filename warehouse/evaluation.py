@@ -8,13 +8,13 @@ from typing import Any
 
 from schemas.evaluation import SampleResult
 from schemas.records import utcnow
-from warehouse.store import QueryResult, Warehouse
+from warehouse.store import QueryResult, Store, insert_rows
 
 BETAS = (0.1, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # the view eval_construction reports these
 
 
 class EvalStore:
-    def __init__(self, warehouse: Warehouse) -> None:
+    def __init__(self, warehouse: Store) -> None:
         self.wh = warehouse
 
     def start(
@@ -31,21 +31,25 @@ class EvalStore:
         command: str | None,
     ) -> None:
         with self.wh.connect(read_only=False) as con:
-            con.execute(
-                """INSERT INTO eval_runs VALUES (?, ?, NULL, 'running', ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (eval_id) DO UPDATE SET status = 'running', finished_at = NULL""",
+            insert_rows(
+                con,
+                "eval_runs",
                 [
-                    eval_id,
-                    utcnow(),
-                    task,
-                    model,
-                    json.dumps(judges),
-                    json.dumps(prompt_versions),
-                    json.dumps(config),
-                    dataset,
-                    n_samples,
-                    command,
+                    {
+                        "eval_id": eval_id,
+                        "started_at": utcnow(),
+                        "status": "running",
+                        "task": task,
+                        "model": model,
+                        "judges": json.dumps(judges),
+                        "prompt_versions": json.dumps(prompt_versions),
+                        "config": json.dumps(config),
+                        "dataset": dataset,
+                        "n_samples": n_samples,
+                        "command": command,
+                    }
                 ],
+                on_conflict="ON CONFLICT (eval_id) DO UPDATE SET status = 'running', finished_at = NULL",
             )
 
     def run_model(self, eval_id: str) -> tuple[str, str] | None:
@@ -71,28 +75,28 @@ class EvalStore:
             return
         ids = [r.sample.id for r in results]
         samples = [
-            [
-                eval_id,
-                r.sample.id,
-                json.dumps([m.model_dump() for m in r.sample.messages], ensure_ascii=False),
-                r.sample.target,
-                r.sample.metadata,
-                r.response,
-                r.error,
-                r.latency_s,
-            ]
+            {
+                "eval_id": eval_id,
+                "sample_id": r.sample.id,
+                "messages": json.dumps([m.model_dump() for m in r.sample.messages], ensure_ascii=False),
+                "target": r.sample.target,
+                "metadata": r.sample.metadata,
+                "response": r.response,
+                "error": r.error,
+                "latency_s": r.latency_s,
+            }
             for r in results
         ]
         scores = [
-            [
-                eval_id,
-                r.sample.id,
-                s.scorer,
-                s.value,
-                s.label,
-                s.explanation,
-                json.dumps(s.details, ensure_ascii=False, default=str),
-            ]
+            {
+                "eval_id": eval_id,
+                "sample_id": r.sample.id,
+                "scorer": s.scorer,
+                "value": s.value,
+                "label": s.label,
+                "explanation": s.explanation,
+                "details": json.dumps(s.details, ensure_ascii=False, default=str),
+            }
             for r in results
             for s in r.scores
         ]
@@ -105,9 +109,8 @@ class EvalStore:
             con.execute(
                 "DELETE FROM eval_samples WHERE eval_id = ? AND list_contains(?, sample_id)", [eval_id, ids]
             )
-            con.executemany("INSERT INTO eval_samples VALUES (?, ?, ?, ?, ?, ?, ?, ?)", samples)
-            if scores:
-                con.executemany("INSERT INTO eval_scores VALUES (?, ?, ?, ?, ?, ?, ?)", scores)
+            insert_rows(con, "eval_samples", samples)
+            insert_rows(con, "eval_scores", scores)
             con.execute("COMMIT")
 
     def finish(self, eval_id: str, status: str) -> None:

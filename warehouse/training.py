@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 
 from schemas.records import utcnow
-from warehouse.store import Warehouse, WarehouseError, _first_line
+from warehouse.store import QueryResult, Store, WarehouseError, check_select, first_line, insert_rows
 
 #: view -> (id expression, columns handed to the trainer)
 _SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -19,7 +19,7 @@ _SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 class TrainingStore:
-    def __init__(self, warehouse: Warehouse) -> None:
+    def __init__(self, warehouse: Store) -> None:
         self.wh = warehouse
 
     def examples(self, view: str, where: str | None = None) -> list[dict[str, Any]]:
@@ -30,15 +30,14 @@ class TrainingStore:
         select = f"SELECT {id_expr} AS example_id, {', '.join(columns)} FROM {view}"
         if where:
             select += f" WHERE ({where})"
-            Warehouse._check_select(select)
+            check_select(select)
         select += " ORDER BY example_id"
         with self.wh.connect(read_only=True) as con:
             try:
                 cur = con.execute(select)
             except duckdb.Error as exc:
-                raise WarehouseError(f"--where: {_first_line(exc)}") from None
-            names = [d[0] for d in cur.description or []]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+                raise WarehouseError(f"--where: {first_line(exc)}") from None
+            return QueryResult([d[0] for d in cur.description or []], cur.fetchall()).records()
 
     def start(
         self,
@@ -57,34 +56,48 @@ class TrainingStore:
             con.execute("BEGIN")
             con.execute("DELETE FROM train_metrics WHERE train_id = ?", [train_id])
             con.execute("DELETE FROM train_examples WHERE train_id = ?", [train_id])
-            con.execute(
-                """INSERT OR REPLACE INTO train_runs VALUES
-                   (?, ?, NULL, 'running', ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)""",
+            insert_rows(
+                con,
+                "train_runs",
                 [
-                    train_id,
-                    utcnow(),
-                    method,
-                    base_model,
-                    out_dir,
-                    view,
-                    where,
-                    len(splits.get("train", ())),
-                    len(splits.get("eval", ())),
-                    json.dumps(config),
-                    command,
+                    {
+                        "train_id": train_id,
+                        "started_at": utcnow(),
+                        "status": "running",
+                        "method": method,
+                        "base_model": base_model,
+                        "out_dir": out_dir,
+                        "source_view": view,
+                        "where_sql": where,
+                        "n_train": len(splits.get("train", ())),
+                        "n_eval": len(splits.get("eval", ())),
+                        "config": json.dumps(config),
+                        "command": command,
+                        # named, so that a rerun replacing the row clears what the last attempt left
+                        "finished_at": None,
+                        "adapter_gguf": None,
+                        "error": None,
+                    }
                 ],
+                verb="INSERT OR REPLACE",
             )
-            rows = [[train_id, ex, split] for split, ids in splits.items() for ex in ids]
-            if rows:
-                con.executemany("INSERT INTO train_examples VALUES (?, ?, ?)", rows)
+            examples = [
+                {"train_id": train_id, "example_id": ex, "split": split}
+                for split, ids in splits.items()
+                for ex in ids
+            ]
+            insert_rows(con, "train_examples", examples)
             con.execute("COMMIT")
 
     def log_metrics(self, train_id: str, step: int, split: str, values: Iterable[tuple[str, float]]) -> None:
-        rows = [[train_id, step, split, name, float(v)] for name, v in values]
+        rows = [
+            {"train_id": train_id, "step": step, "split": split, "name": name, "value": float(v)}
+            for name, v in values
+        ]
         if not rows:
             return
         with self.wh.connect(read_only=False) as con:
-            con.executemany("INSERT OR REPLACE INTO train_metrics VALUES (?, ?, ?, ?, ?)", rows)
+            insert_rows(con, "train_metrics", rows, verb="INSERT OR REPLACE")
 
     def finish(
         self, train_id: str, status: str, *, adapter_gguf: str | None = None, error: str | None = None

@@ -3,16 +3,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pytest
 
 from agents.backends.mock import default_answers
 from agents.lingo_bp.graph import LingoBP
-from schemas import LingoBPConfig, OysterConfig, Scenario
-from warehouse import LATEST_VERSION, Warehouse, WarehouseError
+from schemas import Failure, FailureKind, LingoBPConfig, OysterConfig, RunRecord, Scenario
+from schemas.trajectory import Trajectory
+from warehouse import LATEST_VERSION, TRAJECTORY_TABLES, Warehouse, WarehouseError
+from warehouse.store import insert_rows
 
 SCENARIO = Scenario(id="s1", text="I feel like ending it all.", language="en")
 
@@ -21,18 +25,33 @@ def _config(iterations: int = 2) -> OysterConfig:
     return OysterConfig(lingo_bp=LingoBPConfig(iterations=iterations))
 
 
-async def _write_one(
-    make_lingo: Callable[..., tuple[LingoBP, object]], wh: Warehouse, run_id: str = "r1"
-) -> None:
+Written = tuple[Trajectory, list[Any], list[Failure]]
+
+
+async def _one_trajectory(make_lingo: Callable[..., tuple[LingoBP, object]], run_id: str = "r1") -> Written:
     answers = default_answers(satisfaction=lambda n: [-1, 0, 1][min(n, 2)])
     lingo, _ = make_lingo(answers, _config())
     traj, log = await lingo.run(SCENARIO, run_id)
-    from schemas import RunRecord
+    return traj, list(log.calls), list(log.failures)
 
-    wh.start_run(
-        RunRecord(run_id=run_id, config={}, models={}, prompt_versions={}, oyster_version="t"), [SCENARIO]
+
+def _store(wh: Warehouse, written: Written) -> None:
+    run = RunRecord(
+        run_id=written[0].run_id,
+        started_at=datetime(2025, 1, 1, tzinfo=UTC),  # fixed, so two stores of one trajectory compare equal
+        config={},
+        models={},
+        prompt_versions={},
+        oyster_version="t",
     )
-    wh.write_trajectories([(traj, log.calls, log.failures)])
+    wh.start_run(run, [SCENARIO])
+    wh.write_trajectories([written])
+
+
+async def _write_one(
+    make_lingo: Callable[..., tuple[LingoBP, object]], wh: Warehouse, run_id: str = "r1"
+) -> None:
+    _store(wh, await _one_trajectory(make_lingo, run_id))
 
 
 def test_migrate_is_idempotent(tmp_path: Path) -> None:
@@ -107,35 +126,121 @@ def test_bad_sql_is_one_line(warehouse: Warehouse) -> None:
         warehouse.query("SELECT * FROM no_such_table")
 
 
+def _reorder_columns(wh: Warehouse, table: str) -> list[str]:
+    """Rebuild a table as a later migration might leave it: columns reversed, one added mid-table."""
+    with wh.connect(read_only=False) as con:
+        columns = [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description or []]
+        keys = con.execute(
+            "SELECT constraint_column_names FROM duckdb_constraints() "
+            "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+            [table],
+        ).fetchall()
+        reordered = [f'"{c}"' for c in reversed(columns)]
+        reordered.insert(len(reordered) // 2, "NULL::VARCHAR AS added_later")
+        con.execute(f"CREATE TABLE reordered AS SELECT {', '.join(reordered)} FROM {table}")
+        con.execute(f"DROP TABLE {table}")
+        con.execute(f"ALTER TABLE reordered RENAME TO {table}")
+        for (key,) in keys:  # writes rely on it: ON CONFLICT and INSERT OR IGNORE
+            con.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({', '.join(key)})")
+    return columns
+
+
+async def test_every_value_lands_in_its_column_whatever_the_column_order(  # type: ignore[no-untyped-def]
+    make_lingo, tmp_path: Path
+) -> None:
+    traj, calls, _ = await _one_trajectory(make_lingo)
+    failure = Failure(
+        run_id="r1", scenario_id="s1", role="critic", step="s", kind=FailureKind.INVALID_OUTPUT, message="m"
+    )
+    written = (traj, calls, [failure])
+    plain, shuffled = Warehouse(tmp_path / "plain.duckdb"), Warehouse(tmp_path / "shuffled.duckdb")
+    plain.migrate()
+    shuffled.migrate()
+    tables = ("runs", "scenarios", *TRAJECTORY_TABLES, "failures")
+    columns = {t: _reorder_columns(shuffled, t) for t in tables}
+    _store(plain, written)
+    _store(shuffled, written)
+    for table in tables:
+        # created_at of a trajectory record is stamped when its row is built, so it differs by design
+        names = ", ".join(
+            f'"{c}"' for c in columns[table] if (table, c) != ("trajectory_records", "created_at")
+        )
+        select = f"SELECT {names} FROM {table} ORDER BY ALL"
+        expected = plain.query(select).rows
+        assert expected, table
+        assert shuffled.query(select).rows == expected, table
+        assert shuffled.query(f"SELECT count(*) FROM {table} WHERE added_later IS NOT NULL").rows == [(0,)]
+    iterations = shuffled.query("SELECT iteration, response, construction_score FROM iterations ORDER BY 1")
+    assert iterations.rows == [
+        (it.index, it.response, it.judgement.construction_score if it.judgement else None)
+        for it in traj.iterations
+    ]
+    stored = shuffled.query("SELECT failure_id, kind, message FROM failures").rows
+    assert stored == [(failure.failure_id, "invalid_output", "m")]
+
+
+def test_a_key_that_names_no_column_is_refused(warehouse: Warehouse) -> None:
+    with warehouse.connect(read_only=False) as con, pytest.raises(WarehouseError, match="no column 'nope'"):
+        insert_rows(con, "train_metrics", [{"train_id": "t", "nope": 1.0}])
+    assert warehouse.query("SELECT count(*) FROM train_metrics").rows == [(0,)]
+
+
+# Each round the writer writes a run, keeps holding the write lock and says so; it releases the lock
+# only when told, and the reader tells it after its own first attempt was refused: the order is fixed
+# by events on both sides, not by timing.
 WRITER = """
-import sys, time
+import sys
 from schemas import RunRecord, Scenario
 from warehouse import Warehouse
 wh = Warehouse(sys.argv[1])
-end = time.monotonic() + float(sys.argv[2])
-i = 0
-while time.monotonic() < end:
-    wh.start_run(RunRecord(run_id=f"w{i}", config={}, models={}, prompt_versions={}, oyster_version="t"),
-                 [Scenario(id=f"s{i}", text="x")])
-    i += 1
-    time.sleep(0.05)  # the pipeline writes a batch every few seconds, not back to back
-print(i)
+for line in sys.stdin:
+    i = int(line)
+    with wh.connect(read_only=False):  # start_run below shares this process's open database
+        wh.start_run(RunRecord(run_id=f"w{i}", config={}, models={}, prompt_versions={}, oyster_version="t"),
+                     [Scenario(id=f"s{i}", text="x")])
+        print("holding", flush=True)
+        sys.stdin.readline()
+    print("released", flush=True)
 """
 
 
-def test_reads_succeed_while_another_process_writes(warehouse: Warehouse) -> None:
+def test_reads_succeed_while_another_process_writes(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(warehouse.path), "4"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", WRITER, str(warehouse.path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    reads = []
-    time.sleep(0.5)
-    while proc.poll() is None:
-        reads.append(warehouse.query("SELECT count(*) FROM runs").rows[0][0])
-    out, _ = proc.communicate()
-    writes = int(out.strip())
-    assert writes > 5 and len(reads) > 5
-    assert reads == sorted(reads)  # every read saw a consistent, growing table
-    assert warehouse.query("SELECT count(*) FROM runs").rows == [(writes,)]
+    assert proc.stdin is not None and proc.stdout is not None
+    refused: list[int] = []
+    real_connect = duckdb.connect
+
+    def connect(*args: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        try:
+            return real_connect(*args, **kwargs)
+        except duckdb.IOException:
+            refused.append(len(reads))
+            if refused.count(len(reads)) == 1:
+                proc.stdin.write("release\n")  # type: ignore[union-attr]
+                proc.stdin.flush()  # type: ignore[union-attr]
+            raise
+
+    reads: list[int] = []
+    monkeypatch.setattr(duckdb, "connect", connect)
+    try:
+        for i in range(5):
+            proc.stdin.write(f"{i}\n")
+            proc.stdin.flush()
+            assert proc.stdout.readline().strip() == "holding"
+            reads.append(warehouse.query("SELECT count(*) FROM runs").rows[0][0])
+            assert proc.stdout.readline().strip() == "released"
+    finally:
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    assert sorted(set(refused)) == [0, 1, 2, 3, 4]  # every read met the writer's lock first
+    assert reads == [1, 2, 3, 4, 5]  # and then saw each committed write, in order
 
 
 async def test_export_dpo_loads_in_trl_format(make_lingo, warehouse: Warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,138 @@
+"""The queries behind `oyster report`: each returns rows keyed by column name, ready to chart or tabulate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from warehouse.store import Store
+
+Records = list[dict[str, Any]]
+
+#: the columns eval_strata can be broken down by in the report
+STRATA_GROUPS = ("level", "attack_method", "language")
+
+
+def has(wh: Store, relation: str) -> bool:
+    return relation in wh.relations()
+
+
+def construction_by_beta(wh: Store) -> Records:
+    """Mean Construction Score per evaluated model (its run's id suffix keeps reruns apart) and beta."""
+    return wh.query(
+        """SELECT model || ' #' || right(eval_id, 4) AS name, beta,
+                  avg(construction_score) AS cs, count(*) AS n
+           FROM eval_construction GROUP BY ALL ORDER BY name, beta"""
+    ).records()
+
+
+def construction_summary(wh: Store) -> Records:
+    return wh.query(
+        """SELECT eval_id, model, round(avg(satisfaction), 3) AS satisfaction,
+                  round(avg(risk), 3) AS risk,
+                  round(avg(construction_score) FILTER (beta = 1.0), 3) AS cs_beta_1,
+                  count(DISTINCT sample_id) AS n
+           FROM eval_construction GROUP BY ALL ORDER BY eval_id"""
+    ).records()
+
+
+def strata_success(wh: Store, by: str) -> Records:
+    """Attack success rate per model and group `g` of one of STRATA_GROUPS."""
+    if by not in STRATA_GROUPS:
+        raise ValueError(f"eval_strata is not grouped by {by!r} in the report")
+    return wh.query(
+        f"""SELECT model, coalesce({by}, '?') AS g, avg(attack_success) AS asr
+            FROM eval_strata GROUP BY ALL ORDER BY g, model"""
+    ).records()
+
+
+def strata_overall(wh: Store) -> Records:
+    return wh.query(
+        """SELECT eval_id, model, round(avg(attack_success), 3) AS attack_success_rate, count(*) AS n
+           FROM eval_strata GROUP BY ALL ORDER BY eval_id"""
+    ).records()
+
+
+def refusal_shares(wh: Store) -> Records:
+    """Share of each verdict among the replies of a model to prompts of one expected behaviour."""
+    return wh.query(
+        """SELECT model || ' / ' || expected AS g, verdict,
+                  count(*) * 1.0 / sum(count(*)) OVER (PARTITION BY model, expected) AS share
+           FROM eval_refusal GROUP BY model, expected, verdict ORDER BY g, verdict"""
+    ).records()
+
+
+def judge_runs(wh: Store) -> Records:
+    """Agreement of each judge validation run with the hand-written labels."""
+    return wh.query(
+        """SELECT r.eval_id, json_extract_string(r.config, '$.judge') AS judge,
+                  r.judges ->> 'risk' AS risk_model,
+                  r.judges ->> 'user' AS user_model,
+                  round(avg((sc.details ->> 'agrees' = 'true')::INT), 3) AS agreement, count(*) AS n
+           FROM eval_runs r JOIN eval_scores sc USING (eval_id)
+           WHERE r.task = 'judges' GROUP BY ALL ORDER BY judge, r.eval_id"""
+    ).records()
+
+
+def training_loss(wh: Store) -> Records:
+    return wh.query(
+        """SELECT m.train_id || ' (' || r.method || ')' AS name, m.step, m.value
+           FROM train_metrics m JOIN train_runs r USING (train_id)
+           WHERE m.name = 'loss' AND m.split = 'train' ORDER BY name, step"""
+    ).records()
+
+
+def lingo_iterations(wh: Store) -> Records:
+    return wh.query(
+        """SELECT run_id || ' / ' || scenario_id AS name, iteration, construction_score
+           FROM iterations WHERE construction_score IS NOT NULL ORDER BY name, iteration"""
+    ).records()
+
+
+def scenarios_by_level(wh: Store) -> Records:
+    return wh.query(
+        "SELECT coalesce(risk_level, '?') AS g, 'scenarios' AS s, count(*) AS n "
+        "FROM scenarios GROUP BY ALL ORDER BY g"
+    ).records()
+
+
+def scenarios_by_category(wh: Store, limit: int = 16) -> Records:
+    return wh.query(
+        """SELECT coalesce(category_l2, '?') AS g, 'scenarios' AS s, count(*) AS n
+           FROM scenarios GROUP BY ALL ORDER BY n DESC, g LIMIT ?""",
+        [limit],
+    ).records()
+
+
+def generation_totals(wh: Store) -> Records:
+    return wh.query(
+        """SELECT count(DISTINCT run_id) AS runs, count(*) AS trajectories,
+                  count(*) FILTER (status = 'completed') AS completed,
+                  (SELECT count(*) FROM preference_pairs) AS pairs
+           FROM trajectory_records"""
+    ).records()
+
+
+def trajectory_samples(wh: Store, limit: int = 6) -> Records:
+    """The latest completed trajectories, each with its last chain and its scores per iteration."""
+    rows = wh.query(
+        """SELECT t.run_id, t.scenario_id, s.messages[-1].content AS query, t.stop_reason, t.pair_status,
+                  round(t.best_score, 3) AS best_score, t.final_response
+           FROM trajectory_records t JOIN scenarios s USING (run_id, scenario_id)
+           WHERE t.status = 'completed' ORDER BY t.created_at DESC LIMIT ?""",
+        [limit],
+    ).records()
+    for r in rows:
+        key = [r["run_id"], r["scenario_id"]]
+        r["chain"] = wh.query(
+            """SELECT iteration, node, content, changed FROM chain_nodes
+               WHERE run_id = ? AND scenario_id = ? AND iteration = (
+                   SELECT max(iteration) FROM chain_nodes WHERE run_id = ? AND scenario_id = ?)
+               ORDER BY node""",
+            [*key, *key],
+        ).records()
+        r["scores"] = wh.query(
+            "SELECT iteration, round(construction_score, 3) AS cs, safety_verdict FROM iterations "
+            "WHERE run_id = ? AND scenario_id = ? ORDER BY iteration",
+            key,
+        ).records()
+    return rows

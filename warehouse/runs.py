@@ -1,0 +1,116 @@
+"""Lingo-BP runs: the run record, its scenarios, its finished trajectories."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+from schemas.records import RunRecord, utcnow
+from schemas.scenario import Scenario
+from warehouse.store import Store, insert_rows
+from warehouse.trajectory_rows import CHILD_TABLES, KEPT_TABLES, Written, to_json, trajectory_rows
+
+
+class Warehouse(Store):
+    """The store plus the writes of a Lingo-BP run; evaluation and training have their own stores over it."""
+
+    def start_run(self, run: RunRecord, scenarios: Sequence[Scenario]) -> None:
+        with self.connect(read_only=False) as con:
+            con.execute("BEGIN")
+            insert_rows(
+                con,
+                "runs",
+                [
+                    {
+                        "run_id": run.run_id,
+                        "started_at": run.started_at,
+                        "status": "running",
+                        "config": to_json(run.config),
+                        "models": to_json(run.models),
+                        "prompt_versions": to_json(run.prompt_versions),
+                        "git_revision": run.git_revision,
+                        "oyster_version": run.oyster_version,
+                        "command": run.command,
+                    }
+                ],
+                on_conflict="ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL",
+            )
+            insert_rows(
+                con,
+                "scenarios",
+                [
+                    {
+                        "run_id": run.run_id,
+                        "scenario_id": s.id,
+                        "language": s.language,
+                        "user_type": s.user_type.value if s.user_type else None,
+                        "risk_level": s.risk_level.value if s.risk_level else None,
+                        "category_l1": s.category_l1,
+                        "category_l2": s.category_l2,
+                        "source": s.source,
+                        "messages": [{"role": m.role, "content": m.content} for m in s.conversation()],
+                    }
+                    for s in scenarios
+                ],
+                verb="INSERT OR IGNORE",
+            )
+            con.execute("COMMIT")
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        with self.connect(read_only=False) as con:
+            con.execute(
+                "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?", [status, utcnow(), run_id]
+            )
+
+    def finished_scenarios(self, run_id: str) -> set[str]:
+        """Scenarios of the run that completed; failed ones are run again on resume (and replaced)."""
+        if not self.path.exists():
+            return set()
+        with self.connect(read_only=True) as con:
+            rows = con.execute(
+                "SELECT scenario_id FROM trajectory_records WHERE run_id = ? AND status = 'completed'",
+                [run_id],
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def write_trajectories(self, batch: Sequence[Written]) -> None:
+        """Write finished trajectories with their calls and failures in one transaction.
+
+        A trajectory written twice (a resumed or retried scenario) replaces the first copy.
+        """
+        if not batch:
+            return
+        rows = trajectory_rows(batch)
+        with self.connect(read_only=False) as con:
+            con.execute("BEGIN")
+            keys = pa.table(
+                {
+                    "run_id": [t.run_id for t, _, _ in batch],
+                    "scenario_id": [t.scenario_id for t, _, _ in batch],
+                }
+            )
+            con.register("batch_keys", keys)
+            for table in CHILD_TABLES:
+                con.execute(f"DELETE FROM {table} WHERE (run_id, scenario_id) IN (FROM batch_keys)")
+            con.unregister("batch_keys")
+            for table, values in rows.items():
+                insert_rows(con, table, values, verb="INSERT OR IGNORE" if table in KEPT_TABLES else "INSERT")
+            con.execute("COMMIT")
+
+    def bulk_synthetic_pairs(self, n: int) -> None:
+        """Fill preference_pairs with n synthetic rows (benchmarks only)."""
+        with self.connect(read_only=False) as con:
+            con.execute(
+                """INSERT INTO preference_pairs BY NAME
+                SELECT 'p' || i AS pair_id, 'bench' AS run_id, 's' || i AS scenario_id,
+                       [{'role': 'user', 'content': 'q' || i}] AS prompt,
+                       'chosen ' || i AS chosen, 'rejected ' || i AS rejected,
+                       2 AS chosen_iteration, 0 AS rejected_iteration,
+                       '{}' AS chosen_chain, '{}' AS rejected_chain,
+                       '{}' AS chosen_scores, '{}' AS rejected_scores,
+                       0.5 + (i % 100) / 200 AS chosen_score, (i % 100) / 200 - 0.5 AS rejected_score,
+                       1.0 AS margin, 'rule ' || (i % 3) AS rule
+                FROM range(?) t(i)""",
+                [n],
+            )
