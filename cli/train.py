@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from cli.common import ConfigOpt, WarehouseOpt, console, load, open_warehouse
+from cli.common import ConfigOpt, WarehouseOpt, console, existing_warehouse, load
 from schemas.config import NULL
 
 
@@ -36,7 +36,8 @@ def train(
 ) -> None:
     """Fine-tune on the warehouse's pairs (dpo/orpo) or best safe replies (sft) with TRL; LoRA by default."""
     from schemas.training import TrainMethod
-    from training.trainer import TrainError
+    from training import TrainError
+    from training.ray_executor import RayExecutor
     from training.trainer import train as run_training
 
     try:
@@ -52,24 +53,18 @@ def train(
             "train.lora": NULL if full else None,
         },
     )
-    tcfg = cfg.train
-    wh = open_warehouse(warehouse, cfg)
-    kwargs: dict[str, Any] = {
-        "method": chosen,
-        "model": model,
-        "out_dir": out.expanduser(),
-        "warehouse": wh,
-        "cfg": tcfg,
-        "where": where,
-        "train_id": train_id,
-        "command": " ".join(sys.argv),
-    }
-    if ray_workers > 0:
-        from training.ray_executor import train_on_ray
-
-        result = train_on_ray(**kwargs, workers=ray_workers, use_gpu=gpu, on_stage=console.print)
-    else:
-        result = run_training(**kwargs, on_stage=console.print)
+    result = run_training(
+        method=chosen,
+        model=model,
+        out_dir=out,
+        warehouse=existing_warehouse(warehouse, cfg),
+        cfg=cfg.train,
+        where=where,
+        train_id=train_id,
+        command=" ".join(sys.argv),
+        executor=RayExecutor(ray_workers, use_gpu=gpu) if ray_workers > 0 else None,
+        on_stage=console.print,
+    )
     steps = [m for m in result.metrics if "loss" in m]
     last = {k: v for k, v in (steps[-1] if steps else {}).items() if "/" in k or k == "loss"}
     console.print(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,10 @@ from safetensors.torch import load_file
 from schemas.training import TrainConfig, TrainMethod
 from tests.conftest import scripted_pairs
 from tests.tiny_model import build_tiny_chat_model
-from training.trainer import TrainError, split_examples, train
+from training import TrainError
+from training.data import split_examples
+from training.gguf import CONVERTER, converter_dir, hf_dir_for_preset, unpack_converter
+from training.trainer import train
 from warehouse import Warehouse, WarehouseError
 from warehouse.training import TrainingStore
 
@@ -150,30 +156,114 @@ def test_cli_reports_bad_method_in_one_line(tmp_path: Path) -> None:
     assert run.stderr.strip() == "error: unknown --method 'ppo' (use dpo, orpo or sft)"
 
 
-@pytest.mark.ray
-def test_ray_train_runs_two_data_parallel_workers(
-    tiny_model: Path, pair_warehouse: Warehouse, tmp_path: Path
+FAKE_CONVERTER = """
+import json, os, sys
+args = sys.argv[1:]
+out = args[args.index("--outfile") + 1]
+with open(out, "w") as f:
+    json.dump({"base": args[args.index("--base") + 1], "adapter_files": sorted(os.listdir(args[-1]))}, f)
+"""
+
+
+@pytest.fixture
+def preset_cache(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A model cache in which the default preset is already exported (as the tiny model)."""
+    monkeypatch.setenv("OYSTER_MODEL_CACHE", str(tmp_path / "cache"))
+    shutil.copytree(tiny_model, hf_dir_for_preset("qwen2.5-coder-0.5b"))
+    return tmp_path / "cache"
+
+
+def test_a_missing_converter_is_one_line_naming_the_install_command_before_training(
+    preset_cache: Path, pair_warehouse: Warehouse, tmp_path: Path
 ) -> None:
+    with pytest.raises(TrainError) as caught:
+        train(
+            method=TrainMethod.DPO,
+            model="embedded",
+            out_dir=tmp_path / "out",
+            warehouse=pair_warehouse,
+            cfg=TrainConfig(max_steps=1),
+            train_id="t-noconv",
+        )
+    assert str(caught.value) == (
+        f"converting the adapter to GGUF needs llama.cpp's {CONVERTER}, not installed in "
+        f"{preset_cache}: run `python -m training.gguf` once"
+    )
+    assert pair_warehouse.query("SELECT count(*) FROM train_runs WHERE train_id = 't-noconv'").rows == [(0,)]
+    assert not (tmp_path / "out").exists()
+
+
+def _sdist(path: Path, files: list[str]) -> Path:
+    root = path.name.removesuffix(".tar.gz")
+    with tarfile.open(path, "w:gz") as tar:
+        for name in files:
+            data = f"# {name}\n".encode()
+            info = tarfile.TarInfo(f"{root}/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_unpack_converter_takes_only_llama_cpp_conversion_scripts(tmp_path: Path) -> None:
+    sdist = _sdist(
+        tmp_path / "llama_cpp_python-9.9.9.tar.gz",
+        [
+            "vendor/llama.cpp/convert_lora_to_gguf.py",
+            "vendor/llama.cpp/convert_hf_to_gguf.py",
+            "vendor/llama.cpp/gguf-py/gguf/__init__.py",
+            "vendor/llama.cpp/CMakeLists.txt",
+            "llama_cpp/__init__.py",
+        ],
+    )
+    dest = unpack_converter(sdist, tmp_path / "tools")
+    files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
+    assert files == ["convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "gguf-py/gguf/__init__.py"]
+    assert (dest / CONVERTER).read_text() == "# vendor/llama.cpp/convert_lora_to_gguf.py\n"
+    broken = _sdist(tmp_path / "llama_cpp_python-0.0.1.tar.gz", ["vendor/llama.cpp/README.md"])
+    with pytest.raises(TrainError, match=f"no vendor/llama.cpp/{CONVERTER}"):
+        unpack_converter(broken, tmp_path / "tools-2")
+    assert not (tmp_path / "tools-2").exists()
+
+
+@pytest.mark.ray
+def test_ray_train_runs_two_data_parallel_workers_like_a_local_run(
+    preset_cache: Path, pair_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """Same bookkeeping as a local run: eval metrics under "eval", a preset's adapter converted to GGUF."""
     import ray
 
-    from training.ray_executor import train_on_ray
+    from training.ray_executor import RayExecutor
 
+    tools = converter_dir()
+    tools.mkdir(parents=True)
+    (tools / CONVERTER).write_text(FAKE_CONVERTER)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        result = train_on_ray(
+        result = train(
             method=TrainMethod.DPO,
-            model=str(tiny_model),
+            model="embedded",
             out_dir=tmp_path / "ray-out",
             warehouse=pair_warehouse,
-            cfg=TrainConfig(max_steps=1, batch_size=2, learning_rate=1e-3),
-            workers=2,
+            cfg=TrainConfig(max_steps=1, batch_size=2, learning_rate=1e-3, eval_fraction=0.25),
             train_id="t-ray",
+            executor=RayExecutor(workers=2),
         )
     finally:
         ray.shutdown()
     assert _lora_b_norm(result.out_dir) > 0
-    rows = pair_warehouse.query(
-        "SELECT r.status, json_extract(r.config, '$.ray_workers')::INT, count(m.step) FROM train_runs r "
-        "JOIN train_metrics m USING (train_id) WHERE train_id = 't-ray' AND m.name = 'loss' GROUP BY ALL"
+    q = pair_warehouse.query
+    rows = q(
+        "SELECT r.status, r.base_model, json_extract(r.config, '$.ray_workers')::INT, r.adapter_gguf, "
+        "count(m.step) FILTER (m.split = 'train'), count(m.step) FILTER (m.split = 'eval') "
+        "FROM train_runs r JOIN train_metrics m USING (train_id) "
+        "WHERE train_id = 't-ray' AND m.name = 'loss' GROUP BY ALL"
     ).rows
-    assert rows == [("completed", 2, 1)]
+    adapter = result.out_dir / "adapter.gguf"
+    assert rows == [("completed", "embedded:qwen2.5-coder-0.5b", 2, str(adapter), 1, 1)]
+    assert q("SELECT count(*) FROM train_metrics WHERE train_id = 't-ray' AND name LIKE 'eval_%'").rows == [
+        (0,)
+    ]
+    assert result.adapter_gguf == adapter
+    converted = json.loads(adapter.read_text())
+    assert converted["base"] == str(hf_dir_for_preset("qwen2.5-coder-0.5b"))
+    assert {"adapter_config.json", "adapter_model.safetensors"} <= set(converted["adapter_files"])

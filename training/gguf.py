@@ -1,0 +1,157 @@
+"""Between GGUF and transformers: a preset's GGUF exported for training, a trained LoRA adapter
+converted back to GGUF for the embedded backend.
+
+The adapter conversion uses llama.cpp's `convert_lora_to_gguf.py` (MIT licence, © The ggml
+authors). llama-cpp-python's wheel does not contain it, its source distribution on PyPI does:
+`python -m training.gguf` (part of the README's setup) unpacks the scripts matching the installed
+llama-cpp-python into the model cache once, so that training itself never needs the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from agents.backends.models import ensure_model, model_cache_dir
+from training import TrainError
+
+log = logging.getLogger("oyster.train")
+
+#: the command that installs the converter; named in the error when it is missing
+INSTALL_COMMAND = "python -m training.gguf"
+CONVERTER = "convert_lora_to_gguf.py"
+#: what the converter imports, relative to llama.cpp's root in the sdist
+_LLAMA_CPP_FILES = (CONVERTER, "convert_hf_to_gguf.py", "conversion/", "gguf-py/")
+
+
+# -- preset GGUF -> transformers -------------------------------------------------------------------
+def hf_dir_for_preset(preset: str) -> Path:
+    return model_cache_dir() / "hf" / preset
+
+
+def export_preset_to_transformers(preset: str) -> Path:
+    """Load the preset's GGUF into transformers once and save it as safetensors (later loads take seconds).
+
+    transformers dequantises GGUF weights to float on load but still marks the model as quantized,
+    and TRL refuses to train a quantized model: the markers are cleared before saving.
+    """
+    out = hf_dir_for_preset(preset)
+    if (out / "config.json").exists() and (out / "model.safetensors").exists():
+        return out
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = ensure_model(preset)
+    log.info("converting %s to transformers format in %s (once)", gguf, out)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    clear_quantization(model)
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(str(tmp), safe_serialization=True)
+    tokenizer.save_pretrained(str(tmp))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)  # a crash mid-save never leaves a half-written model that looks complete
+    return out
+
+
+def clear_quantization(model: Any) -> None:
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+
+
+# -- LoRA adapter -> GGUF --------------------------------------------------------------------------
+def _llama_cpp_version() -> str:
+    try:
+        return metadata.version("llama-cpp-python")
+    except metadata.PackageNotFoundError:
+        raise TrainError(
+            "converting an adapter needs llama-cpp-python: pip install 'oyster-csa[embedded]'"
+        ) from None
+
+
+def converter_dir() -> Path:
+    """Where the converter for the installed llama-cpp-python lives (it may not be there yet)."""
+    return model_cache_dir() / f"llama.cpp-tools-{_llama_cpp_version()}"
+
+
+def require_converter() -> Path:
+    tools = converter_dir()
+    if not (tools / CONVERTER).exists():
+        raise TrainError(
+            f"converting the adapter to GGUF needs llama.cpp's {CONVERTER}, not installed in {tools.parent}: "
+            f"run `{INSTALL_COMMAND}` once"
+        )
+    return tools
+
+
+def unpack_converter(sdist: Path, dest: Path) -> Path:
+    """Extract llama.cpp's conversion scripts from a llama-cpp-python sdist into `dest`."""
+    partial = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    with tarfile.open(sdist) as tar:
+        prefix = f"{sdist.name.removesuffix('.tar.gz')}/vendor/llama.cpp/"
+        members = [
+            m
+            for m in tar.getmembers()
+            if m.name.startswith(prefix) and m.name[len(prefix) :].startswith(_LLAMA_CPP_FILES)
+        ]
+        if not any(m.name == prefix + CONVERTER for m in members):
+            raise TrainError(f"{sdist.name}: no vendor/llama.cpp/{CONVERTER} in the source distribution")
+        for m in members:
+            m.name = m.name[len(prefix) :]
+        tar.extractall(partial, members=members, filter="data")
+    shutil.rmtree(dest, ignore_errors=True)
+    partial.rename(dest)  # an interrupted install never looks complete
+    return dest
+
+
+def install_converter() -> Path:
+    """Fetch the installed llama-cpp-python's sdist from PyPI (once) and unpack its converter."""
+    dest = converter_dir()
+    if (dest / CONVERTER).exists():
+        return dest
+    version = dest.name.removeprefix("llama.cpp-tools-")
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", f"llama-cpp-python=={version}", "--no-deps"]
+        cmd += ["--no-binary", ":all:", "-d", tmp, "-q"]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        sdists = list(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
+        if done.returncode != 0 or not sdists:
+            tail = (done.stderr.strip().splitlines() or ["no sdist"])[-1]
+            raise TrainError(f"cannot fetch the llama-cpp-python {version} sdist for its converter: {tail}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return unpack_converter(sdists[0], dest)
+
+
+def convert_adapter_to_gguf(adapter_dir: Path, base_dir: Path) -> Path:
+    tools = require_converter()
+    out = adapter_dir / "adapter.gguf"
+    cmd = [sys.executable, str(tools / CONVERTER), "--base", str(base_dir), "--outtype", "f16"]
+    cmd += ["--outfile", str(out), str(adapter_dir)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tools)})
+    if done.returncode != 0 or not out.exists():
+        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise TrainError(f"{CONVERTER} failed for {adapter_dir}: {tail}")
+    return out
+
+
+def main() -> None:
+    try:
+        print(install_converter())
+    except TrainError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()
