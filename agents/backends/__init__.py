@@ -1,25 +1,21 @@
-"""Model backends behind one async interface (messages in, text out)."""
+"""Model backends behind one async interface (messages in, text out), built by name from a registry."""
 
 from agents.backends.base import BackendError, BackendTimeout, ChatBackend, ChatRequest, ChatResult
 from agents.backends.embedded import EmbeddedBackend
 from agents.backends.models import DEFAULT_PRESET, PRESETS, ensure_model
 from agents.backends.openai_backend import OpenAIBackend
+from agents.backends.registry import BackendFactory, backend_names, make_backend, register_backend
 from agents.backends.scripted import ScriptedBackend
-from schemas.config import RoleModel
 
-
-def make_backend(cfg: RoleModel) -> ChatBackend:
-    if cfg.backend == "embedded":
-        return EmbeddedBackend(cfg)
-    if cfg.backend == "openai":
-        return OpenAIBackend(cfg)
-    return ScriptedBackend.from_config(cfg)
-
+register_backend("embedded", EmbeddedBackend)
+register_backend("openai", OpenAIBackend)
+register_backend("scripted", ScriptedBackend.from_config)
 
 __all__ = [
     "DEFAULT_PRESET",
     "PRESETS",
     "BackendError",
+    "BackendFactory",
     "BackendTimeout",
     "ChatBackend",
     "ChatRequest",
@@ -27,6 +23,8 @@ __all__ = [
     "EmbeddedBackend",
     "OpenAIBackend",
     "ScriptedBackend",
+    "backend_names",
     "ensure_model",
     "make_backend",
+    "register_backend",
 ]

@@ -297,10 +297,10 @@ async def test_unexpected_exception_becomes_a_graph_failure(make_lingo: Build) -
 def test_active_loss_is_the_term_furthest_from_its_optimum(
     verdict: str, sat: int, expected: ActiveLoss
 ) -> None:
-    from agents.roles.critic import Critic
+    from agents.lingo_bp.optimiser import Optimiser
     from schemas import Judgement, SafetyJudgement, SatisfactionJudgement
 
-    critic = Critic(llm=None, cfg=LingoBPConfig())  # type: ignore[arg-type]
+    optimiser = Optimiser(critic=None, cfg=LingoBPConfig())  # type: ignore[arg-type]
     s = SatisfactionJudgement.model_validate(
         {
             "items": dict.fromkeys(
@@ -320,4 +320,4 @@ def test_active_loss_is_the_term_furthest_from_its_optimum(
     f = SafetyJudgement(
         verdict=verdict, rationale="", user_risk_intent="", adapted_guideline="", suggestion=""
     )
-    assert critic.active_loss(1, Judgement(satisfaction=s, safety=f, construction_score=0.0)) is expected
+    assert optimiser.active_loss(1, Judgement(satisfaction=s, safety=f, construction_score=0.0)) is expected
