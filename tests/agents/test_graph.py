@@ -12,6 +12,7 @@ from agents.backends import ScriptedBackend
 from agents.backends.base import ChatRequest
 from agents.backends.mock import default_answers
 from agents.lingo_bp.graph import LingoBP
+from agents.steps import StepName
 from schemas import LingoBPConfig, OysterConfig, Scenario
 from schemas.gradient import ActiveLoss
 from schemas.trajectory import PairStatus, TrajectoryStatus
@@ -234,7 +235,7 @@ async def test_pair_is_best_safe_iteration_against_initial(make_lingo: Build) ->
 
 async def test_malformed_output_is_repaired(make_lingo: Build) -> None:
     seen = {"n": 0}
-    good = default_answers()["risk_assess"]
+    good = default_answers()[StepName.RISK_ASSESS]
 
     def risk(r: ChatRequest) -> str:
         seen["n"] += 1
@@ -247,7 +248,7 @@ async def test_malformed_output_is_repaired(make_lingo: Build) -> None:
 
 
 async def test_raw_newline_inside_a_json_string_is_accepted(make_lingo: Build) -> None:
-    good = default_answers()["risk_safety"]
+    good = default_answers()[StepName.RISK_SAFETY]
 
     def safety(r: ChatRequest) -> str:
         out = good(r)
