@@ -3,7 +3,9 @@
 assess_risk -> stackelberg -> draft -> {judge_satisfaction || judge_safety} -> score
 score -> finish                      (pearl point, T reached, or a failure)
 score -> gradient -> backward -> synthesize -> {judges} -> score ...
-Each backward edge carries a TextGradient to the node it updates.
+Each backward edge carries a TextGradient to the node it updates. The score node takes the critic's
+loss; gradient and backward hand over to the optimiser (optimiser.py). The gradient node is the one
+place the iteration counter advances.
 """
 
 from __future__ import annotations
@@ -225,15 +227,7 @@ class LingoBP:
         assert last.judgement is not None
         optimiser = self.optimiser
         active = optimiser.active_loss(iteration, last.judgement)
-        pending = await optimiser.gradient(
-            state["scenario"],
-            state["chain"],
-            state["response"],
-            last.judgement,
-            active,
-            iteration,
-            rt.context.log,
-        )
+        pending = await optimiser.gradient(state["scenario"], last, active, iteration, rt.context.log)
         return {
             "iteration": iteration,
             "pending": pending,

@@ -27,6 +27,7 @@ from schemas.gradient import (
 )
 from schemas.judgement import Judgement
 from schemas.scenario import Scenario
+from schemas.trajectory import Iteration
 
 
 @dataclass
@@ -177,22 +178,17 @@ class Optimiser:
         return list(self.cfg.freeze.get(active, []))
 
     async def gradient(
-        self,
-        scenario: Scenario,
-        chain: ReasoningChain,
-        response: str,
-        judgement: Judgement,
-        active: ActiveLoss,
-        iteration: int,
-        log: CallLog,
+        self, scenario: Scenario, last: Iteration, active: ActiveLoss, iteration: int, log: CallLog
     ) -> StepTrace:
-        """The gradient at z_S, and the step it makes on the strategies."""
+        """The gradient at z_S of the last judged iteration, and the step it makes on the strategies."""
+        assert last.judgement is not None
+        chain = last.chain
 
         def applicable(out: StrategyGradient) -> str | None:
             return edit_problem(active, chain.strategies, out.edit)
 
         grad = await self.critic.strategy_gradient(
-            scenario, chain, response, judgement, active, log, check=applicable
+            scenario, chain, last.response, last.judgement, active, log, check=applicable
         )
         return step_strategies(chain, grad, applicable(grad), active, iteration)
 
