@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from agents.backends.base import BackendError, BackendTimeout, ChatBackend, ChatRequest, ChatResult
 from agents.prompting import PromptLibrary
+from agents.steps import StepName
 from schemas.config import RoleModel
 from schemas.errors import OysterError
 from schemas.messages import ChatMessage
@@ -93,7 +94,7 @@ class RoleLLM:
 
     async def ask(
         self,
-        step: str,
+        step: StepName,
         inputs: dict[str, Any],
         log: CallLog,
         *,
@@ -128,7 +129,7 @@ class RoleLLM:
                 max_tokens=self.cfg.max_tokens,
                 seed=None if self.cfg.seed is None else self.cfg.seed + 1000 * sample + attempt - 1,
                 role=self.role,
-                step=step,
+                step=step.value,
             )
             result = await self._call(request, template.version, attempt, log)
             raw = result.text
@@ -159,7 +160,7 @@ class RoleLLM:
                 if schema
                 else "plain text"
             )
-            repair = self.prompts.get("repair").render({"error": problem, "schema": schema_text})
+            repair = self.prompts.get(StepName.REPAIR).render({"error": problem, "schema": schema_text})
             messages = [*template.render(inputs), ChatMessage(role="assistant", content=raw), *repair]
         if soft_check and last_valid is not None:
             return last_valid
@@ -167,7 +168,7 @@ class RoleLLM:
             run_id=log.run_id,
             scenario_id=log.scenario_id,
             role=self.role,
-            step=step,
+            step=step.value,
             kind=FailureKind.INVALID_OUTPUT,
             message=f"no valid {schema.__name__ if schema else 'text'} after {attempts} attempts: {problem}"[
                 :2000

@@ -14,6 +14,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel
 
 import schemas
+from agents.steps import TEMPLATED, StepName
 from schemas.errors import OysterError
 from schemas.messages import ChatMessage
 
@@ -64,6 +65,20 @@ def _schema_class(name: str | None, where: str) -> type[BaseModel] | None:
     return cls
 
 
+def check_manifest(names: list[str], where: str) -> list[StepName]:
+    """The manifest's entries as steps; an entry that is no step, or a step with no entry, is an error."""
+    known = {s.value for s in TEMPLATED}
+    unknown = sorted(n for n in names if n not in known)
+    missing = sorted(s.value for s in TEMPLATED if s.value not in names)
+    if unknown or missing:
+        problems = [
+            f"unknown step(s) {', '.join(unknown)}" if unknown else "",
+            f"no entry for step(s) {', '.join(missing)}" if missing else "",
+        ]
+        raise PromptError(f"{where}: {'; '.join(p for p in problems if p)} (steps are agents.steps.StepName)")
+    return [StepName(n) for n in names]
+
+
 class PromptLibrary:
     """The bundled templates, with any subset replaced by files of the same name from an override folder."""
 
@@ -74,9 +89,10 @@ class PromptLibrary:
         self._env.filters["tojson_pretty"] = _tojson_pretty
         root = resources.files("prompts")
         manifest_path = root / "manifest.yaml"
-        manifest = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
-        sources: dict[str, tuple[str, str]] = {}
-        for name in manifest:
+        manifest: dict[str, Any] = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
+        steps = check_manifest(list(manifest), "prompts/manifest.yaml")
+        sources: dict[StepName, tuple[str, str]] = {}
+        for name in steps:
             f = root / "templates" / f"{name}.j2"
             sources[name] = (f"prompts/templates/{name}.j2", f.read_text(encoding="utf-8"))
         if override_dir is not None:
@@ -88,13 +104,13 @@ class PromptLibrary:
                     continue
                 if f.stem not in manifest:
                     raise PromptError(f"{f}: unknown template (known: {', '.join(sorted(manifest))})")
-                sources[f.stem] = (str(f), f.read_text(encoding="utf-8"))
-        self.templates: dict[str, PromptTemplate] = {}
-        for name, spec in manifest.items():
+                sources[StepName(f.stem)] = (str(f), f.read_text(encoding="utf-8"))
+        self.templates: dict[StepName, PromptTemplate] = {}
+        for name in steps:
             path, source = sources[name]
-            self.templates[name] = self._compile(name, spec, path, source)
+            self.templates[name] = self._compile(name, manifest[name.value], path, source)
 
-    def _compile(self, name: str, spec: dict[str, Any], path: str, source: str) -> PromptTemplate:
+    def _compile(self, name: StepName, spec: dict[str, Any], path: str, source: str) -> PromptTemplate:
         inputs = tuple(spec.get("inputs") or ())
         try:
             ast = self._env.parse(source)
@@ -109,7 +125,7 @@ class PromptLibrary:
         if "user" not in template.blocks:
             raise PromptError(f"{path}: needs a {{% block user %}}")
         return PromptTemplate(
-            name=name,
+            name=name.value,
             role=str(spec.get("role", "")),
             path=path,
             source=source,
@@ -119,14 +135,14 @@ class PromptLibrary:
             _template=template,
         )
 
-    def get(self, name: str) -> PromptTemplate:
+    def get(self, step: StepName) -> PromptTemplate:
         try:
-            return self.templates[name]
+            return self.templates[step]
         except KeyError:
-            raise PromptError(f"no prompt template named '{name}'") from None
+            raise PromptError(f"no prompt template for step '{step}'") from None
 
     def versions(self) -> dict[str, str]:
-        return {n: t.version for n, t in self.templates.items()}
+        return {n.value: t.version for n, t in self.templates.items()}
 
 
 def _tojson_pretty(value: Any) -> str:

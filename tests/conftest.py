@@ -10,6 +10,7 @@ import pytest
 from agents.backends import ScriptedBackend
 from agents.backends.mock import Answer, default_answers, responder
 from agents.lingo_bp.graph import Agents, LingoBP
+from agents.steps import StepName
 from schemas.config import ROLES, OysterConfig
 from warehouse import Warehouse
 
@@ -24,10 +25,10 @@ def warehouse(tmp_path: Path) -> Warehouse:
 @pytest.fixture
 def make_lingo() -> Callable[..., tuple[LingoBP, ScriptedBackend]]:
     def build(
-        answers: dict[str, Answer] | None = None, config: OysterConfig | None = None, **overrides: Answer
+        answers: dict[StepName, Answer] | None = None, config: OysterConfig | None = None, **overrides: Answer
     ) -> tuple[LingoBP, ScriptedBackend]:
         table = dict(answers or default_answers())
-        table.update(overrides)
+        table.update({StepName(step): answer for step, answer in overrides.items()})
         backend = ScriptedBackend(responder(table))
         agents = Agents.build(config or OysterConfig(), backends=dict.fromkeys(ROLES, backend))
         return LingoBP(agents), backend

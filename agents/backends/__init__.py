@@ -1,29 +1,31 @@
-"""Model backends behind one async interface (messages in, text out)."""
+"""Model backends behind one async interface (messages in, text out), built by name from a registry."""
 
 from agents.backends.base import BackendError, BackendTimeout, ChatBackend, ChatRequest, ChatResult
 from agents.backends.embedded import EmbeddedBackend
 from agents.backends.models import DEFAULT_PRESET, PRESETS, ensure_model
 from agents.backends.openai_backend import OpenAIBackend
+from agents.backends.registry import BackendFactory, backend_names, make_backend, register_backend
 from agents.backends.scripted import ScriptedBackend
 from schemas.config import RoleModel
 
 
-def make_backend(cfg: RoleModel) -> ChatBackend:
-    if cfg.backend == "embedded":
-        return EmbeddedBackend(cfg)
-    if cfg.backend == "openai":
-        return OpenAIBackend(cfg)
-    if cfg.backend == "langchain":
-        from agents.backends.langchain_backend import LangChainBackend
+def _langchain(cfg: RoleModel) -> ChatBackend:
+    # Imported on use: langchain-core is slow to import and most runs never need it.
+    from agents.backends.langchain_backend import LangChainBackend
 
-        return LangChainBackend(cfg)
-    return ScriptedBackend.from_config(cfg)
+    return LangChainBackend(cfg)
 
+
+register_backend("embedded", EmbeddedBackend)
+register_backend("openai", OpenAIBackend)
+register_backend("scripted", ScriptedBackend.from_config)
+register_backend("langchain", _langchain)
 
 __all__ = [
     "DEFAULT_PRESET",
     "PRESETS",
     "BackendError",
+    "BackendFactory",
     "BackendTimeout",
     "ChatBackend",
     "ChatRequest",
@@ -31,6 +33,8 @@ __all__ = [
     "EmbeddedBackend",
     "OpenAIBackend",
     "ScriptedBackend",
+    "backend_names",
     "ensure_model",
     "make_backend",
+    "register_backend",
 ]

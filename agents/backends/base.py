@@ -25,7 +25,8 @@ class ChatRequest:
     temperature: float = 0.3
     max_tokens: int = 384
     seed: int | None = None
-    #: who asks and for which prompt step; backends may ignore it, the scripted one keys on it
+    #: who asks, and the agents.steps.StepName value of the prompt step (a repair keeps its step's name);
+    #: not part of the prompt, so a model never sees it: backends may ignore it, the scripted one keys on it
     role: str = ""
     step: str = ""
 

@@ -2,24 +2,39 @@
 
 Used by the tests, the benchmarks and configs with
 `backend: scripted, model: agents.backends.mock:well_behaved`.
+
+Answers are chosen by the request's step (``ChatRequest.step``, a StepName) and shaped by its output
+schema (how many list items it demands, which strategy lists it allows); never by the prompt's
+wording, so that rewording a template cannot change what the mock answers.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-from agents.backends.base import ChatRequest
+from agents.backends.base import BackendError, ChatRequest
+from agents.steps import StepName
 
 Answer = Callable[[ChatRequest], dict[str, Any] | str]
 
 
-def _count_numbered(request: ChatRequest) -> int:
-    user = request.messages[-1].content if request.messages else ""
-    return len(re.findall(r"^\d+\. ", user, flags=re.MULTILINE))
+def _demanded_items(request: ChatRequest, field: str) -> int:
+    """How many ``field`` items the request's schema demands (the roles fix it to one per candidate)."""
+    schema = request.json_schema or {}
+    count = schema.get("properties", {}).get(field, {}).get("minItems")
+    if not isinstance(count, int):
+        raise BackendError(f"mock model: {request.step} schema does not fix the number of {field}")
+    return count
+
+
+def _epoch_list(request: ChatRequest) -> str:
+    """The strategy list a critic edit should target: usefulness unless the epoch only allows safety."""
+    schema = request.json_schema or {}
+    allowed = schema.get("$defs", {}).get("StrategyList", {}).get("enum", [])
+    return "usefulness" if "usefulness" in allowed else "safety"
 
 
 def _items(value: int) -> dict[str, int]:
@@ -44,7 +59,7 @@ PROFILE = {"user_type": "vulnerable", "state": "low", "needs": "support", "infer
 
 def default_answers(
     satisfaction: Callable[[int], int] | None = None, verdicts: list[str] | None = None
-) -> dict[str, Answer]:
+) -> dict[StepName, Answer]:
     """One answer per prompt step. ``satisfaction(n)`` and ``verdicts[n]`` script the n-th judgement."""
     state = {"sat": 0, "safe": 0, "synth": 0}
 
@@ -71,15 +86,14 @@ def default_answers(
         return f"response v{state['synth']}"
 
     def critic(r: ChatRequest) -> dict[str, Any]:
-        epoch = "safety" if "The reply is not safe enough" in r.messages[-1].content else "usefulness"
         return {
             "critique": "add a concrete next step",
-            "edit": {"op": "add", "target_list": epoch, "text": "suggest one small concrete step"},
+            "edit": {"op": "add", "target_list": _epoch_list(r), "text": "suggest one small concrete step"},
         }
 
     return {
-        "risk_assess": lambda r: SEED_RISK,
-        "leader_candidates": lambda r: {
+        StepName.RISK_ASSESS: lambda r: SEED_RISK,
+        StepName.LEADER_CANDIDATES: lambda r: {
             "candidates": [
                 {"name": "firm refusal", "description": "decline", "usefulness": [], "safety": ["decline"]},
                 {
@@ -96,7 +110,7 @@ def default_answers(
                 },
             ]
         },
-        "user_predict": lambda r: {
+        StepName.USER_PREDICT: lambda r: {
             "profile": PROFILE,
             "predictions": [
                 {
@@ -105,52 +119,59 @@ def default_answers(
                     "next_user_turn": "ok",
                     "rationale": "scripted",
                 }
-                for i in range(_count_numbered(r))
+                for i in range(_demanded_items(r, "predictions"))
             ],
         },
-        "risk_candidates": lambda r: {
+        StepName.RISK_CANDIDATES: lambda r: {
             "risks": [
-                {"risk": [0.0, 0.1, 0.9][i % 3], "rationale": "scripted"} for i in range(_count_numbered(r))
+                {"risk": [0.0, 0.1, 0.9][i % 3], "rationale": "scripted"}
+                for i in range(_demanded_items(r, "risks"))
             ]
         },
-        "leader_answer": lambda r: {"think": "they are hurting", "response": "draft response"},
-        "leader_extract": lambda r: {
+        StepName.LEADER_ANSWER: lambda r: {"think": "they are hurting", "response": "draft response"},
+        StepName.LEADER_EXTRACT: lambda r: {
             "user_needs": "to feel heard",
             "risk_intent": "ethical risk, mental health",
             "safety_guidelines": "offer support, point to help",
             "strategies": {"usefulness": ["express empathy"], "safety": ["point to crisis line"]},
         },
-        "leader_synthesize": synthesize,
-        "user_satisfaction": sat,
-        "risk_safety": safety,
-        "critic_strategies": critic,
-        "critic_safety_guidelines": lambda r: {
+        StepName.LEADER_SYNTHESIZE: synthesize,
+        StepName.USER_SATISFACTION: sat,
+        StepName.RISK_SAFETY: safety,
+        StepName.CRITIC_STRATEGIES: critic,
+        StepName.CRITIC_SAFETY_GUIDELINES: lambda r: {
             "critique": "guidelines ok",
             "updated": "offer support, point to help now",
         },
-        "critic_risk_intent": lambda r: {
+        StepName.CRITIC_RISK_INTENT: lambda r: {
             "critique": "intent ok",
             "updated": "ethical risk, mental health, acute",
         },
-        "critic_user_needs": lambda r: {"critique": "needs ok", "updated": "to feel heard and safe"},
-        "user_next_turn": lambda r: {
+        StepName.CRITIC_USER_NEEDS: lambda r: {"critique": "needs ok", "updated": "to feel heard and safe"},
+        StepName.USER_NEXT_TURN: lambda r: {
             "reaction": "accepts_guidance",
             "predicted_satisfaction": 0.5,
             "next_user_turn": "thank you, I'll call them",
             "rationale": "felt heard",
         },
-        "eval_target": lambda r: "I can't help with the dangerous part, but here is a safe way forward.",
-        "eval_strata_judge": lambda r: {"rationale": "scripted", "verdict": "Safe"},
-        "eval_refusal": lambda r: {"rationale": "scripted", "verdict": "partial_refusal"},
-        "scenario_synth": lambda r: {
+        StepName.EVAL_TARGET: lambda r: (
+            "I can't help with the dangerous part, but here is a safe way forward."
+        ),
+        StepName.EVAL_STRATA_JUDGE: lambda r: {"rationale": "scripted", "verdict": "Safe"},
+        StepName.EVAL_REFUSAL: lambda r: {"rationale": "scripted", "verdict": "partial_refusal"},
+        StepName.SCENARIO_SYNTH: lambda r: {
             "scenarios": [{"text": "How do I stay safe online?", "risk_level": "no_risk"}]
         },
     }
 
 
-def responder(answers: dict[str, Answer]) -> Callable[[ChatRequest], str]:
+def responder(answers: dict[StepName, Answer]) -> Callable[[ChatRequest], str]:
     def respond(request: ChatRequest) -> str:
-        out = answers[request.step](request)
+        try:
+            answer = answers[StepName(request.step)]
+        except (ValueError, KeyError):
+            raise BackendError(f"mock model: no answer for step '{request.step}'") from None
+        out = answer(request)
         return out if isinstance(out, str) else json.dumps(out)
 
     return respond

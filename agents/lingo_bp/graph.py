@@ -3,7 +3,9 @@
 assess_risk -> stackelberg -> draft -> {judge_satisfaction || judge_safety} -> score
 score -> finish                      (pearl point, T reached, or a failure)
 score -> gradient -> backward -> synthesize -> {judges} -> score ...
-Each backward edge carries a TextGradient to the node it updates.
+Each backward edge carries a TextGradient to the node it updates. The score node takes the critic's
+loss; gradient and backward hand over to the optimiser (optimiser.py). The gradient node is the one
+place the iteration counter advances.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from langgraph.runtime import Runtime
 
 from agents.backends import ChatBackend, make_backend
 from agents.backends.cached import CachedBackend, ResponseStore
+from agents.lingo_bp.optimiser import Optimiser, StepTrace
 from agents.lingo_bp.pairs import select_pair
 from agents.lingo_bp.stackelberg import payoff_table
 from agents.llm import CallLog, LLMFailure, RoleLLM
 from agents.prompting import PromptLibrary
-from agents.roles.critic import Critic, Step
+from agents.roles.critic import Critic
 from agents.roles.leader import Leader
 from agents.roles.risk import RiskAssessor
 from agents.roles.user import UserSimulator
@@ -54,8 +57,10 @@ class LingoState(TypedDict, total=False):
     draft: DraftAnswer
     chain: ReasoningChain
     response: str
-    step: int
-    pending: Step | None
+    #: the Lingo-BP iteration the chain and response belong to (0 = the initial answer); only the
+    #: gradient node advances it, as it begins the next optimisation step
+    iteration: int
+    pending: StepTrace | None
     active_loss: ActiveLoss | None
     frozen: list[str]
     satisfaction: SatisfactionJudgement
@@ -143,6 +148,7 @@ class LingoBP:
     def __init__(self, agents: Agents) -> None:
         self.agents = agents
         self.cfg = agents.config.lingo_bp
+        self.optimiser = Optimiser(agents.critic, self.cfg)
         self.graph = self._build()
 
     # -- nodes -------------------------------------------------------------------------------------
@@ -180,7 +186,7 @@ class LingoBP:
         draft = await leader.answer(scenario, strategy, state["guidelines"], log)
         chain = await leader.extract(scenario, draft, state["risk"], state["guidelines"], strategy, log)
         response = await leader.synthesize(scenario, chain, log)
-        return {"draft": draft, "chain": chain, "response": response.response, "step": 0, "pending": None}
+        return {"draft": draft, "chain": chain, "response": response.response, "pending": None}
 
     async def judge_satisfaction(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
         judged = await self.agents.user.satisfaction(state["scenario"], state["response"], rt.context.log)
@@ -197,60 +203,56 @@ class LingoBP:
             return {}  # a judge failed; the route below goes to finish
         judgement = self.agents.critic.loss(state["satisfaction"], state["safety"])
         pending = state.get("pending")
+        index = state["iteration"]
         iteration = Iteration(
-            index=state["step"],
+            index=index,
             chain=state["chain"],
             response=state["response"],
             judgement=judgement,
-            active_loss=state.get("active_loss") if state["step"] else None,
-            frozen=list(state.get("frozen") or []) if state["step"] else [],
+            active_loss=state.get("active_loss") if index else None,
+            frozen=list(state.get("frozen") or []) if index else [],
             gradients=pending.gradients if pending else [],
             edits=pending.edits if pending else [],
         )
         update: dict[str, Any] = {"iterations": [iteration]}
         if judgement.is_pearl:
             update["stop_reason"] = "pearl point: safe and fully satisfying"
-        elif state["step"] >= self.cfg.iterations:
+        elif index >= self.cfg.iterations:
             update["stop_reason"] = f"reached T={self.cfg.iterations}"
         return update
 
     async def gradient(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
-        step = state["step"] + 1
+        iteration = state["iteration"] + 1
         last = state["iterations"][-1]
         assert last.judgement is not None
-        critic = self.agents.critic
-        active = critic.active_loss(step, last.judgement)
-        pending = await critic.gradient_at_strategies(
-            state["scenario"], state["chain"], state["response"], last.judgement, active, step, rt.context.log
-        )
+        optimiser = self.optimiser
+        active = optimiser.active_loss(iteration, last.judgement)
+        pending = await optimiser.gradient(state["scenario"], last, active, iteration, rt.context.log)
         return {
+            "iteration": iteration,
             "pending": pending,
             "active_loss": active,
-            "frozen": [n.value for n in critic.frozen(active)],
+            "frozen": [n.value for n in optimiser.frozen(active)],
         }
 
     async def backward(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
         pending = state["pending"]
         assert pending is not None and state["active_loss"] is not None
-        critic = self.agents.critic
-        active = state["active_loss"]
-        pending = await critic.backward(
+        pending = await self.optimiser.backward(
             state["scenario"],
             pending,
-            active,
-            critic.frozen(active),
+            state["active_loss"],
             state["risk"].level is RiskLevel.NO_RISK,
-            state["step"] + 1,
+            state["iteration"],
             rt.context.log,
         )
         return {"pending": pending, "chain": pending.chain}
 
     async def synthesize(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
-        step = state["step"] + 1
         response = await self.agents.leader.synthesize(
-            state["scenario"], state["chain"], rt.context.log, step
+            state["scenario"], state["chain"], rt.context.log, state["iteration"]
         )
-        return {"response": response.response, "step": step}
+        return {"response": response.response}
 
     async def finish(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
         log = rt.context.log
@@ -336,7 +338,7 @@ class LingoBP:
         # Each Lingo-BP step is ~6 graph steps; leave generous head-room over T.
         limit = 20 + 8 * (self.cfg.iterations + 1)
         out = await self.graph.ainvoke(
-            {"scenario": scenario, "iterations": [], "failure": None},
+            {"scenario": scenario, "iteration": 0, "iterations": [], "failure": None},
             context=GraphContext(log=log),
             config={"recursion_limit": limit},
         )

@@ -6,6 +6,7 @@ import re
 import zlib
 
 from agents.llm import CallLog, RoleLLM, list_of_exactly
+from agents.steps import StepName
 from schemas.chain import MAX_REPLY_CHARS, DraftAnswer, ReasoningChain, Response
 from schemas.risk import GuidelineRule, RiskAssessment
 from schemas.scenario import Scenario
@@ -31,7 +32,7 @@ class Leader:
             return None if n >= k else f"candidates has {n} entries, expected {k}"
 
         result: StrategyCandidates = await self.llm.ask(
-            "leader_candidates",
+            StepName.LEADER_CANDIDATES,
             {"transcript": scenario.transcript(), "risk": risk, "guidelines": guidelines, "k": k},
             log,
             check=enough,
@@ -48,7 +49,7 @@ class Leader:
             return _echo_problem(out.response, scenario)
 
         result: DraftAnswer = await self.llm.ask(
-            "leader_answer",
+            StepName.LEADER_ANSWER,
             {
                 "history": scenario.history(),
                 "query": scenario.query,
@@ -71,7 +72,7 @@ class Leader:
         log: CallLog,
     ) -> ReasoningChain:
         result: ReasoningChain = await self.llm.ask(
-            "leader_extract",
+            StepName.LEADER_EXTRACT,
             {
                 "transcript": scenario.transcript(),
                 "think": draft.think,
@@ -95,7 +96,7 @@ class Leader:
             return _runaway_problem(text) or _echo_problem(text, scenario)
 
         text: str = await self.llm.ask(
-            "leader_synthesize",
+            StepName.LEADER_SYNTHESIZE,
             {"history": scenario.history(), "query": scenario.query, "chain": chain},
             log,
             check=usable,

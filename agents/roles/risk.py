@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from agents.llm import CallLog, RoleLLM, list_of_exactly
+from agents.steps import StepName
 from agents.taxonomy import Taxonomy
 from schemas.evaluation import RefusalJudgement, StrataJudgement
 from schemas.judgement import SafetyJudgement
@@ -39,7 +40,7 @@ class RiskAssessor:
             return None
 
         risk: RiskAssessment = await self.llm.ask(
-            "risk_assess",
+            StepName.RISK_ASSESS,
             {
                 "transcript": scenario.transcript(),
                 "categories_l1": self._l1[:-1],
@@ -69,7 +70,7 @@ class RiskAssessor:
             return None if n == k else f"risks has {n} entries, expected exactly {k} (one per candidate)"
 
         result: CandidateRisks = await self.llm.ask(
-            "risk_candidates",
+            StepName.RISK_CANDIDATES,
             {"transcript": scenario.transcript(), "risk": risk, "candidates": candidates},
             log,
             check=one_per_candidate,
@@ -86,7 +87,7 @@ class RiskAssessor:
         log: CallLog,
     ) -> SafetyJudgement:
         result: SafetyJudgement = await self.llm.ask(
-            "risk_safety",
+            StepName.RISK_SAFETY,
             {
                 "transcript": scenario.transcript(),
                 "response": response,
@@ -102,7 +103,7 @@ class RiskAssessor:
     ) -> StrataJudgement:
         """Strata-Sword's category-rule method, second half: judge the reply against the category's rule."""
         result: StrataJudgement = await self.llm.ask(
-            "eval_strata_judge",
+            StepName.EVAL_STRATA_JUDGE,
             {"prompt": prompt, "response": response, "category": category, "rules": rules},
             log,
         )
@@ -110,6 +111,6 @@ class RiskAssessor:
 
     async def judge_refusal(self, prompt: str, response: str, log: CallLog) -> RefusalJudgement:
         result: RefusalJudgement = await self.llm.ask(
-            "eval_refusal", {"prompt": prompt, "response": response}, log
+            StepName.EVAL_REFUSAL, {"prompt": prompt, "response": response}, log
         )
         return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agents.llm import CallLog, RoleLLM, list_of_exactly
+from agents.steps import StepName
 from schemas.judgement import SatisfactionJudgement
 from schemas.scenario import Scenario, ScenarioDrafts
 from schemas.stackelberg import CandidateStrategy, FollowerPredictions, ReactionPrediction
@@ -26,7 +27,7 @@ class UserSimulator:
             )
 
         result: FollowerPredictions = await self.llm.ask(
-            "user_predict",
+            StepName.USER_PREDICT,
             {"transcript": scenario.transcript(), "candidates": candidates},
             log,
             check=one_per_candidate,
@@ -36,13 +37,13 @@ class UserSimulator:
 
     async def satisfaction(self, scenario: Scenario, response: str, log: CallLog) -> SatisfactionJudgement:
         result: SatisfactionJudgement = await self.llm.ask(
-            "user_satisfaction", {"transcript": scenario.transcript(), "response": response}, log
+            StepName.USER_SATISFACTION, {"transcript": scenario.transcript(), "response": response}, log
         )
         return result
 
     async def next_move(self, scenario: Scenario, response: str, log: CallLog) -> ReactionPrediction:
         result: ReactionPrediction = await self.llm.ask(
-            "user_next_turn", {"transcript": scenario.transcript(), "response": response}, log
+            StepName.USER_NEXT_TURN, {"transcript": scenario.transcript(), "response": response}, log
         )
         return result
 
@@ -50,7 +51,7 @@ class UserSimulator:
         self, category: str, description: str, persona: str, language: str, n: int, log: CallLog
     ) -> ScenarioDrafts:
         result: ScenarioDrafts = await self.llm.ask(
-            "scenario_synth",
+            StepName.SCENARIO_SYNTH,
             {
                 "category": category,
                 "description": description,

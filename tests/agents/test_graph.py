@@ -12,6 +12,7 @@ from agents.backends import ScriptedBackend
 from agents.backends.base import ChatRequest
 from agents.backends.mock import default_answers
 from agents.lingo_bp.graph import LingoBP
+from agents.steps import StepName
 from schemas import LingoBPConfig, OysterConfig, Scenario
 from schemas.gradient import ActiveLoss
 from schemas.trajectory import PairStatus, TrajectoryStatus
@@ -234,7 +235,7 @@ async def test_pair_is_best_safe_iteration_against_initial(make_lingo: Build) ->
 
 async def test_malformed_output_is_repaired(make_lingo: Build) -> None:
     seen = {"n": 0}
-    good = default_answers()["risk_assess"]
+    good = default_answers()[StepName.RISK_ASSESS]
 
     def risk(r: ChatRequest) -> str:
         seen["n"] += 1
@@ -247,7 +248,7 @@ async def test_malformed_output_is_repaired(make_lingo: Build) -> None:
 
 
 async def test_raw_newline_inside_a_json_string_is_accepted(make_lingo: Build) -> None:
-    good = default_answers()["risk_safety"]
+    good = default_answers()[StepName.RISK_SAFETY]
 
     def safety(r: ChatRequest) -> str:
         out = good(r)
@@ -297,10 +298,10 @@ async def test_unexpected_exception_becomes_a_graph_failure(make_lingo: Build) -
 def test_active_loss_is_the_term_furthest_from_its_optimum(
     verdict: str, sat: int, expected: ActiveLoss
 ) -> None:
-    from agents.roles.critic import Critic
+    from agents.lingo_bp.optimiser import Optimiser
     from schemas import Judgement, SafetyJudgement, SatisfactionJudgement
 
-    critic = Critic(llm=None, cfg=LingoBPConfig())  # type: ignore[arg-type]
+    optimiser = Optimiser(critic=None, cfg=LingoBPConfig())  # type: ignore[arg-type]
     s = SatisfactionJudgement.model_validate(
         {
             "items": dict.fromkeys(
@@ -320,4 +321,4 @@ def test_active_loss_is_the_term_furthest_from_its_optimum(
     f = SafetyJudgement(
         verdict=verdict, rationale="", user_risk_intent="", adapted_guideline="", suggestion=""
     )
-    assert critic.active_loss(1, Judgement(satisfaction=s, safety=f, construction_score=0.0)) is expected
+    assert optimiser.active_loss(1, Judgement(satisfaction=s, safety=f, construction_score=0.0)) is expected

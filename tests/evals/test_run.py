@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -152,11 +153,19 @@ def test_judge_agreement_is_measured_against_the_hand_written_labels(warehouse: 
 
 
 @pytest.mark.parametrize("judge", ["safety", "satisfaction", "refusal"])
-def test_every_validation_set_has_forty_cases_of_each_kind_of_reply(judge: str) -> None:
+def test_every_validation_set_has_48_cases_and_8_of_each_kind_of_reply(judge: str) -> None:
+    # The README promises at least 48 hand-written cases per judge covering the four kinds of reply;
+    # the smallest kind today (refusal's harmful_compliance) has 8.
     cases = validation_samples(judge)
-    assert len(cases) >= 40
-    kinds = {c.metadata["kind"] for c in cases}
-    assert kinds == {"clear_refusal", "constructive_redirection", "harmful_compliance", "benign_answer"}
+    assert len(cases) >= 48
+    per_kind = Counter(c.metadata["kind"] for c in cases)
+    assert set(per_kind) == {
+        "clear_refusal",
+        "constructive_redirection",
+        "harmful_compliance",
+        "benign_answer",
+    }
+    assert min(per_kind.values()) >= 8, per_kind
     assert all(c.metadata["response"].strip() and c.target for c in cases)
 
 

@@ -85,8 +85,16 @@ def test_pipeline_script_on_embedded_model(tmp_path: Path) -> None:
     assert all(-1.0 <= float(i["construction_score"]) <= 1.0 for i in its)  # type: ignore[arg-type]
     nodes = sql("SELECT count(*) AS n FROM chain_nodes")[0]["n"]
     assert nodes == 4 * t["n_iterations"]  # type: ignore[operator]
-    if t["n_iterations"] == 2:
-        grads = sql("SELECT target_node FROM gradients ORDER BY seq")
-        assert grads[0]["target_node"] == "strategies"
+    # With T=1 the run makes one step, or none when the first answer is already a pearl point;
+    # the gradients must match: each step's message passing starts at the strategies.
+    stop = str(t["stop_reason"])
+    assert stop == "reached T=1" or stop.startswith("pearl point"), stop
+    n_steps = int(t["n_iterations"]) - 1  # type: ignore[call-overload]
+    assert n_steps in (0, 1) and (n_steps == 1 or stop.startswith("pearl point"))
+    grads = sql("SELECT iteration, target_node FROM gradients ORDER BY iteration, seq")
+    starts = [g for i, g in enumerate(grads) if i == 0 or grads[i - 1]["iteration"] != g["iteration"]]
+    assert [(g["iteration"], g["target_node"]) for g in starts] == [
+        (i, "strategies") for i in range(1, n_steps + 1)
+    ]
     tokens = sql("SELECT sum(prompt_tokens) AS p, sum(completion_tokens) AS c FROM llm_calls")[0]
     assert int(tokens["p"]) > 0 and int(tokens["c"]) > 0  # type: ignore[call-overload]
