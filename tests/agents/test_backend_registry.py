@@ -30,7 +30,7 @@ def _isolated_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_configurable_backend_is_registered() -> None:
-    assert backend_names() == sorted(get_args(BackendKind)) == ["embedded", "openai", "scripted"]
+    assert backend_names() == sorted(get_args(BackendKind)) == ["embedded", "langchain", "openai", "scripted"]
 
 
 def test_each_name_builds_its_backend() -> None:
@@ -50,7 +50,7 @@ def test_the_scripted_mock_from_config_answers_by_step() -> None:
 def test_unknown_backend_is_a_clear_error_listing_the_known_ones() -> None:
     cfg = RoleModel.model_construct(backend="nosuch")  # past config validation, as a plugin might
     with pytest.raises(
-        BackendError, match=r"^unknown backend 'nosuch' \(known: embedded, openai, scripted\)$"
+        BackendError, match=r"^unknown backend 'nosuch' \(known: embedded, langchain, openai, scripted\)$"
     ):
         make_backend(cfg)
 
