@@ -39,12 +39,23 @@ class ScenarioWorker:
     def __init__(self, config_json: str, cache_path: str | None) -> None:
         cache = ResponseCache(cache_path) if cache_path else None
         self.lingo = LingoBP(Agents.build(OysterConfig.model_validate_json(config_json), cache=cache))
+        self.in_flight = 0
+        self.peak_in_flight = 0
 
     def pid(self) -> int:
         return os.getpid()
 
+    def peak(self) -> int:
+        """The most scenarios this actor has had in flight at once (its asyncio concurrency at work)."""
+        return self.peak_in_flight
+
     async def run(self, scenario_json: str, run_id: str) -> tuple[str, list[str], list[str]]:
-        trajectory, log = await self.lingo.run(Scenario.model_validate_json(scenario_json), run_id)
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            trajectory, log = await self.lingo.run(Scenario.model_validate_json(scenario_json), run_id)
+        finally:
+            self.in_flight -= 1
         return (
             trajectory.model_dump_json(),
             [c.model_dump_json() for c in log.calls],

@@ -10,8 +10,9 @@ wording, so that rewording a template cannot change what the mock answers.
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -188,9 +189,16 @@ def well_behaved(request: ChatRequest) -> str:
     return _SHARED(request)
 
 
-def slow_well_behaved(request: ChatRequest) -> str:
-    """well_behaved with a little latency, so that a test can kill a worker mid-run."""
-    time.sleep(0.03)
+async def slow_well_behaved(request: ChatRequest) -> str:
+    """well_behaved with a little latency that yields the event loop, as a real endpoint does."""
+    await asyncio.sleep(0.03)
+    return _SHARED(request)
+
+
+def dies_on_poison(request: ChatRequest) -> str:
+    """well_behaved, except that the whole process dies on a scenario that says "poison"."""
+    if any("poison" in m.content for m in request.messages):
+        os._exit(17)
     return _SHARED(request)
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 
 from agents.backends.base import BackendError, ChatRequest, ChatResult
 from schemas.config import RoleModel
 
-Responder = Callable[[ChatRequest], str]
+#: a function from request to text; it may be async (then it may await, e.g. to simulate latency)
+Responder = Callable[[ChatRequest], str | Awaitable[str]]
 
 
 def load_responder(spec: str) -> Responder:
@@ -40,6 +42,8 @@ class ScriptedBackend:
     async def complete(self, request: ChatRequest) -> ChatResult:
         self.requests.append(request)
         text = self._responder(request)
+        if inspect.isawaitable(text):
+            text = await text
         if not isinstance(text, str):
             raise BackendError(f"scripted model {self.model}: returned {type(text).__name__}, not text")
         words = sum(len(m.content.split()) for m in request.messages)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import ray
 
-from runtime.ray_pool import RayPool, ensure_ray
-from runtime.runner import run_lingo_bp
+from runtime.ray_pool import MAX_ATTEMPTS, RayPool, ensure_ray
+from runtime.runner import RunSummary, run_lingo_bp
 from schemas import OysterConfig, Scenario
 from warehouse import Warehouse
 
@@ -41,14 +40,23 @@ async def test_killed_actor_loses_nothing(local_ray: None, warehouse: Warehouse)
     ensure_ray(cfg)  # already initialised: a no-op
     scenarios = [Scenario(id=f"s{i:02d}", text=f"question {i}") for i in range(20)]
     pool = RayPool(cfg)
-    victim = pool.workers[0]
+    victim, survivor = pool.workers
     pid = ray.get(victim.pid.remote())
-    run = asyncio.create_task(run_lingo_bp(cfg, scenarios, warehouse, run_id="ray-run", pool=pool))
-    await asyncio.sleep(1.5)
-    assert not run.done()
-    ray.kill(victim)
-    summary = await run
+    killed: list[int] = []
+
+    def kill_after_first(summary: RunSummary) -> None:
+        # The first result means both actors have scenarios in flight: kill one of them mid-run.
+        if summary.completed == 1 and not killed:
+            ray.kill(victim)
+            killed.append(summary.completed)
+
+    summary = await run_lingo_bp(
+        cfg, scenarios, warehouse, run_id="ray-run", pool=pool, progress=kill_after_first
+    )
+    assert killed == [1]
     assert pool.restarts == 1 and ray.get(pool.workers[0].pid.remote()) != pid
+    # Each actor ran several scenarios at once on its event loop, as concurrency_per_actor asks.
+    assert ray.get(survivor.peak.remote()) == cfg.ray.concurrency_per_actor
     assert summary.completed + summary.failed == 20 and summary.failed == 0
     q = warehouse.query
     assert q(
@@ -62,6 +70,33 @@ async def test_killed_actor_loses_nothing(local_ray: None, warehouse: Warehouse)
     again = await run_lingo_bp(cfg, scenarios, warehouse, run_id="ray-run", pool=pool)
     assert (again.skipped, again.completed) == (20, 0)
     assert q("SELECT count(*) FROM trajectory_records").rows == [(20,)]
+
+
+async def test_a_scenario_that_kills_every_actor_is_recorded_after_the_retry_bound(
+    local_ray: None, warehouse: Warehouse
+) -> None:
+    deadly = {"backend": "scripted", "model": "agents.backends.mock:dies_on_poison"}
+    cfg = OysterConfig.model_validate(
+        {
+            "roles": dict.fromkeys(("user", "leader", "risk", "critic"), deadly),
+            "lingo_bp": {"iterations": 1},
+            "ray": {"actors": 1, "concurrency_per_actor": 1, "num_cpus_per_actor": 1},
+        }
+    )
+    scenarios = [Scenario(id="ok-1", text="question"), Scenario(id="bad", text="poison pill")]
+    pool = RayPool(cfg)
+    summary = await run_lingo_bp(cfg, scenarios, warehouse, run_id="lost", pool=pool)
+    assert (summary.completed, summary.failed) == (1, 1)
+    assert pool.restarts == MAX_ATTEMPTS
+    rows = warehouse.query(
+        "SELECT scenario_id, role, step, message FROM failures WHERE run_id = 'lost'"
+    ).rows
+    assert len(rows) == 1 and rows[0][:3] == ("bad", "ray", "worker")
+    assert rows[0][3].startswith(f"worker died {MAX_ATTEMPTS} times")
+    status = warehouse.query(
+        "SELECT scenario_id, status FROM trajectory_records WHERE run_id = 'lost' ORDER BY scenario_id"
+    ).rows
+    assert status == [("bad", "failed"), ("ok-1", "completed")]
 
 
 async def test_evaluation_spreads_samples_over_actors(local_ray: None, warehouse: Warehouse) -> None:
