@@ -41,6 +41,18 @@ class CallLog:
     scenario_id: str = ""
     calls: list[LLMCall] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    #: told of every call as it is recorded or amended, so a running scenario's calls can be stored live
+    listener: Callable[[LLMCall], None] | None = None
+
+    def add_call(self, call: LLMCall) -> None:
+        self.calls.append(call)
+        if self.listener is not None:
+            self.listener(call)
+
+    def amend_last_call(self, **update: Any) -> None:
+        self.calls[-1] = self.calls[-1].model_copy(update=update)
+        if self.listener is not None:
+            self.listener(self.calls[-1])
 
 
 @cache
@@ -152,9 +164,7 @@ class RoleLLM:
                     problem = _describe(exc)
             if not problem:
                 return obj
-            log.calls[-1] = log.calls[-1].model_copy(
-                update={"ok": False, "error": f"invalid: {problem}"[:500]}
-            )
+            log.amend_last_call(ok=False, error=f"invalid: {problem}"[:500])
             schema_text = (
                 json.dumps(json_schema or _json_schema(schema), ensure_ascii=False)
                 if schema
@@ -184,7 +194,7 @@ class RoleLLM:
             result = await self.backend.complete(request)
         except BackendError as exc:
             kind = FailureKind.TIMEOUT if isinstance(exc, BackendTimeout) else FailureKind.ENDPOINT_ERROR
-            log.calls.append(self._record(request, version, attempt, log, None, str(exc)))
+            log.add_call(self._record(request, version, attempt, log, None, str(exc)))
             failure = Failure(
                 run_id=log.run_id,
                 scenario_id=log.scenario_id,
@@ -196,7 +206,7 @@ class RoleLLM:
             )
             log.failures.append(failure)
             raise LLMFailure(failure) from exc
-        log.calls.append(self._record(request, version, attempt, log, result, None))
+        log.add_call(self._record(request, version, attempt, log, result, None))
         logger.info(
             "%s %s/%s attempt %d: %d+%d tokens in %.1f s%s",
             log.scenario_id,

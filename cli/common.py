@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from schemas.config import OysterConfig, load_config
 from schemas.errors import OysterError
@@ -45,9 +49,70 @@ def open_warehouse(path: Path | None, config: OysterConfig | None = None) -> War
     return Warehouse()
 
 
+class LineProgress:
+    """Progress as plain lines, for logs (Ray jobs, CI, `| tee`): a line for each finished item and
+    a status line every ``every_s`` seconds, so long work is never silent."""
+
+    def __init__(self, label: str, total: int, every_s: float, write: Callable[[str], None]) -> None:
+        self.label, self.total, self.every_s, self.write = label, total, every_s, write
+        self.completed, self.detail = 0, ""
+        self.started = time.monotonic()
+        self.first: int | None = None  # items already done when we started (resumed), for the ETA
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._tick, daemon=True)
+
+    def __enter__(self) -> LineProgress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.write(self.status())
+
+    def show(self, completed: int, detail: str, line: str | None = None) -> None:
+        if self.first is None:
+            self.first = completed
+        self.completed, self.detail = completed, detail
+        if line:
+            self.write(f"{self.label}: {line}")
+
+    def status(self) -> str:
+        elapsed = time.monotonic() - self.started
+        done_here = self.completed - (self.first or 0)
+        left = self.total - self.completed
+        eta = f", ETA {_clock(elapsed / done_here * left)}" if done_here and left else ""
+        return (
+            f"{self.label} {self.completed}/{self.total} · {self.detail} · "
+            f"elapsed {_clock(elapsed)}{eta}"
+        )
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.write(self.status())
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}"
+
+
+Show = Callable[..., None]
+
+
 @contextmanager
-def progress_bar(label: str, total: int) -> Iterator[Callable[[int, str], None]]:
-    """A rich bar for long work; yields `show(completed, detail)`."""
+def progress_bar(label: str, total: int) -> Iterator[Show]:
+    """Progress for long work; yields ``show(completed, detail, line=None)``.
+
+    On a terminal: a rich bar, with each ``line`` printed above it. Elsewhere (logs): plain lines,
+    and a status line every ``OYSTER_PROGRESS_EVERY`` seconds (default 30).
+    """
+    if not console.is_terminal:
+        every = float(os.environ.get("OYSTER_PROGRESS_EVERY", "30"))
+        with LineProgress(label, total, every, lambda text: print(text, flush=True)) as lines:
+            yield lines.show
+        return
     with Progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),
@@ -59,7 +124,9 @@ def progress_bar(label: str, total: int) -> Iterator[Callable[[int, str], None]]
     ) as bar:
         handle = bar.add_task(label, total=total, detail="")
 
-        def show(completed: int, detail: str) -> None:
+        def show(completed: int, detail: str, line: str | None = None) -> None:
+            if line:
+                bar.console.print(Text(line))
             bar.update(handle, completed=completed, detail=detail)
 
         yield show

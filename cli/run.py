@@ -15,6 +15,7 @@ from warehouse.cache import cache_path_for
 
 if TYPE_CHECKING:
     from runtime.runner import RunSummary
+    from schemas.trajectory import Trajectory
 from cli.common import ConfigOpt, WarehouseOpt, console, load, open_warehouse, progress_bar
 
 
@@ -67,12 +68,18 @@ def run_command(
         f"(leader {cfg.roles.leader.label()}, T={cfg.lingo_bp.iterations})"
     )
     with progress_bar("scenarios", len(items)) as show:
+        reported = [0]
 
         def update(s: RunSummary) -> None:
-            show(
-                s.skipped + s.completed + s.failed,
-                f"done {s.completed} · failed {s.failed} · pairs {s.pairs} · resumed {s.skipped}",
+            finished = s.trajectories[reported[0] :]
+            reported[0] = len(s.trajectories)
+            detail = (
+                f"done {s.completed} · failed {s.failed} · pairs {s.pairs} · resumed {s.skipped} · "
+                f"calls {s.calls} · tokens {s.tokens}"
             )
+            show(s.skipped + s.completed + s.failed, detail)
+            for t in finished:
+                show(s.skipped + s.completed + s.failed, detail, line=_finished_line(t))
 
         summary = asyncio.run(
             run_lingo_bp(
@@ -84,6 +91,11 @@ def run_command(
         f"{summary.pairs} pair(s), {summary.skipped} already done, {summary.seconds:.1f} s"
     )
     return summary
+
+
+def _finished_line(t: Trajectory) -> str:
+    pair = t.pair_decision.status.value if t.pair_decision else "no pair"
+    return f"{t.scenario_id}: {t.status.value}, {len(t.iterations)} iteration(s), {pair} ({t.stop_reason})"
 
 
 def run(

@@ -41,9 +41,15 @@ class ScenarioWorker:
         self.lingo = LingoBP(Agents.build(OysterConfig.model_validate_json(config_json), cache=cache))
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.heard: list[str] = []
 
     def pid(self) -> int:
         return os.getpid()
+
+    def drain_calls(self) -> list[str]:
+        """The calls heard since the last drain (JSON), for the driver to store while scenarios run."""
+        heard, self.heard = self.heard, []
+        return heard
 
     def peak(self) -> int:
         """The most scenarios this actor has had in flight at once (its asyncio concurrency at work)."""
@@ -53,7 +59,11 @@ class ScenarioWorker:
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
-            trajectory, log = await self.lingo.run(Scenario.model_validate_json(scenario_json), run_id)
+            trajectory, log = await self.lingo.run(
+                Scenario.model_validate_json(scenario_json),
+                run_id,
+                on_call=lambda call: self.heard.append(call.model_dump_json()),
+            )
         finally:
             self.in_flight -= 1
         return (

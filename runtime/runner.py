@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import socket
@@ -19,10 +20,11 @@ from agents.lingo_bp.graph import Agents, LingoBP
 from agents.llm import CallLog
 from agents.prompting import PromptLibrary
 from runtime.executor import BatchWriter, execute
+from runtime.live import LiveCalls
 from runtime.ray_pool import RayPool, scenario_remote
 from runtime.run_lock import run_lock
 from schemas.config import ROLES, OysterConfig
-from schemas.records import RunRecord
+from schemas.records import LLMCall, RunRecord
 from schemas.scenario import Scenario
 from schemas.trajectory import PairStatus, Trajectory, TrajectoryStatus
 from warehouse import Warehouse
@@ -37,6 +39,8 @@ class RunSummary:
     completed: int = 0
     failed: int = 0
     pairs: int = 0
+    calls: int = 0
+    tokens: int = 0
     seconds: float = 0.0
     trajectories: list[Trajectory] = field(default_factory=list)
 
@@ -145,9 +149,21 @@ async def _run_locked(
     start = time.perf_counter()
     if progress:
         progress(summary)
+    last_shown = [0.0]
+
+    def new_call(call: LLMCall) -> None:
+        summary.calls += 1
+        summary.tokens += call.prompt_tokens + call.completion_tokens
+        # Calls can be many per second: tell the progress display at most once a second.
+        if progress and time.perf_counter() - last_shown[0] >= 1.0:
+            last_shown[0] = time.perf_counter()
+            progress(summary)
+
+    live = LiveCalls(warehouse, new_call)
 
     def record(finished: Finished) -> None:
         trajectory = finished[0]
+        live.scenario_finished(trajectory.scenario_id)
         if trajectory.status is TrajectoryStatus.FAILED:
             summary.failed += 1
         else:
@@ -159,6 +175,9 @@ async def _run_locked(
             progress(summary)
 
     status = "failed"
+    background = [asyncio.create_task(live.run())]
+    if pool is not None:
+        background.append(asyncio.create_task(live.poll(lambda: list(pool.workers))))
     try:
         if pool is not None:
             await execute(
@@ -174,7 +193,7 @@ async def _run_locked(
             lingo = LingoBP(agents or Agents.build(config, cache=cache))
 
             async def one(scenario: Scenario) -> Finished:
-                return await lingo.run(scenario, run_id)
+                return await lingo.run(scenario, run_id, on_call=live.heard)
 
             try:
                 await execute(
@@ -189,6 +208,9 @@ async def _run_locked(
                 await lingo.aclose()
         status = "completed"
     finally:
+        for task in background:
+            task.cancel()
+        await live.close()
         summary.seconds = time.perf_counter() - start
         warehouse.finish_run(run_id, status if status == "completed" else "interrupted")
     return summary

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from schemas.records import RunRecord, utcnow
+from schemas.records import LLMCall, RunRecord, utcnow
 from schemas.scenario import Scenario
 from warehouse.store import Store, insert_rows
-from warehouse.trajectory_rows import CHILD_TABLES, KEPT_TABLES, Written, to_json, trajectory_rows
+from warehouse.trajectory_rows import CHILD_TABLES, KEPT_TABLES, Written, call_row, to_json, trajectory_rows
 
 
 class Warehouse(Store):
@@ -95,8 +95,20 @@ class Warehouse(Store):
                 con.execute(f"DELETE FROM {table} WHERE (run_id, scenario_id) IN (FROM batch_keys)")
             con.unregister("batch_keys")
             for table, values in rows.items():
-                insert_rows(con, table, values, verb="INSERT OR IGNORE" if table in KEPT_TABLES else "INSERT")
+                insert_rows(con, table, values, verb=KEPT_TABLES.get(table, "INSERT"))
             con.execute("COMMIT")
+
+    def write_calls(self, calls: Sequence[LLMCall]) -> None:
+        """Store model calls as they happen (a running scenario's work is visible to `oyster sql`).
+
+        A call amended after it was stored (a reply found invalid) replaces the earlier row.
+        """
+        if calls:
+            latest = {c.call_id: c for c in calls}  # the last version of each call in the batch
+            with self.connect(read_only=False) as con:
+                insert_rows(
+                    con, "llm_calls", [call_row(c) for c in latest.values()], verb="INSERT OR REPLACE"
+                )
 
     def bulk_synthetic_pairs(self, n: int) -> None:
         """Fill preference_pairs with n synthetic rows (benchmarks only)."""

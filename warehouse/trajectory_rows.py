@@ -20,8 +20,9 @@ CHILD_TABLES = (
     "preference_pairs",
 )
 TRAJECTORY_TABLES = (*CHILD_TABLES, "llm_calls")
-#: the tables whose rows are kept when a trajectory is rewritten, so a replay inserts them OR IGNORE
-KEPT_TABLES = ("llm_calls", "failures")
+#: the tables whose rows are kept when a trajectory is rewritten, with how each is inserted: a failure
+#: is never rewritten; a call stored live (while its scenario ran) is replaced by its final version
+KEPT_TABLES = {"llm_calls": "INSERT OR REPLACE", "failures": "INSERT OR IGNORE"}
 CHAIN_NODES = ("user_needs", "risk_intent", "safety_guidelines", "strategies")
 
 Rows = dict[str, list[dict[str, Any]]]
@@ -42,8 +43,8 @@ def trajectory_rows(batch: Sequence[Written]) -> Rows:
     rows: Rows = {t: [] for t in (*CHILD_TABLES, *KEPT_TABLES)}
     for traj, calls, failures in batch:
         _add_trajectory(rows, traj)
-        rows["llm_calls"].extend(_as_row(c) for c in calls)
-        rows["failures"].extend(_as_row(f) for f in failures)
+        rows["llm_calls"].extend(call_row(c) for c in calls)
+        rows["failures"].extend(call_row(f) for f in failures)
     return rows
 
 
@@ -153,6 +154,6 @@ def _add_iteration(rows: Rows, key: dict[str, str], it: Iteration, previous: Ite
         )
 
 
-def _as_row(record: LLMCall | Failure) -> dict[str, Any]:
+def call_row(record: LLMCall | Failure) -> dict[str, Any]:
     """LLM calls and failures are stored field for field: their field names are the column names."""
     return record.model_dump(mode="python")

@@ -37,7 +37,7 @@ from schemas.chain import DraftAnswer, ReasoningChain
 from schemas.config import ROLES, OysterConfig
 from schemas.gradient import ActiveLoss
 from schemas.judgement import SafetyJudgement, SatisfactionJudgement
-from schemas.records import Failure, FailureKind
+from schemas.records import Failure, FailureKind, LLMCall
 from schemas.risk import GuidelineRule, RiskAssessment
 from schemas.scenario import RiskLevel, Scenario
 from schemas.stackelberg import StackelbergResult
@@ -333,8 +333,11 @@ class LingoBP:
                 seen.add(id(backend))
                 await backend.aclose()
 
-    async def run(self, scenario: Scenario, run_id: str) -> tuple[Trajectory, CallLog]:
-        log = CallLog(run_id=run_id, scenario_id=scenario.id)
+    async def run(
+        self, scenario: Scenario, run_id: str, on_call: Callable[[LLMCall], None] | None = None
+    ) -> tuple[Trajectory, CallLog]:
+        """Run one scenario; ``on_call`` hears of every model call as it happens (live progress)."""
+        log = CallLog(run_id=run_id, scenario_id=scenario.id, listener=on_call)
         # Each Lingo-BP step is ~6 graph steps; leave generous head-room over T.
         limit = 20 + 8 * (self.cfg.iterations + 1)
         out = await self.graph.ainvoke(
