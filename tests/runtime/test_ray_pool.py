@@ -65,28 +65,30 @@ async def test_killed_actor_loses_nothing(local_ray: None, warehouse: Warehouse)
 
 
 async def test_evaluation_spreads_samples_over_actors(local_ray: None, warehouse: Warehouse) -> None:
-    from evals.datasets.loaders import load_strata_sword
-    from evals.run import EvalWorker, evaluate, parse_model, spread
+    from evals.datasets import load_strata_sword
+    from evals.run import EvalPlan, RunSettings, spread
+    from evals.targets import parse_model
+    from evals.task import get_task
+    from evals.worker import WorkerSpec, eval_pool
     from warehouse.evaluation import EvalStore
 
     cfg = _config()
+    task = get_task("strata-sword")
+    options = task.parse({})
     target = parse_model("scripted:agents.backends.mock:well_behaved")
-    pool = RayPool(
-        cfg,
-        actor=EvalWorker,
-        args=(cfg.model_dump_json(), "strata-sword", None, target.model_dump_json(), 32),
-    )
-    samples = spread(load_strata_sword(), 12)
-    summary = await evaluate(
-        task="strata-sword",
-        samples=samples,
-        target=EvalTargetLabel(target.label()),
-        scorers=[],
-        warehouse=warehouse,
+    spec = WorkerSpec(config=cfg, task=task.name, options={}, target=target, max_tokens=32)
+    plan = EvalPlan(
+        task=task,
+        options=options,
         config=cfg,
-        eval_id="ray-eval",
-        pool=pool,
+        settings=RunSettings(eval_id="ray-eval"),
+        samples=spread(load_strata_sword(), 12),
+        dataset="strata-sword",
+        target=EvalTargetLabel(target.label()),  # type: ignore[arg-type]
+        scorers=[],
+        pool=eval_pool(spec),
     )
+    summary = await plan.run(warehouse)
     assert (summary.scored, summary.failed) == (12, 0)
     rows = warehouse.query(
         "SELECT count(*), count(DISTINCT sample_id) FROM eval_samples WHERE eval_id = 'ray-eval'"
