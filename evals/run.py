@@ -154,7 +154,7 @@ class EvalPlan:
             prompt_versions=PromptLibrary(self.config.prompts).versions(),
             config={
                 **self.options.model_dump(mode="json"),
-                "max_tokens": getattr(target, "max_tokens", None),
+                "max_tokens": target.max_tokens if task.needs_target else None,
                 **self.config.model_dump(mode="json"),
             },
             dataset=self.dataset,

@@ -84,7 +84,7 @@ async def test_evaluation_spreads_samples_over_actors(local_ray: None, warehouse
         settings=RunSettings(eval_id="ray-eval"),
         samples=spread(load_strata_sword(), 12),
         dataset="strata-sword",
-        target=EvalTargetLabel(target.label()),  # type: ignore[arg-type]
+        target=EvalTargetLabel(target.label(), 32),  # type: ignore[arg-type]
         scorers=[],
         pool=eval_pool(spec),
     )
@@ -97,8 +97,46 @@ async def test_evaluation_spreads_samples_over_actors(local_ray: None, warehouse
     assert EvalStore(warehouse).strata("ray-eval", "overall").rows == [("all", 0.0, 12)]
 
 
-class EvalTargetLabel:
-    """The driver only needs the target's name; the actors own the real target."""
+async def test_a_replay_task_runs_on_actors_from_its_named_spec(
+    local_ray: None, warehouse: Warehouse
+) -> None:
+    from evals.run import EvalPlan, RunSettings, make_target
+    from evals.task import get_task
+    from evals.worker import WorkerSpec, eval_pool
 
-    def __init__(self, label: str) -> None:
+    cfg = _config()
+    task = get_task("judges")
+    options = task.parse({"judge": "refusal"})
+    spec = WorkerSpec(
+        config=cfg, task="judges", options=options.model_dump(mode="json"), target=None, max_tokens=1
+    )
+    samples, dataset = task.samples(options)
+    plan = EvalPlan(
+        task,
+        options,
+        cfg,
+        RunSettings(eval_id="ray-judges"),
+        samples[:6],
+        dataset,
+        make_target(task, None, 1),
+        scorers=[],
+        pool=eval_pool(spec),
+    )
+    summary = await plan.run(warehouse)
+    assert (summary.scored, summary.failed) == (6, 0)
+    rows = warehouse.query(
+        "SELECT s.response, sc.scorer, sc.details ->> 'agrees' IS NOT NULL FROM eval_samples s "
+        "JOIN eval_scores sc USING (eval_id, sample_id) WHERE eval_id = 'ray-judges' ORDER BY sample_id"
+    ).rows
+    # The actors replayed the written responses, asked the refusal judge and marked agreement.
+    assert rows == [
+        (c.metadata["response"], "refusal", True) for c in sorted(samples[:6], key=lambda c: c.id)
+    ]
+
+
+class EvalTargetLabel:
+    """The driver only needs the target's name and token bound (recorded); the actors own the real target."""
+
+    def __init__(self, label: str, max_tokens: int) -> None:
         self.label = label
+        self.max_tokens = max_tokens
