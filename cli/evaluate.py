@@ -17,7 +17,7 @@ import click
 import typer
 
 from cli.common import ConfigOpt, WarehouseOpt, console, load, open_warehouse, print_result, progress_bar
-from evals.task import CliOption, EvalTask, Summary, cli_options, tasks
+from evals.task import CliOption, EvalTask, Summary, TaskOptions, cli_options, tasks
 
 if TYPE_CHECKING:
     from evals.run import EvalSummary
@@ -99,7 +99,7 @@ def _command(name: str, help: str, params: list[Parameter], body: Callable[[dict
     app.command(name)(command)
 
 
-def _run(task: EvalTask[Any], options: Any, shared: dict[str, Any]) -> tuple[EvalSummary, EvalStore]:
+def _run(task: EvalTask[Any], options: TaskOptions, shared: dict[str, Any]) -> tuple[EvalSummary, EvalStore]:
     """Run one evaluation with a progress bar; returns its summary and the store it wrote to."""
     from evals.run import RunSettings, prepare
     from warehouse.evaluation import EvalStore

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import ray
@@ -64,30 +65,33 @@ async def test_killed_actor_loses_nothing(local_ray: None, warehouse: Warehouse)
     assert q("SELECT count(*) FROM trajectory_records").rows == [(20,)]
 
 
-async def test_evaluation_spreads_samples_over_actors(local_ray: None, warehouse: Warehouse) -> None:
-    from evals.datasets import load_strata_sword
-    from evals.run import EvalPlan, RunSettings, spread
-    from evals.targets import parse_model
+def _on_actors(task_name: str, options: dict[str, Any], samples: list[Any], eval_id: str, model: Any) -> Any:
+    """An evaluation plan whose samples go to EvalWorker actors built from a named spec."""
+    from evals.run import EvalPlan, RunSettings, make_target
     from evals.task import get_task
     from evals.worker import WorkerSpec, eval_pool
-    from warehouse.evaluation import EvalStore
 
     cfg = _config()
-    task = get_task("strata-sword")
-    options = task.parse({})
-    target = parse_model("scripted:agents.backends.mock:well_behaved")
-    spec = WorkerSpec(config=cfg, task=task.name, options={}, target=target, max_tokens=32)
-    plan = EvalPlan(
-        task=task,
-        options=options,
-        config=cfg,
-        settings=RunSettings(eval_id="ray-eval"),
-        samples=spread(load_strata_sword(), 12),
-        dataset="strata-sword",
-        target=EvalTargetLabel(target.label(), 32),  # type: ignore[arg-type]
-        scorers=[],
-        pool=eval_pool(spec),
+    task = get_task(task_name)
+    opts = task.parse(options)
+    spec = WorkerSpec(
+        config=cfg, task=task.name, options=opts.model_dump(mode="json"), target=model, max_tokens=32
     )
+    # The driver's target is only named and recorded; each actor builds its own from the spec.
+    target = make_target(task, model, 32)
+    return EvalPlan(
+        task, opts, cfg, RunSettings(eval_id=eval_id), samples, task_name, target, [], eval_pool(spec)
+    )
+
+
+async def test_evaluation_spreads_samples_over_actors(local_ray: None, warehouse: Warehouse) -> None:
+    from evals.datasets import load_strata_sword
+    from evals.run import spread
+    from evals.targets import parse_model
+    from warehouse.evaluation import EvalStore
+
+    model = parse_model("scripted:agents.backends.mock:well_behaved")
+    plan = _on_actors("strata-sword", {}, spread(load_strata_sword(), 12), "ray-eval", model)
     summary = await plan.run(warehouse)
     assert (summary.scored, summary.failed) == (12, 0)
     rows = warehouse.query(
@@ -100,43 +104,14 @@ async def test_evaluation_spreads_samples_over_actors(local_ray: None, warehouse
 async def test_a_replay_task_runs_on_actors_from_its_named_spec(
     local_ray: None, warehouse: Warehouse
 ) -> None:
-    from evals.run import EvalPlan, RunSettings, make_target
-    from evals.task import get_task
-    from evals.worker import WorkerSpec, eval_pool
+    from evals.datasets import validation_samples
 
-    cfg = _config()
-    task = get_task("judges")
-    options = task.parse({"judge": "refusal"})
-    spec = WorkerSpec(
-        config=cfg, task="judges", options=options.model_dump(mode="json"), target=None, max_tokens=1
-    )
-    samples, dataset = task.samples(options)
-    plan = EvalPlan(
-        task,
-        options,
-        cfg,
-        RunSettings(eval_id="ray-judges"),
-        samples[:6],
-        dataset,
-        make_target(task, None, 1),
-        scorers=[],
-        pool=eval_pool(spec),
-    )
-    summary = await plan.run(warehouse)
+    samples = validation_samples("refusal")[:6]
+    summary = await _on_actors("judges", {"judge": "refusal"}, samples, "ray-judges", None).run(warehouse)
     assert (summary.scored, summary.failed) == (6, 0)
     rows = warehouse.query(
         "SELECT s.response, sc.scorer, sc.details ->> 'agrees' IS NOT NULL FROM eval_samples s "
         "JOIN eval_scores sc USING (eval_id, sample_id) WHERE eval_id = 'ray-judges' ORDER BY sample_id"
     ).rows
     # The actors replayed the written responses, asked the refusal judge and marked agreement.
-    assert rows == [
-        (c.metadata["response"], "refusal", True) for c in sorted(samples[:6], key=lambda c: c.id)
-    ]
-
-
-class EvalTargetLabel:
-    """The driver only needs the target's name and token bound (recorded); the actors own the real target."""
-
-    def __init__(self, label: str, max_tokens: int) -> None:
-        self.label = label
-        self.max_tokens = max_tokens
+    assert rows == [(c.metadata["response"], "refusal", True) for c in sorted(samples, key=lambda c: c.id)]
