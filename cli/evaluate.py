@@ -1,18 +1,27 @@
-"""`oyster eval …`: the evaluation command group."""
+"""`oyster eval …`: one command per registered evaluation task (see evals/task.py), plus `compare`.
+
+Each command is its task's own options plus the shared options below, declared once here; the work
+is `evals.run.prepare` and `EvalPlan.run`, this module only shows it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
+from inspect import Parameter, Signature
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
 
-if TYPE_CHECKING:
-    from warehouse.evaluation import EvalStore
 from cli.common import ConfigOpt, WarehouseOpt, console, load, open_warehouse, print_result, progress_bar
+from evals.task import CliOption, EvalTask, Summary, TaskOptions, cli_options, tasks
+
+if TYPE_CHECKING:
+    from evals.run import EvalSummary
+    from warehouse.evaluation import EvalStore
 
 app = typer.Typer(
     help="Evaluate a model: Construction Score, Strata-Sword, over-refusal, judge validation.",
@@ -35,274 +44,154 @@ RayOpt = Annotated[
 ]
 ActorsOpt = Annotated[int | None, typer.Option(min=1, help="Ray actors.")]
 
+#: the options every evaluation command shares: name -> (annotated type, default)
+SHARED: dict[str, tuple[Any, Any]] = {
+    "model": (ModelOpt, "embedded"),
+    "base_url": (BaseUrlOpt, None),
+    "limit": (LimitOpt, None),
+    "warehouse": (WarehouseOpt, None),
+    "config": (ConfigOpt, None),
+    "eval_id": (EvalIdOpt, None),
+    "max_tokens": (MaxTokensOpt, 200),
+    "concurrency": (ConcurrencyOpt, 2),
+    "use_ray": (RayOpt, None),
+    "actors": (ActorsOpt, None),
+}
+#: shared options that only mean something when the task has a target model
+TARGET_ONLY = ("model", "base_url", "max_tokens")
+#: option types the command line takes as they are; any other (e.g. a Literal) is read as text
+PLAIN = (str, int, float, bool, Path, str | None, int | None, Path | None)
 
-def _evaluate(
-    task: str,
-    model: str,
-    *,
-    base_url: str | None,
-    limit: int | None,
-    warehouse: Path | None,
-    config: Path | None,
-    eval_id: str | None,
-    max_tokens: int,
-    concurrency: int,
-    args: dict[str, Any],
-    use_ray: bool | None = False,
-    actors: int | None = None,
-) -> tuple[str, EvalStore]:
-    """Run one evaluation; returns its id and the store to summarise it from."""
-    from agents.lingo_bp.graph import Agents
-    from evals.run import (
-        EvalWorker,
-        ReplayTarget,
-        build_target,
-        evaluate,
-        load_task_samples,
-        parse_model,
-        scorers_for,
-        spread,
-    )
-    from runtime.ray_pool import RayPool, ensure_ray, should_use_ray
-    from runtime.runner import preflight
+
+def _param(name: str, annotation: Any, default: Any = Parameter.empty) -> Parameter:
+    return Parameter(name, Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+
+
+def _shared(skip: tuple[str, ...] = (), **defaults: Any) -> list[Parameter]:
+    return [
+        _param(name, kind, defaults.get(name, default))
+        for name, (kind, default) in SHARED.items()
+        if name not in skip
+    ]
+
+
+def _task_param(o: CliOption) -> Parameter:
+    info = typer.Argument(help=o.help) if o.argument else typer.Option(o.flag, help=o.help)
+    kind: Any
+    default: Any
+    if o.split:
+        kind, default = str, ",".join(str(v) for v in o.default)
+    elif o.repeat:
+        kind, default = list[str] | None, None
+    else:
+        kind, default = (o.annotation if o.annotation in PLAIN else str), o.default
+    return _param(o.field, Annotated[kind, info], Parameter.empty if o.required else default)
+
+
+def _command(name: str, help: str, params: list[Parameter], body: Callable[[dict[str, Any]], None]) -> None:
+    """Register `oyster eval NAME` with exactly `params` (typer reads the signature)."""
+
+    def command(**values: Any) -> None:
+        body(values)
+
+    command.__signature__ = Signature(params)  # type: ignore[attr-defined]
+    command.__doc__ = help
+    app.command(name)(command)
+
+
+def _run(task: EvalTask[Any], options: TaskOptions, shared: dict[str, Any]) -> tuple[EvalSummary, EvalStore]:
+    """Run one evaluation with a progress bar; returns its summary and the store it wrote to."""
+    from evals.run import RunSettings, prepare
     from warehouse.evaluation import EvalStore
 
-    cfg = load(config, {"ray.actors": actors})
-    role_model = None if task == "judges" else parse_model(model, base_url)
-    samples, dataset = load_task_samples(task, args)
-    samples = spread(samples, limit)
-    asyncio.run(preflight(cfg))
-    if role_model is None:
-        target: Any = ReplayTarget()
-    else:
-        await_check = build_target(role_model, role_model.label(), max_tokens)
-        asyncio.run(await_check.backend.check())
-        target = await_check
-    agents = Agents.build(cfg)
-    scorers = scorers_for(task, agents, args.get("judge"))
-    wh = open_warehouse(warehouse, cfg)
-    pool = None
-    if should_use_ray(cfg, use_ray):
-        ensure_ray(cfg)
-        worker_args = (
-            cfg.model_dump_json(),
-            task,
-            args.get("judge"),
-            role_model.model_dump_json() if role_model else None,
-            max_tokens,
-        )
-        pool = RayPool(cfg, actor=EvalWorker, args=worker_args)
-        console.print(f"Ray: {cfg.ray.actors} actor(s) x {cfg.ray.concurrency_per_actor} sample(s) in flight")
-    console.print(f"{task}: {len(samples)} sample(s) from {dataset}, target {target.label} -> {wh.path}")
-    with progress_bar(task, len(samples)) as show:
+    cfg = load(shared["config"], {"ray.actors": shared["actors"]})
+    wh = open_warehouse(shared["warehouse"], cfg)
+    settings = RunSettings.model_validate(
+        {k: v for k, v in shared.items() if k in RunSettings.model_fields} | {"command": " ".join(sys.argv)}
+    )
 
-        def tick(summary: Any) -> None:
-            show(
-                summary.skipped + summary.scored + summary.failed,
-                f"scored {summary.scored} · failed {summary.failed}",
+    async def go() -> EvalSummary:
+        plan = await prepare(task, options, cfg, settings)
+        if plan.pool is not None:
+            console.print(
+                f"Ray: {cfg.ray.actors} actor(s) x {cfg.ray.concurrency_per_actor} sample(s) in flight"
+            )
+        source = f"{len(plan.samples)} sample(s) from {plan.dataset}"
+        console.print(f"{task.name}: {source}, target {plan.target.label} -> {wh.path}")
+        with progress_bar(task.name, len(plan.samples)) as show:
+            return await plan.run(
+                wh,
+                progress=lambda s: show(
+                    s.skipped + s.scored + s.failed, f"scored {s.scored} · failed {s.failed}"
+                ),
             )
 
-        summary = asyncio.run(
-            evaluate(
-                task=task,
-                samples=samples,
-                target=target,
-                scorers=scorers,
-                warehouse=wh,
-                config=cfg,
-                eval_id=eval_id,
-                dataset=dataset,
-                judge=args.get("judge"),
-                command=" ".join(sys.argv),
-                concurrency=concurrency,
-                progress=tick,
-                pool=pool,
-            )
-        )
+    summary = asyncio.run(go())
     console.print(
         f"{summary.eval_id}: {summary.scored} scored, {summary.failed} failed, {summary.skipped} already done"
     )
     for line in summary.failures[:5]:
         console.print(f"  failed {line}")
-    return summary.eval_id, EvalStore(wh)
+    return summary, EvalStore(wh)
 
 
-@app.command("construction")
-def eval_construction(
-    model: ModelOpt = "embedded",
-    scenarios: Annotated[Path | None, typer.Option(help="Scenario file [default: bundled].")] = None,
-    base_url: BaseUrlOpt = None,
-    limit: LimitOpt = None,
-    warehouse: WarehouseOpt = None,
-    config: ConfigOpt = None,
-    eval_id: EvalIdOpt = None,
-    max_tokens: MaxTokensOpt = 300,
-    concurrency: ConcurrencyOpt = 2,
-    use_ray: RayOpt = None,
-    actors: ActorsOpt = None,
-) -> None:
-    """Construction Score (alpha = 1, beta in 0.1 … 10) of a model's replies to scenarios."""
-    eid, store = _evaluate(
-        "construction",
-        model,
-        base_url=base_url,
-        limit=limit,
-        warehouse=warehouse,
-        config=config,
-        eval_id=eval_id,
-        max_tokens=max_tokens,
-        concurrency=concurrency,
-        args={"scenarios": scenarios},
-        use_ray=use_ray,
-        actors=actors,
-    )
-    print_result(store.construction([eid]), "Construction Score")
+def _show(summaries: list[Summary]) -> None:
+    for title, result in summaries:
+        print_result(result, title)
 
 
-@app.command("strata-sword")
-def eval_strata(
-    model: ModelOpt = "embedded",
-    language: Annotated[str, typer.Option(help="Comma-separated: en, zh.")] = "en,zh",
-    level: Annotated[str, typer.Option(help="Comma-separated levels 1-3.")] = "1,2,3",
-    base_url: BaseUrlOpt = None,
-    limit: LimitOpt = None,
-    warehouse: WarehouseOpt = None,
-    config: ConfigOpt = None,
-    eval_id: EvalIdOpt = None,
-    max_tokens: MaxTokensOpt = 200,
-    concurrency: ConcurrencyOpt = 2,
-    use_ray: RayOpt = None,
-    actors: ActorsOpt = None,
-) -> None:
-    """Strata-Sword: attack success rate per level, attack method and language (category-rule judge)."""
-    try:
-        levels = tuple(int(x) for x in level.split(","))
-    except ValueError:
-        raise click.BadParameter(f"{level!r}: give levels as e.g. 1,2,3", param_hint="--level") from None
-    eid, store = _evaluate(
-        "strata-sword",
-        model,
-        base_url=base_url,
-        limit=limit,
-        warehouse=warehouse,
-        config=config,
-        eval_id=eval_id,
-        max_tokens=max_tokens,
-        concurrency=concurrency,
-        args={"languages": tuple(language.split(",")), "levels": levels},
-        use_ray=use_ray,
-        actors=actors,
-    )
-    for by in ("overall", "level", "attack_method", "language"):
-        print_result(store.strata(eid, by), f"attack success rate by {by}")
-
-
-@app.command("prompts")
-def eval_prompts(
-    file: Annotated[Path, typer.Argument(help="CSV or JSONL of prompts with an answer/refuse label.")],
-    model: ModelOpt = "embedded",
-    prompt_column: Annotated[str, typer.Option(help="Column holding the prompt.")] = "prompt",
-    label_column: Annotated[str, typer.Option(help="Column saying answer / refuse.")] = "label",
-    category: Annotated[
-        list[str] | None, typer.Option(help="Column(s) to report rates by (repeatable).")
-    ] = None,
-    base_url: BaseUrlOpt = None,
-    limit: LimitOpt = None,
-    warehouse: WarehouseOpt = None,
-    config: ConfigOpt = None,
-    eval_id: EvalIdOpt = None,
-    max_tokens: MaxTokensOpt = 200,
-    concurrency: ConcurrencyOpt = 2,
-    use_ray: RayOpt = None,
-    actors: ActorsOpt = None,
-) -> None:
-    """Over-refusal (or any labelled prompt set): compliance / partial / full refusal rates per label."""
-    categories = tuple(category or ())
-    eid, store = _evaluate(
-        "prompts",
-        model,
-        base_url=base_url,
-        limit=limit,
-        warehouse=warehouse,
-        config=config,
-        eval_id=eval_id,
-        max_tokens=max_tokens,
-        concurrency=concurrency,
-        args={
-            "file": file,
-            "prompt_column": prompt_column,
-            "label_column": label_column,
-            "category_columns": categories,
-        },
-        use_ray=use_ray,
-        actors=actors,
-    )
-    print_result(store.refusal(eid), "refusal rates by expected label")
-    for c in categories:
-        print_result(store.refusal(eid, c), f"refusal rates by {c}")
-
-
-@app.command("judges")
-def eval_judges(
-    judge: Annotated[str, typer.Option(help="safety | satisfaction | refusal.")] = "safety",
-    limit: LimitOpt = None,
-    warehouse: WarehouseOpt = None,
-    config: ConfigOpt = None,
-    eval_id: EvalIdOpt = None,
-    concurrency: ConcurrencyOpt = 2,
-) -> None:
-    """Agreement of a judge (the config's risk / user roles) with the hand-written validation cases."""
-    from evals.run import JUDGES
-
-    if judge not in JUDGES:
-        raise click.BadParameter(f"{judge!r}: use {', '.join(JUDGES)}", param_hint="--judge")
-    eid, store = _evaluate(
-        "judges",
-        "replay",
-        base_url=None,
-        limit=limit,
-        warehouse=warehouse,
-        config=config,
-        eval_id=eval_id,
-        max_tokens=1,
-        concurrency=concurrency,
-        args={"judge": judge},
-    )
-    print_result(store.judge_agreement(eid), f"{judge} judge agreement")
-
-
-@app.command("compare")
-def eval_compare(
-    model: Annotated[list[str], typer.Option("--model", "-m", help="Two or more targets (repeat).")],
-    task: Annotated[str, typer.Option(help="construction | strata-sword.")] = "construction",
-    base_url: BaseUrlOpt = None,
-    limit: LimitOpt = None,
-    warehouse: WarehouseOpt = None,
-    config: ConfigOpt = None,
-    max_tokens: MaxTokensOpt = 300,
-    concurrency: ConcurrencyOpt = 2,
-) -> None:
-    """The same samples through several models (e.g. with and without a LoRA adapter), side by side."""
-    if task not in ("construction", "strata-sword"):
-        raise click.BadParameter(f"{task!r}: use construction or strata-sword", param_hint="--task")
-    runs = [
-        _evaluate(
-            task,
-            m,
-            base_url=base_url,
-            limit=limit,
-            warehouse=warehouse,
-            config=config,
-            eval_id=None,
-            max_tokens=max_tokens,
-            concurrency=concurrency,
-            args={},
-        )
-        for m in model
+def _task_command(task: EvalTask[Any]) -> None:
+    own = cli_options(task.options_model)
+    clash = [o.field for o in own if o.field in SHARED]
+    if clash:
+        raise ValueError(f"task '{task.name}': option {clash[0]!r} clashes with a shared eval option")
+    # Shown in this order: the task's arguments, --model, the task's options, the rest.
+    model = _shared(tuple(n for n in SHARED if n != "model")) if task.needs_target else []
+    skip = ("model",) if task.needs_target else TARGET_ONLY
+    params = [
+        *(_task_param(o) for o in own if o.argument),
+        *model,
+        *(_task_param(o) for o in own if not o.argument),
+        *_shared(skip, max_tokens=task.max_tokens),
     ]
-    ids, store = [eid for eid, _ in runs], runs[-1][1]
-    if task == "construction":
-        print_result(store.construction(ids), "Construction Score by model")
-    else:
-        for eid in ids:
-            print_result(store.strata(eid, "overall"), f"{eid}: attack success rate")
+
+    def body(values: dict[str, Any]) -> None:
+        opts = task.parse({o.field: values[o.field] for o in own if values[o.field] is not None})
+        summary, store = _run(task, opts, {k: v for k, v in values.items() if k in SHARED})
+        _show(task.summaries(store, summary.eval_id, opts))
+
+    _command(task.name, task.help, params, body)
+
+
+def _compare_command() -> None:
+    comparable = [t for t in tasks() if t.comparable]
+    names = [t.name for t in comparable]
+    params = [
+        _param(
+            "model",
+            Annotated[list[str], typer.Option("--model", "-m", help="Two or more targets (repeat).")],
+        ),
+        _param("task", Annotated[str, typer.Option(help=" | ".join(names) + ".")], names[0]),
+        *_shared(("model", "eval_id"), max_tokens=300),
+    ]
+
+    def body(values: dict[str, Any]) -> None:
+        by_name = {t.name: t for t in comparable}
+        task = by_name.get(values["task"])
+        if task is None:
+            raise click.BadParameter(f"{values['task']!r}: use {' or '.join(names)}", param_hint="--task")
+        shared = {k: v for k, v in values.items() if k in SHARED}
+        runs = [_run(task, task.parse({}), {**shared, "model": m, "eval_id": None}) for m in values["model"]]
+        _show(task.comparison(runs[-1][1], [summary.eval_id for summary, _ in runs]))
+
+    _command(
+        "compare",
+        "The same samples through several models (e.g. with and without a LoRA adapter), side by side.",
+        params,
+        body,
+    )
+
+
+for _task in tasks():
+    _task_command(_task)
+_compare_command()

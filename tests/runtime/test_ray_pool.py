@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import ray
@@ -99,29 +100,34 @@ async def test_a_scenario_that_kills_every_actor_is_recorded_after_the_retry_bou
     assert status == [("bad", "failed"), ("ok-1", "completed")]
 
 
-async def test_evaluation_spreads_samples_over_actors(local_ray: None, warehouse: Warehouse) -> None:
-    from evals.datasets.loaders import load_strata_sword
-    from evals.run import EvalWorker, evaluate, parse_model, spread
-    from warehouse.evaluation import EvalStore
+def _on_actors(task_name: str, options: dict[str, Any], samples: list[Any], eval_id: str, model: Any) -> Any:
+    """An evaluation plan whose samples go to EvalWorker actors built from a named spec."""
+    from evals.run import EvalPlan, RunSettings, make_target
+    from evals.task import get_task
+    from evals.worker import WorkerSpec, eval_pool
 
     cfg = _config()
-    target = parse_model("scripted:agents.backends.mock:well_behaved")
-    pool = RayPool(
-        cfg,
-        actor=EvalWorker,
-        args=(cfg.model_dump_json(), "strata-sword", None, target.model_dump_json(), 32),
+    task = get_task(task_name)
+    opts = task.parse(options)
+    spec = WorkerSpec(
+        config=cfg, task=task.name, options=opts.model_dump(mode="json"), target=model, max_tokens=32
     )
-    samples = spread(load_strata_sword(), 12)
-    summary = await evaluate(
-        task="strata-sword",
-        samples=samples,
-        target=EvalTargetLabel(target.label()),
-        scorers=[],
-        warehouse=warehouse,
-        config=cfg,
-        eval_id="ray-eval",
-        pool=pool,
+    # The driver's target is only named and recorded; each actor builds its own from the spec.
+    target = make_target(task, model, 32)
+    return EvalPlan(
+        task, opts, cfg, RunSettings(eval_id=eval_id), samples, task_name, target, [], eval_pool(spec)
     )
+
+
+async def test_evaluation_spreads_samples_over_actors(local_ray: None, warehouse: Warehouse) -> None:
+    from evals.datasets import load_strata_sword
+    from evals.run import spread
+    from evals.targets import parse_model
+    from warehouse.evaluation import EvalStore
+
+    model = parse_model("scripted:agents.backends.mock:well_behaved")
+    plan = _on_actors("strata-sword", {}, spread(load_strata_sword(), 12), "ray-eval", model)
+    summary = await plan.run(warehouse)
     assert (summary.scored, summary.failed) == (12, 0)
     rows = warehouse.query(
         "SELECT count(*), count(DISTINCT sample_id) FROM eval_samples WHERE eval_id = 'ray-eval'"
@@ -130,8 +136,17 @@ async def test_evaluation_spreads_samples_over_actors(local_ray: None, warehouse
     assert EvalStore(warehouse).strata("ray-eval", "overall").rows == [("all", 0.0, 12)]
 
 
-class EvalTargetLabel:
-    """The driver only needs the target's name; the actors own the real target."""
+async def test_a_replay_task_runs_on_actors_from_its_named_spec(
+    local_ray: None, warehouse: Warehouse
+) -> None:
+    from evals.datasets import validation_samples
 
-    def __init__(self, label: str) -> None:
-        self.label = label
+    samples = validation_samples("refusal")[:6]
+    summary = await _on_actors("judges", {"judge": "refusal"}, samples, "ray-judges", None).run(warehouse)
+    assert (summary.scored, summary.failed) == (6, 0)
+    rows = warehouse.query(
+        "SELECT s.response, sc.scorer, sc.details ->> 'agrees' IS NOT NULL FROM eval_samples s "
+        "JOIN eval_scores sc USING (eval_id, sample_id) WHERE eval_id = 'ray-judges' ORDER BY sample_id"
+    ).rows
+    # The actors replayed the written responses, asked the refusal judge and marked agreement.
+    assert rows == [(c.metadata["response"], "refusal", True) for c in sorted(samples, key=lambda c: c.id)]

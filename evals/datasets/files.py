@@ -1,0 +1,77 @@
+"""What every evaluation-set loader shares: the error, the bundled data folder, and record readers.
+
+Every problem is an `EvalSetError` whose str() is one line naming the file (and row or line) and what is
+wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from schemas.errors import OysterError
+
+
+class EvalSetError(OysterError, ValueError):
+    """An evaluation-set file problem; str() is one line naming the file, the row/line and the problem."""
+
+
+def bundled(name: str) -> Path:
+    """A file or folder under evals/datasets/data/."""
+    return Path(str(resources.files("evals.datasets").joinpath("data", name)))
+
+
+def read_text(path: Path) -> str:
+    try:
+        # utf-8-sig: spreadsheet tools commonly prepend a BOM to exported CSV.
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise EvalSetError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise EvalSetError(f"{path}: is a directory, not a prompt-set file") from None
+    except UnicodeDecodeError:
+        raise EvalSetError(f"{path}: not UTF-8 text") from None
+
+
+def csv_records(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, row by column name) of each non-empty record; the header must hold `required`."""
+    reader = csv.reader(read_text(path).splitlines(keepends=True))
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise EvalSetError(f"{path}: empty file (expected a header row)")
+        header = [h.strip() for h in header]
+        # Checked on the header so a missing column is reported once, at line 1, even for a header-only file.
+        missing = [c for c in required if c not in header]
+        if missing:
+            have = ", ".join(repr(h) for h in header)
+            raise EvalSetError(f"{path}:{reader.line_num}: no column {missing[0]!r} (columns: {have})")
+        end = reader.line_num
+        for values in reader:
+            # A quoted field may span lines; report the line the record starts on.
+            start, end = end + 1, reader.line_num
+            if not values or all(not v.strip() for v in values):
+                continue
+            if len(values) != len(header):
+                raise EvalSetError(f"{path}:{start}: expected {len(header)} fields, got {len(values)}")
+            yield start, dict(zip(header, values, strict=True))
+    except csv.Error as exc:
+        raise EvalSetError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from None
+
+
+def jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, object) of each non-empty line."""
+    for n, line in enumerate(read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvalSetError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+        if not isinstance(item, dict):
+            raise EvalSetError(f"{path}:{n}: expected a JSON object, got {type(item).__name__}")
+        yield n, item

@@ -1,0 +1,107 @@
+"""Labelled prompt sets (CSV or JSONL): each prompt with the expected behaviour, "answer" or "refuse"."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evals.datasets.files import EvalSetError, bundled, csv_records, jsonl_records
+from schemas.evaluation import EvalSample
+from schemas.messages import ChatMessage
+
+_CSV_SUFFIXES = (".csv",)
+_JSONL_SUFFIXES = (".jsonl", ".json-lines")
+
+
+def bundled_over_refusal_path() -> Path:
+    return bundled("over_refusal_sample.jsonl")
+
+
+def _label_text(value: Any) -> str:
+    # JSON booleans arrive as True/False; compare them as the strings "true"/"false".
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value).strip()
+
+
+def load_prompt_set(
+    path: Path,
+    prompt_column: str = "prompt",
+    label_column: str | None = "label",
+    answer_labels: Sequence[str] = ("answer", "comply", "safe", "1", "true"),
+    refuse_labels: Sequence[str] = ("refuse", "unsafe", "0", "false"),
+    id_column: str | None = None,
+    category_columns: Sequence[str] = (),
+) -> list[EvalSample]:
+    """Prompts from a CSV or JSONL file, with the label normalised to target "answer" or "refuse".
+
+    Labels match case-insensitively; `label_column=None` reads an unlabelled set (target None). Metadata
+    holds `category_columns`, or, when none are named, every other string-valued column; plus "file".
+    Without `id_column`, ids are "{file stem}-{nnnn}" in file order.
+    """
+    p = Path(path)
+    needed = [c for c in (prompt_column, label_column, id_column, *category_columns) if c is not None]
+    suffix = p.suffix.lower()
+    if suffix in _CSV_SUFFIXES:
+        records = csv_records(p, needed)
+    elif suffix in _JSONL_SUFFIXES:
+        records = jsonl_records(p)
+    else:
+        expected = ", ".join(_CSV_SUFFIXES + _JSONL_SUFFIXES)
+        raise EvalSetError(f"{p}: unsupported file type {p.suffix or '(no suffix)'!r} (expected {expected})")
+    answers = {s.strip().casefold() for s in answer_labels}
+    refusals = {s.strip().casefold() for s in refuse_labels}
+    if answers & refusals:
+        both = ", ".join(sorted(answers & refusals))
+        raise EvalSetError(f"{p}: labels listed as both answer and refuse: {both}")
+    reserved = {prompt_column, label_column, id_column}
+    samples: list[EvalSample] = []
+    seen_ids: set[str] = set()
+    for n, record in records:
+        missing = [c for c in needed if c not in record]
+        if missing:
+            have = ", ".join(repr(k) for k in record) or "none"
+            raise EvalSetError(f"{p}:{n}: no column {missing[0]!r} (columns: {have})")
+        prompt = record[prompt_column]
+        if not isinstance(prompt, str):
+            raise EvalSetError(f"{p}:{n}: prompt {prompt_column!r} is {type(prompt).__name__}, not text")
+        if not prompt.strip():
+            raise EvalSetError(f"{p}:{n}: empty prompt")
+        target: str | None = None
+        if label_column is not None:
+            label = _label_text(record[label_column])
+            if label.casefold() in answers:
+                target = "answer"
+            elif label.casefold() in refusals:
+                target = "refuse"
+            else:
+                expected = ", ".join(sorted(answers)) + " | " + ", ".join(sorted(refusals))
+                raise EvalSetError(
+                    f"{p}:{n}: unknown label {label!r} in {label_column!r} (expected {expected})"
+                )
+        if id_column is not None:
+            sample_id = _label_text(record[id_column])
+            if not sample_id:
+                raise EvalSetError(f"{p}:{n}: empty id in {id_column!r}")
+        else:
+            sample_id = f"{p.stem}-{len(samples) + 1:04d}"
+        if sample_id in seen_ids:
+            raise EvalSetError(f"{p}:{n}: duplicate id {sample_id!r}")
+        seen_ids.add(sample_id)
+        metadata = {"file": p.name}
+        if category_columns:
+            metadata.update({c: _label_text(record[c]) for c in category_columns})
+        else:
+            metadata.update({k: v for k, v in record.items() if k not in reserved and isinstance(v, str)})
+        samples.append(
+            EvalSample(
+                id=sample_id,
+                messages=[ChatMessage(role="user", content=prompt)],
+                target=target,
+                metadata=metadata,
+            )
+        )
+    if not samples:
+        raise EvalSetError(f"{p}: no prompts in file")
+    return samples

@@ -1,0 +1,55 @@
+"""Running a task in process with scripted judges and target: no model, no preflight."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from agents.backends import ScriptedBackend
+from agents.backends.mock import default_answers, responder
+from agents.lingo_bp.graph import Agents
+from evals.run import EvalPlan, EvalSummary, RunSettings, make_target, spread
+from evals.targets import Target
+from evals.task import get_task
+from schemas.config import ROLES, OysterConfig
+from warehouse import Warehouse
+
+
+def scripted_agents(**overrides: Any) -> Agents:
+    """Judges from the mock model; the scripted user rates +1, 0, -1 in turn."""
+    table = dict(default_answers(satisfaction=lambda n: [1, 0, -1][n % 3]))
+    table.update(overrides)
+    backend = ScriptedBackend(responder(table))
+    return Agents.build(OysterConfig(), backends=dict.fromkeys(ROLES, backend))
+
+
+def scripted_target(label: str = "scripted:mock") -> Target:
+    return Target(ScriptedBackend(responder(default_answers())), label)
+
+
+def run_eval(
+    task_name: str,
+    warehouse: Warehouse,
+    agents: Agents,
+    options: dict[str, Any] | None = None,
+    *,
+    limit: int | None = None,
+    target: Target | None = None,
+    **settings: Any,
+) -> EvalSummary:
+    task = get_task(task_name)
+    opts = task.parse(options or {})
+    samples, dataset = task.samples(opts)
+    if target is None:
+        target = scripted_target() if task.needs_target else make_target(task, None, 1)
+    plan = EvalPlan(
+        task=task,
+        options=opts,
+        config=OysterConfig(),
+        settings=RunSettings(**settings),
+        samples=spread(samples, limit),
+        dataset=dataset,
+        target=target,
+        scorers=task.scorers(agents, opts),
+    )
+    return asyncio.run(plan.run(warehouse))
