@@ -20,7 +20,8 @@ from schemas.config import OysterConfig, load_config
 from schemas.errors import OysterError
 from warehouse import Warehouse
 
-console = Console()
+# Soft wrap: in logs (no terminal) a line stays one line whatever its length.
+console = Console(soft_wrap=True)
 
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file.")]
