@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from schemas.errors import OysterError
+from schemas.files import read_user_text
 from schemas.scenario import Scenario
 
 
@@ -30,16 +31,7 @@ def _problem(exc: ValidationError) -> str:
 
 def load_scenarios(path: str | Path | None = None) -> list[Scenario]:
     p = Path(path) if path is not None else bundled_path()
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{p}: scenario file not found") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{p}: not UTF-8 text") from None
-    except IsADirectoryError:
-        raise ScenarioError(f"{p}: is a directory, not a scenario file") from None
-    except OSError as exc:
-        raise ScenarioError(f"{p}: cannot read ({exc.strerror})") from None
+    text = read_user_text(p, "scenario file", ScenarioError)
     items: list[tuple[int, Any]] = []
     if p.suffix in (".yaml", ".yml"):
         try:

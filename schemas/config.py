@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator
 from schemas.base import Record
 from schemas.chain import ChainNode
 from schemas.errors import OysterError
+from schemas.files import read_user_text
 from schemas.gradient import ActiveLoss
 from schemas.judgement import SafetyVerdict
 from schemas.stackelberg import FollowerReaction
@@ -169,16 +170,9 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
+        text = read_user_text(p, "config file", ConfigError)
         try:
-            raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{p}: config file not found") from None
-        except IsADirectoryError:
-            raise ConfigError(f"{p}: is a directory, not a config file") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{p}: not UTF-8 text") from None
-        except OSError as exc:
-            raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
+            raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" at line {mark.line + 1}" if mark is not None else ""

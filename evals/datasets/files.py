@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.errors import OysterError
+from schemas.files import read_user_text
 
 
 class EvalSetError(OysterError, ValueError):
@@ -26,15 +27,8 @@ def bundled(name: str) -> Path:
 
 
 def read_text(path: Path) -> str:
-    try:
-        # utf-8-sig: spreadsheet tools commonly prepend a BOM to exported CSV.
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise EvalSetError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise EvalSetError(f"{path}: is a directory, not a prompt-set file") from None
-    except UnicodeDecodeError:
-        raise EvalSetError(f"{path}: not UTF-8 text") from None
+    # utf-8-sig: spreadsheet tools commonly prepend a BOM to exported CSV.
+    return read_user_text(path, "prompt-set file", EvalSetError, encoding="utf-8-sig")
 
 
 def csv_records(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[str, Any]]]:

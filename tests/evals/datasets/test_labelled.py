@@ -108,7 +108,7 @@ def test_prompt_set_missing_category_column(tmp_path: Path) -> None:
 
 
 def test_prompt_set_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(EvalSetError, match=r"nope\.csv: file not found"):
+    with pytest.raises(EvalSetError, match=r"nope\.csv: prompt-set file not found"):
         load_prompt_set(tmp_path / "nope.csv")
 
 
