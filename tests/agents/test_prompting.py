@@ -74,8 +74,8 @@ ENDLESS = {
     "a branching macro": "{% macro f(n) %}{% if n|length < 60 %}{{ f(n ~ 'a') }}{{ f(n ~ 'b') }}{% endif %}"
     "{% endmacro %}{{ f(error) }}",
     "a doubling string": "{% macro f(s) %}{{ f(s ~ s) }}{% endmacro %}{{ f(error) }}",
-    "a doubling namespace": "{% set ns = namespace(s=error) %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}"
-    "{% endfor %}",
+    "a doubling namespace": "{% set ns = namespace(s=error) %}{% for i in range(60) %}"
+    "{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
     "a huge product": "{{ 'x' * 10000000000 }}",
     "a huge power": "{{ 10 ** 100000 }}",
 }

@@ -190,7 +190,7 @@ def test_11_lone_surrogate_scenario_is_invalid_for_check_and_run_alike(tmp_path:
     assert not (tmp_path / "w.duckdb").exists()
 
 
-def test_08_endless_prompt_override_fails_in_seconds_with_no_run_left_running(tmp_path: Path, wh: Path) -> None:
+def test_08_endless_prompt_override_fails_in_seconds_leaving_no_run_running(tmp_path: Path, wh: Path) -> None:
     import duckdb
 
     d = tmp_path / "prompts"
