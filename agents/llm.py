@@ -20,6 +20,7 @@ from schemas.config import RoleModel
 from schemas.errors import OysterError
 from schemas.messages import ChatMessage
 from schemas.records import Failure, FailureKind, LLMCall
+from schemas.secrets import redact
 
 Check = Callable[[Any], str | None]
 logger = logging.getLogger("oyster.llm")
@@ -152,8 +153,9 @@ class RoleLLM:
                     problem = _describe(exc)
             if not problem:
                 return obj
+            # model_copy skips the record's validators, so the redaction they apply is done here
             log.calls[-1] = log.calls[-1].model_copy(
-                update={"ok": False, "error": f"invalid: {problem}"[:500]}
+                update={"ok": False, "error": redact(f"invalid: {problem}")[:500]}
             )
             schema_text = (
                 json.dumps(json_schema or _json_schema(schema), ensure_ascii=False)
