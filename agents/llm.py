@@ -20,6 +20,7 @@ from schemas.config import RoleModel
 from schemas.errors import OysterError
 from schemas.messages import ChatMessage
 from schemas.records import Failure, FailureKind, LLMCall
+from schemas.secrets import redact
 
 Check = Callable[[Any], str | None]
 logger = logging.getLogger("oyster.llm")
@@ -164,7 +165,8 @@ class RoleLLM:
                     problem = _describe(exc)
             if not problem:
                 return obj
-            log.amend_last_call(ok=False, error=f"invalid: {problem}"[:500])
+            # model_copy (in amend_last_call) skips the record's validators: redact here
+            log.amend_last_call(ok=False, error=redact(f"invalid: {problem}")[:500])
             schema_text = (
                 json.dumps(json_schema or _json_schema(schema), ensure_ascii=False)
                 if schema

@@ -10,10 +10,10 @@ from typing import Any
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError, meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel
 
 import schemas
+from agents.prompt_guard import BoundedSandbox, Placeholder, RenderBudgetExceeded, render_budget
 from agents.steps import TEMPLATED, StepName
 from schemas.errors import OysterError
 from schemas.messages import ChatMessage
@@ -23,6 +23,15 @@ BLOCKS = ("system", "user")
 
 class PromptError(OysterError, ValueError):
     """A prompt template problem; str() is one line naming the file and the problem."""
+
+
+class PromptBudgetError(PromptError):
+    """A template did not finish rendering within its budget (agents.prompt_guard)."""
+
+
+# What a placeholder input cannot do (be called, be serialised, have a real attribute) is no fault of
+# the template; only the budget is checked in the dry render.
+_PLACEHOLDER_ERRORS = (PromptError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError)
 
 
 @dataclass(frozen=True)
@@ -43,17 +52,33 @@ class PromptTemplate:
             raise PromptError(
                 f"{self.path}: render called with missing {missing} / undeclared {unknown} inputs"
             )
+        return self._render(inputs)
+
+    def _render(self, inputs: dict[str, Any]) -> list[ChatMessage]:
         ctx = self._template.new_context(dict(inputs))
         messages = []
         try:
-            for block in BLOCKS:
-                if block in self._template.blocks:
-                    text = "".join(self._template.blocks[block](ctx)).strip()
-                    if text:
-                        messages.append(ChatMessage.model_validate({"role": block, "content": text}))
+            with render_budget() as budget:
+                for block in BLOCKS:
+                    if block in self._template.blocks:
+                        text = budget.join(self._template.blocks[block](ctx)).strip()
+                        if text:
+                            messages.append(ChatMessage.model_validate({"role": block, "content": text}))
         except TemplateError as exc:
             raise PromptError(f"{self.path}: {exc}") from None
+        except RenderBudgetExceeded as exc:
+            raise PromptBudgetError(f"{self.path}: rendering stopped: {exc}") from None
         return messages
+
+    def check_bounded(self) -> None:
+        """Render once with placeholder inputs, so that a template that never finishes fails before any
+        model is called rather than in the middle of a run."""
+        try:
+            self._render({name: Placeholder() for name in self.inputs})
+        except PromptBudgetError:
+            raise
+        except _PLACEHOLDER_ERRORS:
+            pass
 
 
 def _schema_class(name: str | None, where: str) -> type[BaseModel] | None:
@@ -83,7 +108,7 @@ class PromptLibrary:
     """The bundled templates, with any subset replaced by files of the same name from an override folder."""
 
     def __init__(self, override_dir: str | Path | None = None) -> None:
-        self._env = ImmutableSandboxedEnvironment(
+        self._env = BoundedSandbox(
             undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
         )
         self._env.filters["tojson_pretty"] = _tojson_pretty
@@ -114,17 +139,17 @@ class PromptLibrary:
         inputs = tuple(spec.get("inputs") or ())
         try:
             ast = self._env.parse(source)
-            template = self._env.from_string(source)
+            used = meta.find_undeclared_variables(ast)
+            template = self._env.from_string(self._env.guard_loops(ast))
         except TemplateError as exc:
             line = getattr(exc, "lineno", None)
             raise PromptError(f"{path}{f':{line}' if line else ''}: {exc}") from None
-        used = meta.find_undeclared_variables(ast)
         undeclared = sorted(used - set(inputs))
         if undeclared:
             raise PromptError(f"{path}: uses undeclared variable(s) {', '.join(undeclared)}")
         if "user" not in template.blocks:
             raise PromptError(f"{path}: needs a {{% block user %}}")
-        return PromptTemplate(
+        compiled = PromptTemplate(
             name=name.value,
             role=str(spec.get("role", "")),
             path=path,
@@ -134,6 +159,8 @@ class PromptLibrary:
             version=hashlib.sha256(source.encode()).hexdigest()[:12],
             _template=template,
         )
+        compiled.check_bounded()
+        return compiled
 
     def get(self, step: StepName) -> PromptTemplate:
         try:
@@ -152,4 +179,4 @@ def _tojson_pretty(value: Any) -> str:
         value = value.model_dump(mode="json")
     elif isinstance(value, list):
         value = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
-    return json.dumps(value, ensure_ascii=False, indent=1)
+    return json.dumps(value, ensure_ascii=False, indent=1, default=str)

@@ -13,6 +13,7 @@ from typer.exceptions import TyperException
 
 from cli import data, doctor, evaluate, report, run, scenarios, train
 from schemas.errors import OysterError
+from schemas.secrets import redact
 
 # Commands import the agent stack (LangGraph, Ray, llama.cpp) only when they need it, so that
 # `oyster sql` starts fast.
@@ -49,8 +50,9 @@ def _root(
 
 
 def _fail(message: str) -> None:
-    # Plain write, not rich: an error is exactly one line however narrow the terminal.
-    sys.stderr.write(" ".join(message.split()) + "\n")
+    # Plain write, not rich: an error is exactly one line however narrow the terminal. Redacted, as
+    # an error may quote an endpoint's reply and an endpoint may echo the key it was sent.
+    sys.stderr.write(" ".join(redact(message).split()) + "\n")
 
 
 def script_main(command: str, defaults: Sequence[tuple[tuple[str, ...], str]] = ()) -> None:

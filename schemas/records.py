@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 from uuid import uuid4
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from schemas.base import Record
+from schemas.secrets import redact
+
+#: error text as stored: the last line of defence against a key echoed by an endpoint
+Redacted = Annotated[str, AfterValidator(redact)]
 
 
 def utcnow() -> datetime:
@@ -34,8 +38,8 @@ class Failure(Record):
     role: str
     step: str
     kind: FailureKind
-    message: str
-    raw_output: str | None = None
+    message: Redacted
+    raw_output: Redacted | None = None
     attempts: int = 1
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -55,7 +59,7 @@ class LLMCall(Record):
     cache_hit: bool = False
     attempt: int = 1
     ok: bool = True
-    error: str | None = None
+    error: Redacted | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 

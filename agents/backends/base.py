@@ -7,10 +7,17 @@ from typing import Any, Protocol, runtime_checkable
 
 from schemas.errors import OysterError
 from schemas.messages import ChatMessage
+from schemas.secrets import redact
 
 
 class BackendError(OysterError, RuntimeError):
-    """A backend could not answer (unreachable endpoint, missing model, timeout after retries)."""
+    """A backend could not answer (unreachable endpoint, missing model, timeout after retries).
+
+    Its message is redacted as it is made: an endpoint may echo the request's key in its error body.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
 
 
 class BackendTimeout(BackendError):

@@ -38,6 +38,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from agents.backends.base import BackendError, BackendTimeout, ChatRequest, ChatResult
 from schemas.config import RoleModel
 from schemas.messages import ChatMessage
+from schemas.secrets import redact, register_secret
 
 logger = logging.getLogger("oyster.backends.langchain")
 
@@ -59,25 +60,24 @@ _NAME_KEYS = ("model", "model_name", "model_id", "deployment_name", "azure_deplo
 _NOT_HERE = ("base_url", "api_key_env", "n_ctx", "n_threads")
 
 
-def _one_line(text: str, secrets: list[str], limit: int = 300) -> str:
-    for s in secrets:
-        text = text.replace(s, "***")
-    return " ".join(text.split())[:limit] or "no message"
+def _one_line(text: str, limit: int = 300) -> str:
+    # Redacted before it is cut, so that no prefix of a secret survives the cut.
+    return " ".join(redact(text).split())[:limit] or "no message"
 
 
-def resolve_env(value: Any, where: str, secrets: list[str]) -> Any:
-    """``value`` with every ``{env: NAME}`` replaced by that variable; resolved values join ``secrets``."""
+def resolve_env(value: Any, where: str) -> Any:
+    """``value`` with every ``{env: NAME}`` replaced by that variable, each registered as a secret."""
     if isinstance(value, dict):
         if set(value) == {"env"}:
             name = str(value["env"])
             got = os.environ.get(name)
             if not got:
                 raise BackendError(f"{where}: environment variable {name} is not set")
-            secrets.append(got)
+            register_secret(got)
             return got
-        return {k: resolve_env(v, f"{where}.{k}", secrets) for k, v in value.items()}
+        return {k: resolve_env(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve_env(v, f"{where}[{i}]", secrets) for i, v in enumerate(value)]
+        return [resolve_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
     return value
 
 
@@ -112,13 +112,13 @@ def _given(kwargs: dict[str, Any], field: tuple[str, str]) -> bool:
     return field[0] in kwargs or field[1] in kwargs
 
 
-def _describe(exc: Exception, secrets: list[str]) -> str:
+def _describe(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         # str(ValidationError) repeats the input values, which may be a resolved secret.
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "(model)"
         return f"{where}: {err['msg']}"
-    return _one_line(f"{type(exc).__name__}: {exc}", secrets)
+    return _one_line(f"{type(exc).__name__}: {exc}")
 
 
 def _transient(exc: BaseException) -> bool:
@@ -185,7 +185,6 @@ class LangChainBackend:
         self.model = _label(cfg)
         self._timeout_s = cfg.timeout_s
         self._max_retries = cfg.max_retries
-        self._secrets: list[str] = []
         stray = sorted(set(_NOT_HERE) & cfg.model_fields_set)
         if stray:
             raise BackendError(f"{self._where()}: {', '.join(stray)} do not apply here; give them in kwargs")
@@ -201,7 +200,7 @@ class LangChainBackend:
         if given is not None:
             return self._with_settings(given, cfg)
         target = load_target(cfg.model)
-        kwargs = resolve_env(cfg.kwargs, "kwargs", self._secrets)
+        kwargs = resolve_env(cfg.kwargs, "kwargs")
         settings: dict[str, tuple[str, str, Any]] = {}
         if isinstance(target, type):
             if not issubclass(target, BaseChatModel):
@@ -214,9 +213,7 @@ class LangChainBackend:
         try:
             chat = target(**kwargs)
         except Exception as exc:
-            raise BackendError(
-                f"{self._where()}: cannot construct ({_describe(exc, self._secrets)})"
-            ) from None
+            raise BackendError(f"{self._where()}: cannot construct ({_describe(exc)})") from None
         if not isinstance(chat, BaseChatModel):
             raise BackendError(f"{self._where()}: returned {type(chat).__name__}, not a BaseChatModel")
         if not isinstance(target, type):
@@ -278,7 +275,7 @@ class LangChainBackend:
             return False
         except Exception as exc:
             raise BackendError(
-                f"{self._where()}: structured_output {self._method}: {_describe(exc, self._secrets)}"
+                f"{self._where()}: structured_output {self._method}: {_describe(exc)}"
             ) from None
         return True
 
@@ -318,9 +315,7 @@ class LangChainBackend:
                 extra={"structured": runnable is not chat},
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise BackendError(
-                f"{self._where()}: malformed reply ({_describe(exc, self._secrets)})"
-            ) from None
+            raise BackendError(f"{self._where()}: malformed reply ({_describe(exc)})") from None
 
     async def _invoke(self, runnable: Any, messages: list[BaseMessage]) -> Any:
         try:
@@ -336,7 +331,7 @@ class LangChainBackend:
         except TimeoutError:
             raise BackendTimeout(f"{self._where()}: timed out after {self._timeout_s} s") from None
         except Exception as exc:
-            raise BackendError(f"{self._where()}: {_describe(exc, self._secrets)}") from None
+            raise BackendError(f"{self._where()}: {_describe(exc)}") from None
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def check(self) -> str:

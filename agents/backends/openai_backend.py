@@ -20,6 +20,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from agents.backends.base import BackendError, BackendTimeout, ChatRequest, ChatResult
 from schemas.config import RoleModel
 from schemas.messages import as_dicts
+from schemas.secrets import redact, register_secret
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 
@@ -42,7 +43,8 @@ def _error_message(status: int, text: str) -> str:
         message = err.get("message") if isinstance(err, dict) else err
     except (ValueError, AttributeError):
         message = None
-    return str(message or text.strip() or "no body")[:300]
+    # Redacted before it is cut, so that no prefix of an echoed key survives the cut.
+    return redact(str(message or text.strip() or "no body"))[:300]
 
 
 class OpenAIBackend:
@@ -55,6 +57,7 @@ class OpenAIBackend:
         ).rstrip("/")
         # vLLM and llama-server accept any key; OpenAI needs the real one.
         api_key = os.environ.get(cfg.api_key_env) or "EMPTY"
+        register_secret(api_key)
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._timeout = aiohttp.ClientTimeout(total=cfg.timeout_s)
         self._max_retries = cfg.max_retries

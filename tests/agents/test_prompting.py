@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,53 @@ def test_taxonomy_rules() -> None:
     area_only = tax.rules_for(None, "Ethical Issues", "en")
     assert [r.category for r in area_only] == ["Ethical Issues"]
     assert tax.rules_for(None, None, "en") == []
+
+
+ENDLESS = {
+    "nested loops": "{% for i in range(1000) %}{% for j in range(1000) %}{{ error }}{% endfor %}{% endfor %}",
+    "silent nested loops": "{% for i in range(1000) %}{% for j in range(1000) %}{% for k in range(1000) %}"
+    "{% endfor %}{% endfor %}{% endfor %}",
+    "a huge range": "{% for i in range(100000) %}{{ error }}{% endfor %}",
+    "a recursive macro": "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(error) }}",
+    "a branching macro": "{% macro f(n) %}{% if n|length < 60 %}{{ f(n ~ 'a') }}{{ f(n ~ 'b') }}{% endif %}"
+    "{% endmacro %}{{ f(error) }}",
+    "a doubling string": "{% macro f(s) %}{{ f(s ~ s) }}{% endmacro %}{{ f(error) }}",
+    "a doubling namespace": "{% set ns = namespace(s=error) %}{% for i in range(60) %}"
+    "{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+    "a huge product": "{{ 'x' * 10000000000 }}",
+    "a huge power": "{{ 10 ** 100000 }}",
+}
+
+
+@pytest.mark.parametrize("body", ENDLESS.values(), ids=list(ENDLESS))
+def test_08_endless_template_is_a_one_line_error_at_validation(tmp_path: Path, body: str) -> None:
+    (tmp_path / "repair.j2").write_text(f"{{% block user %}}{body}{{% endblock %}}")
+    start = time.monotonic()
+    with pytest.raises(PromptError) as caught:
+        PromptLibrary(tmp_path)
+    assert time.monotonic() - start < 5
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'repair.j2'}: rendering stopped: ")
+    assert "\n" not in message
+
+
+def test_08_bounded_loops_and_recursion_still_render(tmp_path: Path) -> None:
+    (tmp_path / "repair.j2").write_text(
+        "{% block user %}{% macro f(n) %}{% if n > 0 %}{{ n }} {{ f(n - 1) }}{% endif %}{% endmacro %}"
+        "{% for i in range(3) %}{{ loop.index }}/{{ loop.length }} {% endfor %}{{ f(3) }}{{ error }}"
+        "{% endblock %}"
+    )
+    lib = PromptLibrary(tmp_path)
+    assert lib.get("repair").render({"error": "E", "schema": "{}"})[0].content == "1/3 2/3 3/3 3 2 1 E"
+
+
+def test_08_budget_also_bounds_a_render_with_real_inputs(tmp_path: Path) -> None:
+    # Placeholders iterate as two items, so a loop over a real input's length passes validation; the
+    # render with the real input is bounded all the same.
+    (tmp_path / "repair.j2").write_text(
+        "{% block user %}{% for a in error %}{% for b in error %}{% for c in error %}{{ schema }}"
+        "{% endfor %}{% endfor %}{% endfor %}{% endblock %}"
+    )
+    lib = PromptLibrary(tmp_path)
+    with pytest.raises(PromptError, match=r"repair\.j2: rendering stopped: more than 100,000"):
+        lib.get("repair").render({"error": "x" * 100, "schema": "{}"})

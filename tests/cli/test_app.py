@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,20 @@ def test_11_lone_surrogate_scenario_is_invalid_for_check_and_run_alike(tmp_path:
     for p in (check, run):
         assert_one_line_error(p, f"{bad}: line 2", "lone surrogate")
     assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_08_endless_prompt_override_fails_in_seconds_leaving_no_run_running(tmp_path: Path, wh: Path) -> None:
+    import duckdb
+
+    d = tmp_path / "prompts"
+    d.mkdir()
+    (d / "leader_synthesize.j2").write_text(
+        "{% block user %}{% for i in range(1000) %}{% for j in range(1000) %}{{ query }}"
+        "{% endfor %}{% endfor %}{% endblock %}"
+    )
+    start = time.monotonic()
+    p = oyster("run", "--prompts", str(d), "--limit", "1", "--warehouse", str(wh))
+    assert time.monotonic() - start < 30  # the interpreter's start-up included; the render stops in ms
+    assert_one_line_error(p, "leader_synthesize.j2", "rendering stopped", "100,000 loop iterations")
+    with duckdb.connect(str(wh), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone() == (0,)
