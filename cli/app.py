@@ -11,7 +11,7 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError
 from typer.exceptions import TyperException
 
-from cli import data, doctor, evaluate, report, run, scenarios, train
+from cli import data, doctor, evaluate, report, review, run, scenarios, train
 from schemas.errors import OysterError
 from schemas.secrets import redact
 
@@ -26,6 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(scenarios.app, name="scenarios")
 app.add_typer(evaluate.app, name="eval")
+app.add_typer(review.app, name="review")
 app.command()(doctor.doctor)
 app.command()(data.sql)
 app.command()(data.export)

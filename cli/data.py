@@ -84,19 +84,56 @@ def sql(
 
 
 def export(
-    view: Annotated[str, typer.Option("--view", help="dpo, sft, risk, trajectories, or any table.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, parquet or csv.")] = "jsonl",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (a folder for --format hf).")],
+    view: Annotated[
+        str | None, typer.Option("--view", help="dpo, sft, risk, trajectories, or any table (not with hf).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, parquet, csv or hf.")] = "jsonl",
     where: Annotated[str | None, typer.Option(help="SQL condition to filter rows.")] = None,
     warehouse: WarehouseOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
+    push: Annotated[
+        str | None,
+        typer.Option("--push", help="hf: upload the folder to this Hub dataset repo (needs a token)."),
+    ] = None,
+    license_id: Annotated[str, typer.Option("--license", help="hf: the card's licence id.")] = "apache-2.0",
 ) -> None:
-    """Export a view to JSONL / Parquet / CSV (TRL loads the dpo view as is)."""
+    """Export a view to JSONL / Parquet / CSV (TRL loads dpo as is), or a Hugging Face dataset folder."""
+    if fmt == "hf":
+        _export_hf(out, warehouse, force, push, license_id, view, where)
+        return
     if fmt not in EXPORT_FORMATS:
         raise typer.BadParameter(
-            f"unknown format '{fmt}' (use {', '.join(EXPORT_FORMATS)})", param_hint="--format"
+            f"unknown format '{fmt}' (use {', '.join(EXPORT_FORMATS)} or hf)", param_hint="--format"
         )
+    if view is None:
+        raise typer.BadParameter("--view is needed for this format", param_hint="--view")
     wh = existing_warehouse(warehouse)
     _writable_target(out, force)
     n = wh.export(view, fmt, out, where)
     console.print(f"wrote {n} row(s) of {view} to {out}")
+
+
+def _export_hf(
+    out: Path,
+    warehouse: Path | None,
+    force: bool,
+    push: str | None,
+    license_id: str,
+    view: str | None,
+    where: str | None,
+) -> None:
+    if view is not None or where is not None:
+        raise typer.BadParameter("hf exports every config of the release; --view and --where do not apply")
+    from report.card import push as push_folder
+    from report.card import write_release
+
+    wh = existing_warehouse(warehouse)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not force)):
+        raise ExportError(f"{out}: exists and is not an empty folder; pass --force to write into it")
+    wh.migrate()  # near_duplicates and the review-aware views, on a warehouse made before them
+    done = write_release(wh, out, license_id)
+    sizes = ", ".join(f"{c} {sum(n.values())}" for c, n in done["counts"].items())
+    console.print(f"wrote {out} ({sizes} rows; {done['removed']} near-duplicate prompt(s) left out)")
+    if push:
+        console.print(f"pushed to {push_folder(out, push)}")

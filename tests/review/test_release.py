@@ -1,0 +1,125 @@
+"""`oyster export --format hf`: near-duplicates out, Parquet per config and split, a truthful card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.review.conftest import SCENARIOS, oyster
+from warehouse import Store, Warehouse
+from warehouse.reviews import add_review, pair_detail
+
+
+@pytest.fixture
+def two_runs(wh_path: Path, tmp_path: Path) -> Path:
+    """The session's run `gen` plus a second run `again` over the same scenarios: every prompt twice."""
+    mock = {"backend": "scripted", "model": "agents.backends.mock:well_behaved"}
+    config = tmp_path / "scripted.yaml"
+    config.write_text(
+        yaml.safe_dump({"roles": dict.fromkeys(("user", "leader", "risk", "critic"), mock), "concurrency": 1})
+    )
+    p = oyster(
+        "run",
+        "--config",
+        str(config),
+        "--warehouse",
+        str(wh_path),
+        "--run-id",
+        "again",
+        "--limit",
+        str(SCENARIOS),
+        "--iterations",
+        "1",
+        "--no-ray",
+    )
+    assert p.returncode == 0, p.stderr
+    return wh_path
+
+
+def card(out: Path) -> tuple[dict, str]:
+    text = (out / "README.md").read_text(encoding="utf-8")
+    _, header, body = text.split("---\n", 2)
+    return yaml.safe_load(header), body
+
+
+def test_hf_export_loads_and_its_card_counts_are_sql_counts(
+    two_runs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datasets
+
+    store = Store(two_runs)
+    Warehouse(two_runs).migrate()
+    rejected = store.query("SELECT pair_id FROM preference_pairs WHERE run_id = 'gen' LIMIT 1").rows[0][0]
+    version = pair_detail(store, rejected)["pair"]["version"]
+    add_review(store, pair_id=rejected, version=version, reviewer="t", label="reject")
+
+    out = tmp_path / "release"
+    p = oyster("export", "--format", "hf", "--out", str(out), "--warehouse", str(two_runs))
+    assert p.returncode == 0, p.stderr
+    meta, body = card(out)
+
+    # every prompt of the second run nearly repeats one of the first: one copy of each is kept
+    assert store.query("SELECT count(*) FROM near_duplicates").rows == [(SCENARIOS,)]
+    assert f"Near-duplicate prompts removed: **{SCENARIOS}**" in body
+    assert "Pairs rejected by a human reviewer and left out: **1**" in body
+    kept = store.query(
+        "SELECT count(*) FROM dpo WHERE (run_id, scenario_id) NOT IN (SELECT (run_id, scenario_id) "
+        "FROM near_duplicates)"
+    ).rows[0][0]
+
+    assert meta["license"] == "apache-2.0" and meta["language"] == ["en"]
+    assert meta["size_categories"] == ["n<1K"]
+    assert {c["config_name"] for c in meta["configs"]} == {"dpo", "sft", "risk", "trajectories"}
+    info = {
+        c["config_name"]: {s["name"]: s["num_examples"] for s in c["splits"]} for c in meta["dataset_info"]
+    }
+    assert sum(info["dpo"].values()) == kept
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    for config, splits in info.items():
+        loaded = datasets.load_dataset(str(out), config)
+        assert {s: len(loaded[s]) for s in loaded} == splits, config
+    dpo = datasets.load_dataset(str(out), "dpo")["train"]
+    assert rejected not in dpo["pair_id"]
+    assert dpo[0]["chosen"][0]["role"] == "assistant"
+
+    by_level = store.query(
+        "SELECT risk_level, count(*) FROM dpo WHERE (run_id, scenario_id) NOT IN "
+        "(SELECT (run_id, scenario_id) FROM near_duplicates) GROUP BY ALL"
+    ).rows
+    for level, n in by_level:
+        assert f"| {level} | {n} |" in body
+    assert "### Run `gen`" in body and "β = 2.0" in body
+    assert "risk_assess `" in body  # prompt versions by hash
+
+
+def test_review_stats_is_a_confusion_matrix(wh_path: Path) -> None:
+    store = Store(wh_path)
+    Warehouse(wh_path).migrate()
+    for (pair_id,) in store.query("SELECT pair_id FROM preference_pairs ORDER BY pair_id LIMIT 3").rows:
+        version = pair_detail(store, pair_id)["pair"]["version"]
+        chosen = pair_detail(store, pair_id)["pair"]["chosen_iteration"]
+        add_review(
+            store,
+            pair_id=pair_id,
+            version=version,
+            reviewer="t",
+            label="right",
+            iteration=chosen,
+            judge="safety",
+        )
+    add_review(
+        store,
+        pair_id=pair_id,
+        version=version,
+        reviewer="t",
+        label="wrong",
+        iteration=chosen,
+        judge="safety",
+        correct_label="unsafe",
+    )  # the latest review of a verdict counts
+    p = oyster("review", "stats", "--warehouse", str(wh_path))
+    assert p.returncode == 0, p.stderr
+    assert "safe" in p.stdout and "unsafe" in p.stdout and "0.67 of 3" in p.stdout
