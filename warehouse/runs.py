@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from schemas.records import LLMCall, RunRecord, utcnow
 from schemas.scenario import Scenario
+from schemas.trajectory import TrajectoryStatus
 from warehouse.store import Store, insert_rows
 from warehouse.trajectory_rows import CHILD_TABLES, KEPT_TABLES, Written, call_row, to_json, trajectory_rows
 
@@ -15,7 +16,21 @@ from warehouse.trajectory_rows import CHILD_TABLES, KEPT_TABLES, Written, call_r
 class Warehouse(Store):
     """The store plus the writes of a Lingo-BP run; evaluation and training have their own stores over it."""
 
-    def start_run(self, run: RunRecord, scenarios: Sequence[Scenario]) -> None:
+    def start_run(self, run: RunRecord, scenarios: Sequence[Scenario]) -> int:
+        """Record a start or a resume of the run as its next attempt; returns that attempt's number.
+
+        `runs` keeps the first start time and takes this attempt's settings; `run_attempts` keeps
+        every attempt's, so a resume with other models or config never rewrites what ran before.
+        """
+        settings = {
+            "config": to_json(run.config),
+            "models": to_json(run.models),
+            "prompt_versions": to_json(run.prompt_versions),
+            "git_revision": run.git_revision,
+            "oyster_version": run.oyster_version,
+            "command": run.command,
+        }
+        latest = ", ".join(f"{column} = excluded.{column}" for column in settings)
         with self.connect(read_only=False) as con:
             con.execute("BEGIN")
             insert_rows(
@@ -26,15 +41,26 @@ class Warehouse(Store):
                         "run_id": run.run_id,
                         "started_at": run.started_at,
                         "status": "running",
-                        "config": to_json(run.config),
-                        "models": to_json(run.models),
-                        "prompt_versions": to_json(run.prompt_versions),
-                        "git_revision": run.git_revision,
-                        "oyster_version": run.oyster_version,
-                        "command": run.command,
+                        "attempts": 1,
+                        **settings,
                     }
                 ],
-                on_conflict="ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL",
+                on_conflict="ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL, "
+                f"attempts = attempts + 1, {latest}",
+            )
+            (attempt,) = con.execute("SELECT attempts FROM runs WHERE run_id = ?", [run.run_id]).fetchall()[0]
+            insert_rows(
+                con,
+                "run_attempts",
+                [
+                    {
+                        "run_id": run.run_id,
+                        "attempt": attempt,
+                        "started_at": run.started_at,
+                        "status": "running",
+                        **settings,
+                    }
+                ],
             )
             insert_rows(
                 con,
@@ -56,12 +82,21 @@ class Warehouse(Store):
                 verb="INSERT OR IGNORE",
             )
             con.execute("COMMIT")
+        return attempt
 
     def finish_run(self, run_id: str, status: str) -> None:
+        """End the run and its latest attempt with one status."""
         with self.connect(read_only=False) as con:
+            con.execute("BEGIN")
+            con.execute(
+                "UPDATE run_attempts SET status = ?, finished_at = ? "
+                "WHERE run_id = ? AND attempt = (SELECT attempts FROM runs WHERE run_id = ?)",
+                [status, utcnow(), run_id, run_id],
+            )
             con.execute(
                 "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?", [status, utcnow(), run_id]
             )
+            con.execute("COMMIT")
 
     def finished_scenarios(self, run_id: str) -> set[str]:
         """Scenarios of the run that completed; failed ones are run again on resume (and replaced)."""
@@ -88,11 +123,30 @@ class Warehouse(Store):
                 {
                     "run_id": [t.run_id for t, _, _ in batch],
                     "scenario_id": [t.scenario_id for t, _, _ in batch],
+                    "completed": [t.status is TrajectoryStatus.COMPLETED for t, _, _ in batch],
                 }
             )
             con.register("batch_keys", keys)
             for table in CHILD_TABLES:
-                con.execute(f"DELETE FROM {table} WHERE (run_id, scenario_id) IN (FROM batch_keys)")
+                con.execute(
+                    f"DELETE FROM {table} WHERE (run_id, scenario_id) IN "
+                    "(SELECT run_id, scenario_id FROM batch_keys)"
+                )
+            # The run's latest attempt wrote these: one live writer per run id (runtime.run_lock).
+            attempts = dict(
+                con.execute(
+                    "SELECT run_id, attempts FROM runs WHERE run_id IN (SELECT run_id FROM batch_keys)"
+                ).fetchall()
+            )
+            for failure in rows["failures"]:
+                failure["attempt"] = attempts.get(failure["run_id"])
+            # Failures of earlier attempts stay as history, marked as no longer standing.
+            con.execute(
+                """UPDATE failures SET superseded_by_attempt = r.attempts
+                FROM batch_keys k JOIN runs r USING (run_id)
+                WHERE k.completed AND failures.run_id = k.run_id AND failures.scenario_id = k.scenario_id
+                  AND failures.superseded_by_attempt IS NULL AND failures.attempt < r.attempts"""
+            )
             con.unregister("batch_keys")
             for table, values in rows.items():
                 insert_rows(con, table, values, verb=KEPT_TABLES.get(table, "INSERT"))

@@ -14,18 +14,21 @@ import duckdb
 import pyarrow as pa
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
-from schemas.errors import OysterError
 from schemas.records import utcnow
+from warehouse.errors import WarehouseError, first_line
+from warehouse.sql_guard import check_read_only, view_select
 
 DEFAULT_PATH = "~/.oyster/warehouse.duckdb"
-READ_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 EXPORT_FORMATS = {"jsonl": "(FORMAT json)", "parquet": "(FORMAT parquet)", "csv": "(FORMAT csv, HEADER)"}
 
 Row = Mapping[str, Any]
 
-
-class WarehouseError(OysterError, RuntimeError):
-    """A user-facing warehouse problem; str() is one line."""
+#: DuckDB's main file header and its two alternating database headers, before the first block
+_FILE_HEADERS = 3 * 4096
+#: how DuckDB words a file that is not (or no longer) a whole database
+_DAMAGED = ("not a valid DuckDB database", "Could not read enough bytes", "Corrupt database", "checksum")
+#: a user's SQL reaches no file but the warehouse, and cannot turn that back on
+SANDBOX: dict[str, Any] = {"enable_external_access": False, "lock_configuration": True}
 
 
 def default_path() -> Path:
@@ -50,8 +53,37 @@ def _is_lock_error(exc: BaseException) -> bool:
     return "lock" in msg.lower() and ("Could not set lock" in msg or "Conflicting lock" in msg)
 
 
-def first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    rows = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchall()
+    return bool(rows and rows[0][0])
+
+
+def _needed_size(con: duckdb.DuckDBPyConnection) -> int:
+    """The least length the open file must have: its headers and every block in use up to the last.
+
+    DuckDB trims free blocks off the end of the file, so the declared block count is no bound; the
+    highest block a table segment or the metadata uses is, and so is the count of used blocks.
+    """
+    tables = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+    ).fetchall()
+    referenced = " UNION ALL ".join(
+        [
+            "SELECT block_id AS b FROM pragma_metadata_info()",
+            *(
+                "SELECT unnest(list_prepend(block_id, coalesce(additional_block_ids, []))) "
+                f"FROM pragma_storage_info('{name.replace(chr(39), chr(39) * 2)}')"
+                for (name,) in tables
+            ),
+        ]
+    )
+    ((blocks, block_size),) = con.execute(
+        f"SELECT greatest(coalesce((SELECT max(b) FROM ({referenced})), -1) + 1, d.used_blocks), "
+        "d.block_size FROM pragma_database_size() d WHERE d.database_name = current_database()"
+    ).fetchall()
+    return _FILE_HEADERS + int(blocks) * int(block_size)
 
 
 @dataclass
@@ -100,7 +132,12 @@ class Store:
 
     # -- connections -----------------------------------------------------------------------------
     @contextmanager
-    def connect(self, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self, *, read_only: bool, sandboxed: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the file, refused if the file is damaged; ``sandboxed`` for a user's SQL.
+
+        A sandboxed connection cannot touch any other file (COPY, ATTACH, read_csv, replacement scans)
+        nor change that setting, whatever the statement does.
+        """
         if read_only and not self.path.exists():
             raise WarehouseError(
                 f"{self.path}: no warehouse here yet (run a pipeline or `oyster doctor` first)"
@@ -115,18 +152,44 @@ class Store:
             stop=stop_after_delay(self.lock_timeout_s),
             reraise=True,
         )
+        config = SANDBOX if sandboxed else {}
         try:
-            con = retrying(duckdb.connect, str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
+            con = retrying(duckdb.connect, str(self.path), read_only=read_only, config=config)
+        except duckdb.Error as exc:
             if _is_lock_error(exc):
                 raise WarehouseError(
                     f"{self.path}: still locked by another process after {self.lock_timeout_s:.0f} s"
                 ) from None
-            raise WarehouseError(f"{self.path}: {str(exc).splitlines()[0]}") from None
+            if any(sign in str(exc) for sign in _DAMAGED):
+                raise self._damaged(first_line(exc)) from None
+            raise WarehouseError(f"{self.path}: {first_line(exc)}") from None
         try:
+            self._check_intact(con)
             yield con
         finally:
             con.close()
+
+    def _damaged(self, why: str) -> WarehouseError:
+        return WarehouseError(
+            f"{self.path}: not a valid Oyster warehouse ({why}); restore it from a backup or use another "
+            "--warehouse"
+        )
+
+    def _check_intact(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Refuse a damaged file before anything reads or writes it.
+
+        DuckDB opens a truncated file and answers count(*) from its metadata; it fails only when a
+        query reaches a missing block, which lets a run write rows first. So check that the file still
+        holds every block its metadata uses, and read the schema version (a checksummed block).
+        """
+        try:
+            actual, needed = self.path.stat().st_size, _needed_size(con)
+            if actual < needed:
+                raise self._damaged(f"{actual} bytes, but its blocks need at least {needed}")
+            if _has_table(con, "schema_version"):
+                con.execute("SELECT max(version) FROM schema_version").fetchall()
+        except duckdb.Error as exc:
+            raise self._damaged(first_line(exc)) from None
 
     # -- schema ----------------------------------------------------------------------------------
     def migrate(self) -> int:
@@ -153,29 +216,16 @@ class Store:
         if not self.path.exists():
             return 0
         with self.connect(read_only=True) as con:
-            exists = con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-            ).fetchone()
-            if not exists or not exists[0]:
+            if not _has_table(con, "schema_version"):
                 return 0
             row = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
             return int(row[0]) if row else 0
 
     # -- reads -----------------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] | None = None) -> QueryResult:
-        """Run read-only SQL. Statements that could write are refused before the file is opened."""
-        try:
-            statements = duckdb.extract_statements(sql)
-        except duckdb.Error as exc:
-            raise WarehouseError(f"SQL error: {first_line(exc)}") from None
-        if not statements:
-            raise WarehouseError("SQL error: empty statement")
-        for st in statements:
-            if st.type not in READ_STATEMENTS:
-                raise WarehouseError(
-                    f"refused: `oyster sql` is read-only and this is a {st.type.name} statement"
-                )
-        with self.connect(read_only=True) as con:
+        """Run one read-only SELECT; anything else is refused before the file is opened (see sql_guard)."""
+        check_read_only(sql)
+        with self.connect(read_only=True, sandboxed=True) as con:
             try:
                 cur = con.execute(sql, params) if params is not None else con.execute(sql)
                 columns = [d[0] for d in cur.description or []]
@@ -194,27 +244,14 @@ class Store:
         known = self.relations()
         if view not in known:
             raise WarehouseError(f"no view or table named '{view}' (views: dpo, sft, risk, trajectories)")
-        select = f'SELECT * FROM "{view}"'
-        if where:
-            select += f" WHERE {where}"
-            check_select(select)
+        select = view_select(view, where)
         out_path = Path(out).expanduser()
         out_path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect(read_only=True) as con:
             try:
-                count = con.execute(f"SELECT count(*) FROM ({select})").fetchone()
+                count = con.execute(f"SELECT count(*) FROM (\n{select}\n)").fetchone()
                 target = str(out_path).replace("'", "''")
-                con.execute(f"COPY ({select}) TO '{target}' {EXPORT_FORMATS[fmt]}")
+                con.execute(f"COPY (\n{select}\n) TO '{target}' {EXPORT_FORMATS[fmt]}")
             except duckdb.Error as exc:
                 raise WarehouseError(f"export failed: {first_line(exc)}") from None
         return int(count[0]) if count else 0
-
-
-def check_select(sql: str) -> None:
-    """Refuse anything but one read-only statement (a user's filter is pasted into a SELECT)."""
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise WarehouseError(f"SQL error: {first_line(exc)}") from None
-    if len(statements) != 1 or statements[0].type not in READ_STATEMENTS:
-        raise WarehouseError("refused: a filter must be a single read-only condition")

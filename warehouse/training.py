@@ -9,7 +9,9 @@ from typing import Any
 import duckdb
 
 from schemas.records import utcnow
-from warehouse.store import QueryResult, Store, WarehouseError, check_select, first_line, insert_rows
+from warehouse.errors import WarehouseError, first_line
+from warehouse.sql_guard import view_select
+from warehouse.store import QueryResult, Store, insert_rows
 
 #: view -> (id expression, columns handed to the trainer)
 _SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -27,12 +29,9 @@ class TrainingStore:
         if view not in _SOURCES:
             raise WarehouseError(f"unknown training view '{view}' (use {', '.join(_SOURCES)})")
         id_expr, columns = _SOURCES[view]
-        select = f"SELECT {id_expr} AS example_id, {', '.join(columns)} FROM {view}"
-        if where:
-            select += f" WHERE ({where})"
-            check_select(select)
-        select += " ORDER BY example_id"
-        with self.wh.connect(read_only=True) as con:
+        rows = view_select(view, where)
+        select = f"SELECT {id_expr} AS example_id, {', '.join(columns)} FROM (\n{rows}\n) ORDER BY example_id"
+        with self.wh.connect(read_only=True, sandboxed=True) as con:
             try:
                 cur = con.execute(select)
             except duckdb.Error as exc:

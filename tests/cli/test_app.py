@@ -205,3 +205,23 @@ def test_08_endless_prompt_override_fails_in_seconds_leaving_no_run_running(tmp_
     assert_one_line_error(p, "leader_synthesize.j2", "rendering stopped", "100,000 loop iterations")
     with duckdb.connect(str(wh), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone() == (0,)
+
+
+def test_05_truncated_warehouse_is_one_line_for_sql_and_run(tmp_path: Path) -> None:
+    from tests.conftest import scripted_pairs
+
+    path = scripted_pairs(tmp_path / "half.duckdb", 2).path
+    with path.open("r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+    before = path.read_bytes()
+    config = tmp_path / "mock.yaml"
+    mock = "{backend: scripted, model: 'agents.backends.mock:well_behaved'}"
+    config.write_text(
+        "roles:\n" + "".join(f"  {r}: {mock}\n" for r in ("user", "leader", "risk", "critic")),
+        encoding="utf-8",
+    )
+    expected = (f"{path}: not a valid Oyster warehouse", "restore it from a backup")
+    assert_one_line_error(oyster("sql", "SELECT count(*) FROM runs", "-w", str(path)), *expected)
+    run = oyster("run", "-c", str(config), "-w", str(path), "--limit", "1", "--run-id", "later")
+    assert_one_line_error(run, *expected)
+    assert path.read_bytes() == before

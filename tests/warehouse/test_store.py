@@ -15,6 +15,7 @@ from agents.backends.mock import default_answers
 from agents.lingo_bp.graph import LingoBP
 from schemas import Failure, FailureKind, LingoBPConfig, OysterConfig, RunRecord, Scenario
 from schemas.trajectory import Trajectory
+from tests.conftest import scripted_pairs
 from warehouse import LATEST_VERSION, TRAJECTORY_TABLES, Warehouse, WarehouseError
 from warehouse.store import insert_rows
 
@@ -257,3 +258,33 @@ async def test_export_dpo_loads_in_trl_format(make_lingo, warehouse: Warehouse, 
     assert warehouse.export("dpo", "parquet", tmp_path / "dpo.parquet") == 1
     with pytest.raises(WarehouseError, match="no view or table"):
         warehouse.export("nope", "jsonl", out)
+
+
+def _halved(tmp_path: Path) -> tuple[Path, bytes]:
+    """A real warehouse written by the pipeline on the mock model, then cut to half its size."""
+    path = scripted_pairs(tmp_path / "half.duckdb", 2).path
+    with path.open("r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+    return path, path.read_bytes()
+
+
+def test_05_truncated_warehouse_is_refused_at_open_before_any_write(tmp_path: Path) -> None:
+    path, before = _halved(tmp_path)
+    wh = Warehouse(path)
+    run = RunRecord(run_id="later", config={}, models={}, prompt_versions={}, oyster_version="t")
+    for attempt in (
+        lambda: wh.query("SELECT count(*) FROM trajectory_records"),
+        wh.migrate,
+        lambda: wh.start_run(run, [SCENARIO]),
+        lambda: wh.finished_scenarios("gen"),
+    ):
+        with pytest.raises(WarehouseError) as exc:
+            attempt()
+        message = str(exc.value)
+        assert message.startswith(f"{path}: not a valid Oyster warehouse (") and "\n" not in message
+        assert message.endswith("restore it from a backup or use another --warehouse")
+    assert path.read_bytes() == before
+    garbage = tmp_path / "garbage.duckdb"
+    garbage.write_bytes(b"not a database" * 1000)
+    with pytest.raises(WarehouseError, match="not a valid Oyster warehouse"):
+        Warehouse(garbage).migrate()
