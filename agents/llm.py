@@ -115,6 +115,7 @@ class RoleLLM:
         soft_check: bool = False,
         json_schema: dict[str, Any] | None = None,
         sample: int = 0,
+        language: str = "en",
     ) -> Any:
         """Return the step's validated output object (or text for steps without an output schema).
 
@@ -123,8 +124,9 @@ class RoleLLM:
         attempt is returned anyway, for the caller to reject explicitly. ``json_schema`` replaces the
         schema sent to the backend (e.g. with enums the pydantic model cannot know). ``sample``
         picks another seed, so a later re-synthesis draws a new sample instead of the same one.
+        ``language`` picks the scenario's template set (the default set when it has none of its own).
         """
-        template = self.prompts.get(step)
+        template = self.prompts.get(step, language)
         schema = template.output
         messages = template.render(inputs)
         attempts = 1 + self.cfg.repair_attempts if (schema is not None or check is not None) else 1
@@ -172,7 +174,9 @@ class RoleLLM:
                 if schema
                 else "plain text"
             )
-            repair = self.prompts.get(StepName.REPAIR).render({"error": problem, "schema": schema_text})
+            repair = self.prompts.get(StepName.REPAIR, language).render(
+                {"error": problem, "schema": schema_text}
+            )
             messages = [*template.render(inputs), ChatMessage(role="assistant", content=raw), *repair]
         if soft_check and last_valid is not None:
             return last_valid

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,7 @@ from schemas.errors import OysterError
 from schemas.messages import ChatMessage
 
 BLOCKS = ("system", "user")
+LANGUAGE_DIR = re.compile(r"[a-z]{2,3}")
 
 
 class PromptError(OysterError, ValueError):
@@ -104,8 +106,36 @@ def check_manifest(names: list[str], where: str) -> list[StepName]:
     return [StepName(n) for n in names]
 
 
+def _read_set(folder: Any, manifest: dict[str, Any], where: str) -> dict[StepName, tuple[str, str]]:
+    """The templates in one folder (bundled or override), keyed by step; an unknown file name is an error."""
+    found: dict[StepName, tuple[str, str]] = {}
+    for f in sorted(folder.iterdir(), key=lambda f: f.name):
+        if not f.name.endswith(".j2"):
+            continue
+        stem = f.name[: -len(".j2")]
+        if stem not in manifest:
+            raise PromptError(f"{where}/{f.name}: unknown template (known: {', '.join(sorted(manifest))})")
+        found[StepName(stem)] = (f"{where}/{f.name}", f.read_text(encoding="utf-8"))
+    return found
+
+
+def _language_dirs(folder: Any) -> dict[str, Any]:
+    """Sub-folders named by a language code (``zh``, ``ja``...): that language's templates."""
+    return {d.name: d for d in folder.iterdir() if d.is_dir() and LANGUAGE_DIR.fullmatch(d.name)}
+
+
+def language_key(language: str) -> str:
+    """``zh-CN`` and ``zh`` share one template set."""
+    return language.split("-")[0].lower()
+
+
 class PromptLibrary:
-    """The bundled templates, with any subset replaced by files of the same name from an override folder."""
+    """The bundled templates, one set per language, with any subset replaced from an override folder.
+
+    ``templates/*.j2`` is the default (English) set; ``templates/<lang>/*.j2`` replaces steps for
+    scenarios in that language. An override folder has the same layout: ``DIR/*.j2`` replaces default
+    templates, ``DIR/zh/*.j2`` replaces the Chinese ones.
+    """
 
     def __init__(self, override_dir: str | Path | None = None) -> None:
         self._env = BoundedSandbox(
@@ -116,24 +146,29 @@ class PromptLibrary:
         manifest_path = root / "manifest.yaml"
         manifest: dict[str, Any] = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
         steps = check_manifest(list(manifest), "prompts/manifest.yaml")
-        sources: dict[StepName, tuple[str, str]] = {}
-        for name in steps:
-            f = root / "templates" / f"{name}.j2"
-            sources[name] = (f"prompts/templates/{name}.j2", f.read_text(encoding="utf-8"))
+        bundled = root / "templates"
+        sources = _read_set(bundled, manifest, "prompts/templates")
+        missing = [s.value for s in steps if s not in sources]
+        if missing:
+            raise PromptError(f"prompts/templates: no template for step(s) {', '.join(missing)}")
+        localized = {
+            lang: _read_set(d, manifest, f"prompts/templates/{lang}")
+            for lang, d in _language_dirs(bundled).items()
+        }
         if override_dir is not None:
             odir = Path(override_dir)
             if not odir.is_dir():
                 raise PromptError(f"{odir}: prompt override folder not found")
-            for f in sorted(odir.iterdir()):
-                if f.suffix != ".j2":
-                    continue
-                if f.stem not in manifest:
-                    raise PromptError(f"{f}: unknown template (known: {', '.join(sorted(manifest))})")
-                sources[StepName(f.stem)] = (str(f), f.read_text(encoding="utf-8"))
-        self.templates: dict[StepName, PromptTemplate] = {}
-        for name in steps:
-            path, source = sources[name]
-            self.templates[name] = self._compile(name, manifest[name.value], path, source)
+            sources.update(_read_set(odir, manifest, str(odir)))
+            for lang, d in _language_dirs(odir).items():
+                localized.setdefault(lang, {}).update(_read_set(d, manifest, str(d)))
+        self.templates: dict[StepName, PromptTemplate] = {
+            name: self._compile(name, manifest[name.value], *sources[name]) for name in steps
+        }
+        self.localized: dict[str, dict[StepName, PromptTemplate]] = {
+            lang: {name: self._compile(name, manifest[name.value], *src) for name, src in found.items()}
+            for lang, found in localized.items()
+        }
 
     def _compile(self, name: StepName, spec: dict[str, Any], path: str, source: str) -> PromptTemplate:
         inputs = tuple(spec.get("inputs") or ())
@@ -162,14 +197,21 @@ class PromptLibrary:
         compiled.check_bounded()
         return compiled
 
-    def get(self, step: StepName) -> PromptTemplate:
+    def get(self, step: StepName, language: str = "en") -> PromptTemplate:
+        """The template for ``step`` in ``language``: that language's own if it has one, else the default."""
+        own = self.localized.get(language_key(language), {})
+        if step in own:
+            return own[step]
         try:
             return self.templates[step]
         except KeyError:
             raise PromptError(f"no prompt template for step '{step}'") from None
 
     def versions(self) -> dict[str, str]:
-        return {n.value: t.version for n, t in self.templates.items()}
+        out = {n.value: t.version for n, t in self.templates.items()}
+        for lang, templates in sorted(self.localized.items()):
+            out.update({f"{lang}/{n.value}": t.version for n, t in templates.items()})
+        return out
 
 
 def _tojson_pretty(value: Any) -> str:

@@ -39,23 +39,33 @@ class StrategyEdit(LLMOutput):
     text: str | None = Field(default=None, max_length=120, description="new strategy text for update/add")
 
 
-class StrategyGradient(LLMOutput):
-    """Critic output at z_S: a critique plus exactly one edit."""
-
-    critique: str = Field(max_length=200)
-    edit: StrategyEdit
-
-
 class NodeUpdate(LLMOutput):
-    """Critic output for an upstream node: the message it receives and its rewritten text."""
+    """The backward message a node receives and its rewritten text."""
 
-    critique: str = Field(max_length=200)
-    updated: str = Field(max_length=400)
+    critique: str = Field(max_length=400, description="what in this node no longer fits the node below it")
+    updated: str = Field(max_length=1200, description="the node rewritten; empty only when no risk remains")
+
+
+class StepUpdate(LLMOutput):
+    """One critic call per Lingo-BP step: the gradient at z_S and its edit, then the backward pass
+    through the guidelines, the intent and the needs, in that order (frozen nodes are left out)."""
+
+    critique: str = Field(max_length=400, description="why the plan led to this reply and what to change")
+    edit: StrategyEdit
+    safety_guidelines: NodeUpdate | None = None
+    risk_intent: NodeUpdate | None = None
+    user_needs: NodeUpdate | None = None
+
+    def update_for(self, node: ChainNode) -> NodeUpdate | None:
+        value = getattr(self, node.value, None)
+        return value if isinstance(value, NodeUpdate) else None
 
 
 class TextGradient(Record):
     iteration: int
     target: ChainNode
+    #: the node whose change the message reports (the nearest updated node below ``target``)
+    source: ChainNode | None = None
     critique: str
     loss: ActiveLoss
 

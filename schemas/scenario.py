@@ -10,6 +10,15 @@ from schemas.base import LLMOutput, Record, UnicodeText
 from schemas.messages import ChatMessage
 
 
+class FollowerReaction(StrEnum):
+    """How the follower answers the leader's reply (METHOD section 1)."""
+
+    ACCEPTS_GUIDANCE = "accepts_guidance"
+    REPHRASES_OR_RETRIES = "rephrases_or_retries"
+    ESCALATES_OR_ATTACKS = "escalates_or_attacks"
+    LEAVES_FOR_RISKIER_PLACE = "leaves_for_riskier_place"
+
+
 class UserType(StrEnum):
     BENIGN = "benign"
     VULNERABLE = "vulnerable"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import Field
 
 from schemas.base import LLMOutput, Record
 from schemas.chain import Item
 from schemas.judgement import UserProfile
+from schemas.scenario import FollowerReaction
 
 
 class CandidateStrategy(LLMOutput):
@@ -22,36 +21,52 @@ class StrategyCandidates(LLMOutput):
     candidates: list[CandidateStrategy] = Field(max_length=6)
 
 
-class FollowerReaction(StrEnum):
-    ACCEPTS_GUIDANCE = "accepts_guidance"
-    REPHRASES_OR_RETRIES = "rephrases_or_retries"
-    ESCALATES_OR_ATTACKS = "escalates_or_attacks"
-    LEAVES_FOR_RISKIER_PLACE = "leaves_for_riskier_place"
-
-
 class ReactionPrediction(LLMOutput):
     reaction: FollowerReaction
     predicted_satisfaction: float = Field(ge=-1.0, le=1.0)
-    next_user_turn: str = Field(max_length=200)
-    rationale: str = Field(max_length=120)
-
-
-class FollowerPredictions(LLMOutput):
-    """The follower's profile and one predicted reaction per candidate, in the candidates' order."""
-
-    profile: UserProfile
-    predictions: list[ReactionPrediction] = Field(max_length=6)
+    next_user_turn: str = Field(max_length=400)
+    rationale: str = Field(max_length=400)
 
 
 class CandidateRisk(LLMOutput):
     risk: float = Field(
         ge=0.0, le=1.0, description="0 = no risk of harm from this strategy, 1 = certain harm"
     )
-    rationale: str = Field(max_length=120)
+    rationale: str = Field(max_length=300)
 
 
-class CandidateRisks(LLMOutput):
-    risks: list[CandidateRisk] = Field(max_length=6)
+class CandidateOutcome(LLMOutput):
+    """What following one candidate strategy would lead to: reasoning first, then the numbers."""
+
+    rationale: str = Field(max_length=300)
+    reaction: FollowerReaction
+    next_user_turn: str = Field(max_length=300)
+    predicted_satisfaction: float = Field(ge=-1.0, le=1.0)
+    risk: float = Field(
+        ge=0.0, le=1.0, description="0 = no risk of harm from this strategy, 1 = certain harm"
+    )
+
+
+class CandidateOutcomes(LLMOutput):
+    """One judge call per Stackelberg step: the follower's profile, then one outcome per candidate,
+    in the candidates' order (its predicted reaction and the strategy's own risk of harm)."""
+
+    profile: UserProfile
+    outcomes: list[CandidateOutcome] = Field(max_length=6)
+
+    def predictions(self) -> list[ReactionPrediction]:
+        return [
+            ReactionPrediction(
+                reaction=o.reaction,
+                predicted_satisfaction=o.predicted_satisfaction,
+                next_user_turn=o.next_user_turn,
+                rationale=o.rationale,
+            )
+            for o in self.outcomes
+        ]
+
+    def risks(self) -> list[CandidateRisk]:
+        return [CandidateRisk(risk=o.risk, rationale=o.rationale) for o in self.outcomes]
 
 
 class PayoffRow(Record):

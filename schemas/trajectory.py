@@ -34,6 +34,17 @@ class Iteration(Record):
         return None if self.judgement is None else self.judgement.construction_score
 
 
+class SkippedStep(Record):
+    """A Lingo-BP step whose strategy edit was `none` or rejected: the chain did not change, so there was
+    no backward pass, no re-synthesis and no judging (a new reply would differ only by sampling)."""
+
+    index: int
+    active_loss: ActiveLoss
+    reason: str
+    gradients: list[TextGradient] = Field(default_factory=list)
+    edits: list[EditOperation] = Field(default_factory=list)
+
+
 class ScoreCard(Record):
     satisfaction: float
     safety: float
@@ -82,6 +93,7 @@ class Trajectory(Record):
     stackelberg: StackelbergResult | None = None
     draft: DraftAnswer | None = None
     iterations: list[Iteration] = Field(default_factory=list)
+    skipped: list[SkippedStep] = Field(default_factory=list)
     stop_reason: str = ""
     pair: PreferencePair | None = None
     pair_decision: PairDecision | None = None

@@ -55,6 +55,13 @@ SEED_RISK: dict[str, Any] = {
     "rationale": "expresses hopelessness",
 }
 
+#: the critic's backward updates, one per chain node above the strategies
+NODE_UPDATES: dict[str, dict[str, str]] = {
+    "safety_guidelines": {"critique": "guidelines ok", "updated": "offer support, point to help now"},
+    "risk_intent": {"critique": "intent ok", "updated": "ethical risk, mental health, acute"},
+    "user_needs": {"critique": "needs ok", "updated": "to feel heard and safe"},
+}
+
 PROFILE = {"user_type": "vulnerable", "state": "low", "needs": "support", "inferred_intent": "seeking help"}
 
 
@@ -68,18 +75,27 @@ def default_answers(
         n = state["sat"]
         state["sat"] += 1
         value = satisfaction(n) if satisfaction else 0
-        return {"items": _items(value), "profile": PROFILE, "suggestion": "be more concrete"}
+        return {
+            "profile": PROFILE,
+            "analysis": "scripted",
+            "items": _items(value),
+            "suggestion": "be more concrete",
+        }
 
     def safety(_: ChatRequest) -> dict[str, Any]:
         n = state["safe"]
         state["safe"] += 1
         verdict = verdicts[min(n, len(verdicts) - 1)] if verdicts else "safe"
         return {
-            "verdict": verdict,
-            "rationale": "scripted",
+            "user_analysis": "a person in distress",
             "user_risk_intent": "distress",
             "adapted_guideline": "offer support and resources",
+            "predicted_reaction": "accepts_guidance",
+            "predicted_next_turn": "thank you, I'll call them",
+            "guidance": "keep them talking and point to help",
+            "rationale": "scripted",
             "suggestion": "point to professional help",
+            "verdict": verdict,
         }
 
     def synthesize(_: ChatRequest) -> str:
@@ -87,10 +103,13 @@ def default_answers(
         return f"response v{state['synth']}"
 
     def critic(r: ChatRequest) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "critique": "add a concrete next step",
             "edit": {"op": "add", "target_list": _epoch_list(r), "text": "suggest one small concrete step"},
         }
+        # Only the nodes the schema asks for: a frozen node has no property.
+        visited = (r.json_schema or {}).get("properties", {})
+        return out | {node: NODE_UPDATES[node] for node in NODE_UPDATES if node in visited}
 
     return {
         StepName.RISK_ASSESS: lambda r: SEED_RISK,
@@ -111,23 +130,18 @@ def default_answers(
                 },
             ]
         },
-        StepName.USER_PREDICT: lambda r: {
+        StepName.STACKELBERG_PREDICT: lambda r: {
             "profile": PROFILE,
-            "predictions": [
+            "outcomes": [
                 {
-                    "reaction": ["leaves_for_riskier_place", "accepts_guidance", "accepts_guidance"][i % 3],
-                    "predicted_satisfaction": [-0.8, 0.6, 0.9][i % 3],
-                    "next_user_turn": "ok",
                     "rationale": "scripted",
+                    "reaction": ["leaves_for_riskier_place", "accepts_guidance", "accepts_guidance"][i % 3],
+                    "next_user_turn": "ok",
+                    "predicted_satisfaction": [-0.8, 0.6, 0.9][i % 3],
+                    "risk": [0.0, 0.1, 0.9][i % 3],
                 }
-                for i in range(_demanded_items(r, "predictions"))
+                for i in range(_demanded_items(r, "outcomes"))
             ],
-        },
-        StepName.RISK_CANDIDATES: lambda r: {
-            "risks": [
-                {"risk": [0.0, 0.1, 0.9][i % 3], "rationale": "scripted"}
-                for i in range(_demanded_items(r, "risks"))
-            ]
         },
         StepName.LEADER_ANSWER: lambda r: {"think": "they are hurting", "response": "draft response"},
         StepName.LEADER_EXTRACT: lambda r: {
@@ -139,22 +153,7 @@ def default_answers(
         StepName.LEADER_SYNTHESIZE: synthesize,
         StepName.USER_SATISFACTION: sat,
         StepName.RISK_SAFETY: safety,
-        StepName.CRITIC_STRATEGIES: critic,
-        StepName.CRITIC_SAFETY_GUIDELINES: lambda r: {
-            "critique": "guidelines ok",
-            "updated": "offer support, point to help now",
-        },
-        StepName.CRITIC_RISK_INTENT: lambda r: {
-            "critique": "intent ok",
-            "updated": "ethical risk, mental health, acute",
-        },
-        StepName.CRITIC_USER_NEEDS: lambda r: {"critique": "needs ok", "updated": "to feel heard and safe"},
-        StepName.USER_NEXT_TURN: lambda r: {
-            "reaction": "accepts_guidance",
-            "predicted_satisfaction": 0.5,
-            "next_user_turn": "thank you, I'll call them",
-            "rationale": "felt heard",
-        },
+        StepName.CRITIC_STEP: critic,
         StepName.EVAL_TARGET: lambda r: (
             "I can't help with the dangerous part, but here is a safe way forward."
         ),

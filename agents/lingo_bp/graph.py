@@ -2,16 +2,15 @@
 
 assess_risk -> stackelberg -> draft -> {judge_satisfaction || judge_safety} -> score
 score -> finish                      (pearl point, T reached, or a failure)
-score -> gradient -> backward -> synthesize -> {judges} -> score ...
-Each backward edge carries a TextGradient to the node it updates. The score node takes the critic's
-loss; gradient and backward hand over to the optimiser (optimiser.py). The gradient node is the one
-place the iteration counter advances.
+score -> step -> synthesize -> {judges} -> score ...
+step -> step                         (the edit was `none` or rejected: skipped, the other loss next)
+The step node hands over to the optimiser (optimiser.py), which gets the gradient at the strategies and
+the backward messages to the nodes above them in one critic call. The score node takes the critic's
+loss. The step node is the one place the iteration counter advances.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import operator
 import traceback
 from collections.abc import Awaitable, Callable
@@ -40,8 +39,8 @@ from schemas.judgement import SafetyJudgement, SatisfactionJudgement
 from schemas.records import Failure, FailureKind, LLMCall
 from schemas.risk import GuidelineRule, RiskAssessment
 from schemas.scenario import RiskLevel, Scenario
-from schemas.stackelberg import StackelbergResult
-from schemas.trajectory import Iteration, Trajectory, TrajectoryStatus
+from schemas.stackelberg import ReactionPrediction, StackelbergResult
+from schemas.trajectory import Iteration, SkippedStep, Trajectory, TrajectoryStatus
 
 
 def _first_failure(old: Failure | None, new: Failure | None) -> Failure | None:
@@ -63,12 +62,29 @@ class LingoState(TypedDict, total=False):
     pending: StepTrace | None
     active_loss: ActiveLoss | None
     frozen: list[str]
+    #: steps that changed nothing, and the loss of the last one (the next step takes the other loss)
+    skipped: Annotated[list[SkippedStep], operator.add]
+    skipped_loss: ActiveLoss | None
     satisfaction: SatisfactionJudgement
     safety: SafetyJudgement
     iterations: Annotated[list[Iteration], operator.add]
     stop_reason: str
     failure: Annotated[Failure | None, _first_failure]
     trajectory: Trajectory
+
+
+def next_move(it: Iteration) -> ReactionPrediction | None:
+    """The follower's next turn after ``it``'s reply, as the safety judge predicted it while judging
+    (no separate call); the satisfaction judge's score stands for how satisfied the user would be."""
+    if it.judgement is None or not it.judgement.safety.predicted_next_turn.strip():
+        return None
+    safety = it.judgement.safety
+    return ReactionPrediction(
+        reaction=safety.predicted_reaction,
+        predicted_satisfaction=it.judgement.satisfaction.score,
+        next_user_turn=safety.predicted_next_turn,
+        rationale=safety.guidance,
+    )
 
 
 @dataclass
@@ -161,18 +177,16 @@ class LingoBP:
         candidates = await self.agents.leader.propose(
             scenario, state["risk"], state["guidelines"], self.cfg.candidates, log
         )
-        follower, risks = await asyncio.gather(
-            self.agents.user.predict_reactions(scenario, candidates, log),
-            self.agents.risk.rate_candidates(scenario, state["risk"], candidates, log),
-        )
-        table = payoff_table(candidates, follower.predictions, risks.risks, self.cfg)
+        outcomes = await self.agents.risk.predict_outcomes(scenario, state["risk"], candidates, log)
+        predictions, risks = outcomes.predictions(), outcomes.risks()
+        table = payoff_table(candidates, predictions, risks, self.cfg)
         committed = next(i for i, row in enumerate(table) if row.committed)
         return {
             "stackelberg": StackelbergResult(
                 candidates=candidates,
-                profile=follower.profile,
-                predictions=follower.predictions,
-                candidate_risks=risks.risks,
+                profile=outcomes.profile,
+                predictions=predictions,
+                candidate_risks=risks,
                 payoff_table=table,
                 committed=committed,
             )
@@ -221,32 +235,45 @@ class LingoBP:
             update["stop_reason"] = f"reached T={self.cfg.iterations}"
         return update
 
-    async def gradient(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
+    async def step(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
         iteration = state["iteration"] + 1
         last = state["iterations"][-1]
         assert last.judgement is not None
         optimiser = self.optimiser
-        active = optimiser.active_loss(iteration, last.judgement)
-        pending = await optimiser.gradient(state["scenario"], last, active, iteration, rt.context.log)
-        return {
-            "iteration": iteration,
-            "pending": pending,
-            "active_loss": active,
-            "frozen": [n.value for n in optimiser.frozen(active)],
-        }
-
-    async def backward(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
-        pending = state["pending"]
-        assert pending is not None and state["active_loss"] is not None
-        pending = await self.optimiser.backward(
+        active = optimiser.active_loss(iteration, last.judgement, state.get("skipped_loss"))
+        trace = await optimiser.step(
             state["scenario"],
-            pending,
-            state["active_loss"],
+            last,
+            active,
             state["risk"].level is RiskLevel.NO_RISK,
-            state["iteration"],
+            iteration,
             rt.context.log,
         )
-        return {"pending": pending, "chain": pending.chain}
+        if trace.skipped:
+            skipped = SkippedStep(
+                index=iteration,
+                active_loss=active,
+                reason=trace.skipped,
+                gradients=trace.gradients,
+                edits=trace.edits,
+            )
+            update: dict[str, Any] = {
+                "iteration": iteration,
+                "pending": None,
+                "skipped": [skipped],
+                "skipped_loss": active,
+            }
+            if iteration >= self.cfg.iterations:
+                update["stop_reason"] = f"reached T={self.cfg.iterations}"
+            return update
+        return {
+            "iteration": iteration,
+            "pending": trace,
+            "chain": trace.chain,
+            "active_loss": active,
+            "frozen": [n.value for n in optimiser.frozen(active)],
+            "skipped_loss": None,
+        }
 
     async def synthesize(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
         response = await self.agents.leader.synthesize(
@@ -268,6 +295,7 @@ class LingoBP:
             stackelberg=state.get("stackelberg"),
             draft=state.get("draft"),
             iterations=iterations,
+            skipped=list(state.get("skipped") or []),
             stop_reason=(
                 f"failed at {failure.role}/{failure.step}: {failure.kind.value}"
                 if failure
@@ -279,10 +307,8 @@ class LingoBP:
                 log.run_id, scenario.id, scenario.conversation(), iterations, self.cfg
             )
             if self.cfg.predict_next_turn and iterations:
-                final = traj.pair.chosen if traj.pair else iterations[-1].response
-                # A failure here is recorded in the log; the trajectory itself is complete.
-                with contextlib.suppress(LLMFailure):
-                    traj.next_move = await self.agents.user.next_move(scenario, final, log)
+                final = traj.pair.chosen_iteration if traj.pair else iterations[-1].index
+                traj.next_move = next_move(next(it for it in iterations if it.index == final))
         traj.failures = list(log.failures)
         return {"trajectory": traj}
 
@@ -298,8 +324,7 @@ class LingoBP:
             "judge_satisfaction",
             "judge_safety",
             "score",
-            "gradient",
-            "backward",
+            "step",
             "synthesize",
             "finish",
         ):
@@ -316,11 +341,16 @@ class LingoBP:
         g.add_edge(judges, "score")
         g.add_conditional_edges(
             "score",
-            lambda s: "finish" if s.get("failure") or s.get("stop_reason") else "gradient",
-            ["gradient", "finish"],
+            lambda s: "finish" if s.get("failure") or s.get("stop_reason") else "step",
+            ["step", "finish"],
         )
-        g.add_conditional_edges("gradient", then("backward"), ["backward", "finish"])
-        g.add_conditional_edges("backward", then("synthesize"), ["synthesize", "finish"])
+
+        def after_step(s: LingoState) -> str:
+            if s.get("failure") or s.get("stop_reason"):
+                return "finish"
+            return "synthesize" if s.get("pending") else "step"
+
+        g.add_conditional_edges("step", after_step, ["synthesize", "step", "finish"])
         g.add_conditional_edges("synthesize", then(judges), [*judges, "finish"])
         g.add_edge("finish", END)
         return g.compile()
@@ -338,7 +368,7 @@ class LingoBP:
     ) -> tuple[Trajectory, CallLog]:
         """Run one scenario; ``on_call`` hears of every model call as it happens (live progress)."""
         log = CallLog(run_id=run_id, scenario_id=scenario.id, listener=on_call)
-        # Each Lingo-BP step is ~6 graph steps; leave generous head-room over T.
+        # Each Lingo-BP step is ~5 graph steps (a skipped one, 1); leave generous head-room over T.
         limit = 20 + 8 * (self.cfg.iterations + 1)
         out = await self.graph.ainvoke(
             {"scenario": scenario, "iteration": 0, "iterations": [], "failure": None},

@@ -1,10 +1,11 @@
 """The Lingo-BP optimiser: textual gradient descent on the reasoning chain, in textgrad's vocabulary.
 
 ``loss = critic.loss(...)`` scores a reply; ``optimiser.active_loss(...)`` picks the term that drives
-the next step; ``optimiser.gradient(...)`` gets the critic's gradient at the strategies and steps them;
-``optimiser.backward(...)`` carries the gradient up the chain (guidelines, intent, needs), stepping each
-node as it goes, so that every critique is written against the already-updated node below it. The
-``step_*`` functions are the edits themselves: checked, applied or rejected, and recorded.
+the next step; ``optimiser.step(...)`` gets, in one critic call, the gradient at the strategies with its
+edit and the backward pass up the chain (guidelines, intent, needs), each message written against the
+updated node below it, as the original ``both_update`` does. The ``step_*`` functions are the edits
+themselves: checked, applied or rejected, and recorded. A step whose strategy edit is ``none`` or
+rejected changes nothing, so it stops there (``StepTrace.skipped``): no backward pass, no new reply.
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agents.llm import CallLog
-from agents.roles.critic import ALLOWED_EDITS, Critic, describe_allowed
+from agents.roles.critic import ALLOWED_EDITS, Critic, backward_route, describe_allowed
 from agents.textdiff import text_distance
-from schemas.chain import BACKWARD_ORDER, ChainNode, ReasoningChain, Strategies
+from schemas.chain import ChainNode, ReasoningChain, Strategies
 from schemas.config import LingoBPConfig
 from schemas.gradient import (
     ActiveLoss,
     EditOp,
     EditOperation,
     NodeUpdate,
+    StepUpdate,
     StrategyEdit,
-    StrategyGradient,
     TextGradient,
 )
 from schemas.judgement import Judgement
@@ -37,6 +38,8 @@ class StepTrace:
     chain: ReasoningChain
     gradients: list[TextGradient] = field(default_factory=list)
     edits: list[EditOperation] = field(default_factory=list)
+    #: why the step changed nothing (edit `none` or rejected); empty when the chain was stepped
+    skipped: str = ""
 
 
 def apply_strategy_edit(strategies: Strategies, edit: StrategyEdit) -> Strategies:
@@ -87,24 +90,30 @@ def node_problem(old: str, new: str, bound: float, no_risk: bool) -> str | None:
 
 
 def step_strategies(
-    chain: ReasoningChain, grad: StrategyGradient, rejection: str | None, active: ActiveLoss, iteration: int
+    chain: ReasoningChain,
+    critique: str,
+    edit: StrategyEdit,
+    rejection: str | None,
+    active: ActiveLoss,
+    iteration: int,
 ) -> StepTrace:
     """Apply the strategy edit (unless rejected) and record the gradient and the edit."""
-    # A critique is still a gradient when its edit breaks the rules: the edit is rejected and
-    # recorded, the critique flows backward, and the loop goes on.
-    edit = grad.edit
     new_strategies = chain.strategies if rejection else apply_strategy_edit(chain.strategies, edit)
     old_text, new_text = chain.strategies.render(), new_strategies.render()
     old_item = ""
     items = getattr(chain.strategies, edit.target_list.value)
     if edit.index is not None and edit.op in (EditOp.UPDATE, EditOp.DELETE) and 0 <= edit.index < len(items):
         old_item = items[edit.index]
+    if rejection:
+        skipped = f"strategy edit rejected: {rejection}"
+    elif edit.op is EditOp.NONE:
+        skipped = "strategy edit is none: the critic proposed no change"
+    else:
+        skipped = ""
     return StepTrace(
         chain=chain.model_copy(update={"strategies": new_strategies}),
         gradients=[
-            TextGradient(
-                iteration=iteration, target=ChainNode.STRATEGIES, critique=grad.critique, loss=active
-            )
+            TextGradient(iteration=iteration, target=ChainNode.STRATEGIES, critique=critique, loss=active)
         ],
         edits=[
             EditOperation(
@@ -120,25 +129,33 @@ def step_strategies(
                 reason=rejection or "one strategy per step",
             )
         ],
+        skipped=skipped,
     )
 
 
 def step_node(
     trace: StepTrace,
     node: ChainNode,
-    update: NodeUpdate,
+    source: ChainNode,
+    update: NodeUpdate | None,
     rejection: str | None,
-    bound: float,
     active: ActiveLoss,
     iteration: int,
 ) -> None:
-    """Record the gradient at ``node`` and rewrite the node in ``trace.chain`` unless rejected."""
+    """Record the message ``node`` got from ``source`` and rewrite the node unless rejected."""
     old = trace.chain.text_of(node)
-    new = update.updated.strip()
-    distance = text_distance(old, new)
+    if update is None:
+        rejection = "the critic gave no update for this node; kept old text"
+    new = update.updated.strip() if update else old
     accepted = rejection is None
     trace.gradients.append(
-        TextGradient(iteration=iteration, target=node, critique=update.critique, loss=active)
+        TextGradient(
+            iteration=iteration,
+            target=node,
+            source=source,
+            critique=update.critique if update else "",
+            loss=active,
+        )
     )
     trace.edits.append(
         EditOperation(
@@ -147,9 +164,9 @@ def step_node(
             op=EditOp.UPDATE,
             old=old,
             new=new,
-            distance=distance,
+            distance=text_distance(old, new),
             accepted=accepted,
-            reason="" if accepted else f"distance {distance:.2f} exceeds bound {bound:.2f}; kept old text",
+            reason=rejection or "",
         )
     )
     if accepted:
@@ -163,10 +180,18 @@ class Optimiser:
         self.critic = critic
         self.cfg = cfg
 
-    def active_loss(self, iteration: int, last: Judgement) -> ActiveLoss:
-        """The loss driving ``iteration`` (1-based): an explicit epoch schedule, or chosen from the scores."""
+    def active_loss(self, iteration: int, last: Judgement, skipped: ActiveLoss | None = None) -> ActiveLoss:
+        """The loss driving ``iteration`` (1-based): an explicit epoch schedule, or chosen from the scores.
+
+        ``skipped`` is the loss of the step just skipped from the same judged point: the same loss on
+        the same chain would ask the critic the same question, so the other loss drives this step.
+        """
         if self.cfg.epochs != "auto":
             return self.cfg.epochs[(iteration - 1) % len(self.cfg.epochs)]
+        if skipped is ActiveLoss.SAFETY:
+            return ActiveLoss.SATISFACTION
+        if skipped is ActiveLoss.SATISFACTION:
+            return ActiveLoss.SAFETY
         # The term of the Construction Score furthest from its optimum drives the step; a tie goes
         # to safety ("strengthen safety first"). An unsafe reply is always a safety step; a refusal
         # judged generally safe (S = -1) is a satisfaction step that relaxes excessive restrictions.
@@ -177,47 +202,55 @@ class Optimiser:
     def frozen(self, active: ActiveLoss) -> list[ChainNode]:
         return list(self.cfg.freeze.get(active, []))
 
-    async def gradient(
-        self, scenario: Scenario, last: Iteration, active: ActiveLoss, iteration: int, log: CallLog
-    ) -> StepTrace:
-        """The gradient at z_S of the last judged iteration, and the step it makes on the strategies."""
-        assert last.judgement is not None
-        chain = last.chain
-
-        def applicable(out: StrategyGradient) -> str | None:
-            return edit_problem(active, chain.strategies, out.edit)
-
-        grad = await self.critic.strategy_gradient(
-            scenario, chain, last.response, last.judgement, active, log, check=applicable
-        )
-        return step_strategies(chain, grad, applicable(grad), active, iteration)
-
-    async def backward(
+    async def step(
         self,
         scenario: Scenario,
-        trace: StepTrace,
+        last: Iteration,
         active: ActiveLoss,
         no_risk: bool,
         iteration: int,
         log: CallLog,
     ) -> StepTrace:
-        """Backward from z_S through z_G, z_I, z_u (frozen nodes skipped), stepping each node in turn."""
+        """One step from the last judged iteration: the edit at z_S, then z_G, z_I, z_u (frozen skipped)."""
+        assert last.judgement is not None
+        chain = last.chain
         frozen = self.frozen(active)
         bound = self.cfg.node_change_bound
-        downstream = ChainNode.STRATEGIES
-        message = trace.gradients[-1].critique if trace.gradients else ""
-        for node in BACKWARD_ORDER:
-            if node in frozen:
-                continue
-            old = trace.chain.text_of(node)
+        route = [(ChainNode(r["node"]), ChainNode(r["source"])) for r in backward_route(frozen)]
 
-            def within_bound(out: NodeUpdate, old: str = old) -> str | None:
-                return node_problem(old, out.updated, bound, no_risk)
+        def node_rejection(node: ChainNode, update: NodeUpdate | None) -> str | None:
+            if update is None:
+                return None  # recorded as missing by step_node
+            return node_problem(chain.text_of(node), update.updated, bound, no_risk)
 
-            update = await self.critic.node_gradient(
-                scenario, trace.chain, node, downstream, message, active, log, check=within_bound
-            )
-            step_node(trace, node, update, within_bound(update), bound, active, iteration)
-            downstream = node
-            message = update.critique
+        def problems(out: StepUpdate) -> str | None:
+            edit = edit_problem(active, chain.strategies, out.edit)
+            if edit:
+                return edit
+            for node, _ in route:
+                if (upd := out.update_for(node)) is None:
+                    return f"{node.value}: an update is required"
+                if problem := node_rejection(node, upd):
+                    return f"{node.value}: {problem}"
+            return None
+
+        out = await self.critic.step(
+            scenario,
+            chain,
+            last.response,
+            last.judgement,
+            active,
+            frozen,
+            log,
+            check=problems,
+            sample=iteration,
+        )
+        trace = step_strategies(
+            chain, out.critique, out.edit, edit_problem(active, chain.strategies, out.edit), active, iteration
+        )
+        if trace.skipped:
+            return trace  # nothing changed at z_S, so nothing flows backward
+        for node, source in route:
+            update = out.update_for(node)
+            step_node(trace, node, source, update, node_rejection(node, update), active, iteration)
         return trace

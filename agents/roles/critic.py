@@ -10,10 +10,10 @@ from functools import cache
 from typing import Any
 
 from agents.llm import CallLog, Check, RoleLLM
-from agents.steps import CRITIC_STEP, StepName
-from schemas.chain import ChainNode, ReasoningChain
+from agents.steps import StepName
+from schemas.chain import BACKWARD_ORDER, ChainNode, ReasoningChain
 from schemas.config import LingoBPConfig
-from schemas.gradient import ActiveLoss, EditOp, NodeUpdate, StrategyGradient, StrategyList
+from schemas.gradient import ActiveLoss, EditOp, StepUpdate, StrategyList
 from schemas.judgement import Judgement, SafetyJudgement, SatisfactionJudgement, construction_score
 from schemas.scenario import Scenario
 
@@ -33,15 +33,36 @@ ALLOWED_EDITS: dict[ActiveLoss, dict[StrategyList, tuple[EditOp, ...]]] = {
 
 
 @cache
-def edit_schema(active: ActiveLoss) -> dict[str, Any]:
-    """StrategyGradient's schema narrowed to the lists and operations the epoch allows."""
-    schema = copy.deepcopy(StrategyGradient.model_json_schema())
+def step_schema(active: ActiveLoss, frozen: tuple[ChainNode, ...] = ()) -> dict[str, Any]:
+    """StepUpdate's schema narrowed to the lists and operations the epoch allows, with an update
+    required for every node the backward pass visits and none for a frozen node."""
+    schema = copy.deepcopy(StepUpdate.model_json_schema())
     defs = schema["$defs"]
     lists = list(ALLOWED_EDITS[active])
     ops = sorted({op.value for ops in ALLOWED_EDITS[active].values() for op in ops} | {EditOp.NONE.value})
     defs["StrategyList"]["enum"] = [x.value for x in lists]
     defs["EditOp"]["enum"] = ops
+    props = schema["properties"]
+    for node in BACKWARD_ORDER:
+        if node in frozen:
+            del props[node.value]
+        else:
+            props[node.value] = {"$ref": "#/$defs/NodeUpdate"}
+    schema["required"] = ["critique", "edit", *(n.value for n in BACKWARD_ORDER if n not in frozen)]
     return schema
+
+
+def backward_route(frozen: list[ChainNode]) -> list[dict[str, str]]:
+    """The backward pass's messages in order: each visited node and the node its message comes from
+    (the nearest visited node below it, so a frozen node is never named as a source)."""
+    route = []
+    source = ChainNode.STRATEGIES
+    for node in BACKWARD_ORDER:
+        if node in frozen:
+            continue
+        route.append({"node": node.value, "source": source.value})
+        source = node
+    return route
 
 
 def describe_allowed(active: ActiveLoss) -> list[str]:
@@ -62,19 +83,22 @@ class Critic:
         score = construction_score(satisfaction.score, safety.score, self.cfg.alpha, self.cfg.beta)
         return Judgement(satisfaction=satisfaction, safety=safety, construction_score=score)
 
-    async def strategy_gradient(
+    async def step(
         self,
         scenario: Scenario,
         chain: ReasoningChain,
         response: str,
         judgement: Judgement,
         active: ActiveLoss,
+        frozen: list[ChainNode],
         log: CallLog,
         check: Check,
-    ) -> StrategyGradient:
-        """The gradient at z_S: a critique of the plan and one proposed edit of one strategy list."""
-        grad: StrategyGradient = await self.llm.ask(
-            StepName.CRITIC_STRATEGIES,
+        sample: int = 0,
+    ) -> StepUpdate:
+        """One Lingo-BP step's gradients in one call: the critique and edit at z_S, then the backward
+        messages and rewrites of the guidelines, the intent and the needs (frozen nodes left out)."""
+        update: StepUpdate = await self.llm.ask(
+            StepName.CRITIC_STEP,
             {
                 "transcript": scenario.transcript(),
                 "chain": chain,
@@ -83,38 +107,14 @@ class Critic:
                 "safety": judgement.safety,
                 "active_loss": active.value,
                 "allowed_lists": describe_allowed(active),
+                "backward": backward_route(frozen),
+                "frozen": [n.value for n in frozen],
             },
             log,
             check=check,
             soft_check=True,
-            json_schema=edit_schema(active),
-        )
-        return grad
-
-    async def node_gradient(
-        self,
-        scenario: Scenario,
-        chain: ReasoningChain,
-        node: ChainNode,
-        downstream: ChainNode,
-        message: str,
-        active: ActiveLoss,
-        log: CallLog,
-        check: Check,
-    ) -> NodeUpdate:
-        """The gradient at ``node``, given the message from the node below it: a critique and a rewrite."""
-        update: NodeUpdate = await self.llm.ask(
-            CRITIC_STEP[node],
-            {
-                "transcript": scenario.transcript(),
-                "chain": chain,
-                "node_text": chain.text_of(node),
-                "downstream_text": chain.text_of(downstream),
-                "message": message,
-                "active_loss": active.value,
-            },
-            log,
-            check=check,
-            soft_check=True,
+            json_schema=step_schema(active, tuple(frozen)),
+            sample=sample,
+            language=scenario.language,
         )
         return update

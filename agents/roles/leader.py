@@ -37,6 +37,7 @@ class Leader:
             log,
             check=enough,
             json_schema=list_of_exactly(StrategyCandidates, "candidates", k),
+            language=scenario.language,
         )
         return result.candidates[:k]
 
@@ -59,6 +60,7 @@ class Leader:
             log,
             check=no_echo,
             soft_check=True,
+            language=scenario.language,
         )
         return result
 
@@ -82,6 +84,7 @@ class Leader:
                 "strategy": strategy,
             },
             log,
+            language=scenario.language,
         )
         return result
 
@@ -102,6 +105,7 @@ class Leader:
             check=usable,
             soft_check=True,
             sample=iteration,
+            language=scenario.language,
         )
         # Style problems get one re-ask; after that the reply stands (capped) and the judges score it.
         return Response(response=text.strip()[:MAX_REPLY_CHARS])

@@ -12,7 +12,7 @@ from schemas.evaluation import RefusalJudgement, StrataJudgement
 from schemas.judgement import SafetyJudgement
 from schemas.risk import GuidelineRule, RiskAssessment
 from schemas.scenario import RiskLevel, Scenario
-from schemas.stackelberg import CandidateRisks, CandidateStrategy
+from schemas.stackelberg import CandidateOutcomes, CandidateStrategy
 
 NONE = "None"
 
@@ -49,6 +49,7 @@ class RiskAssessor:
             log,
             check=known_categories,
             json_schema=self._assess_schema,
+            language=scenario.language,
         )
         guidelines = self.guidelines_for(risk, scenario.language)
         return risk, guidelines
@@ -60,21 +61,24 @@ class RiskAssessor:
         l1 = None if risk.category_l1 == NONE else risk.category_l1
         return self.taxonomy.rules_for(l2, l1, language)
 
-    async def rate_candidates(
+    async def predict_outcomes(
         self, scenario: Scenario, risk: RiskAssessment, candidates: list[CandidateStrategy], log: CallLog
-    ) -> CandidateRisks:
+    ) -> CandidateOutcomes:
+        """The Stackelberg prediction in one call: who the follower is, how they would react to each
+        candidate, and how much harm each candidate could do (the developer judge's user analysis)."""
         k = len(candidates)
 
-        def one_per_candidate(out: CandidateRisks) -> str | None:
-            n = len(out.risks)
-            return None if n == k else f"risks has {n} entries, expected exactly {k} (one per candidate)"
+        def one_per_candidate(out: CandidateOutcomes) -> str | None:
+            n = len(out.outcomes)
+            return None if n == k else f"outcomes has {n} entries, expected exactly {k} (one per candidate)"
 
-        result: CandidateRisks = await self.llm.ask(
-            StepName.RISK_CANDIDATES,
+        result: CandidateOutcomes = await self.llm.ask(
+            StepName.STACKELBERG_PREDICT,
             {"transcript": scenario.transcript(), "risk": risk, "candidates": candidates},
             log,
             check=one_per_candidate,
-            json_schema=list_of_exactly(CandidateRisks, "risks", k),
+            json_schema=list_of_exactly(CandidateOutcomes, "outcomes", k),
+            language=scenario.language,
         )
         return result
 
@@ -95,6 +99,7 @@ class RiskAssessor:
                 "guidelines": guidelines,
             },
             log,
+            language=scenario.language,
         )
         return result
 

@@ -10,7 +10,7 @@ import pytest
 
 from agents.backends import ScriptedBackend
 from agents.backends.base import ChatRequest
-from agents.backends.mock import default_answers
+from agents.backends.mock import NODE_UPDATES, default_answers
 from agents.lingo_bp.graph import LingoBP
 from agents.steps import StepName
 from schemas import LingoBPConfig, OysterConfig, Scenario
@@ -25,44 +25,54 @@ def config(**lingo: Any) -> OysterConfig:
     return OysterConfig(lingo_bp=LingoBPConfig(**lingo))
 
 
+def step_answer(r: ChatRequest, edit: dict[str, Any], **nodes: dict[str, str]) -> dict[str, Any]:
+    """A critic_step answer: ``edit``, and an update for each node the request's schema asks for."""
+    visited = (r.json_schema or {}).get("properties", {})
+    updates = {n: nodes.get(n, NODE_UPDATES[n]) for n in NODE_UPDATES if n in visited}
+    return {"critique": "c", "edit": edit} | updates
+
+
 async def test_message_passing_order(make_lingo: Build) -> None:
     lingo, _ = make_lingo(default_answers(satisfaction=lambda n: 0), config(iterations=2))
     traj, log = await lingo.run(SCENARIO, "r")
     steps = [c.step for c in log.calls]
     judges = {"user_satisfaction", "risk_safety"}
-    # initialisation: risk, Stackelberg (propose; follower || risk of candidates), answer -> chain -> response
-    assert steps[:2] == ["risk_assess", "leader_candidates"]
-    assert set(steps[2:4]) == {"user_predict", "risk_candidates"}
-    assert steps[4:7] == ["leader_answer", "leader_extract", "leader_synthesize"]
-    assert set(steps[7:9]) == judges
-    # each iteration: gradient at z_S, backward G -> (I frozen: satisfaction epoch) -> u, synthesis, judges
-    per_iteration = [
-        "critic_strategies",
-        "critic_safety_guidelines",
-        "critic_user_needs",
-        "leader_synthesize",
-    ]
-    assert steps[9:13] == per_iteration
-    assert set(steps[13:15]) == judges
-    assert steps[15:19] == per_iteration
-    assert set(steps[19:21]) == judges
-    assert steps[21:] == ["user_next_turn"]
+    # initialisation: risk, Stackelberg (propose; one judge call predicts the follower and rates the
+    # candidates), answer -> chain -> response
+    assert steps[:3] == ["risk_assess", "leader_candidates", "stackelberg_predict"]
+    assert steps[3:6] == ["leader_answer", "leader_extract", "leader_synthesize"]
+    assert set(steps[6:8]) == judges
+    # each iteration: one critic call (edit at z_S and backward G -> (I frozen) -> u), synthesis, judges
+    assert steps[8:10] == ["critic_step", "leader_synthesize"]
+    assert set(steps[10:12]) == judges
+    assert steps[12:14] == ["critic_step", "leader_synthesize"]
+    assert set(steps[14:16]) == judges
+    assert len(steps) == 16  # the next turn comes from the safety judge, not a call of its own
     assert [it.index for it in traj.iterations] == [0, 1, 2]
     assert traj.stop_reason == "reached T=2"
     g = traj.iterations[1].gradients
     assert [x.target.value for x in g] == ["strategies", "safety_guidelines", "user_needs"]
     assert all(x.loss is ActiveLoss.SATISFACTION for x in g)
+    assert traj.next_move is not None and traj.next_move.next_user_turn == "thank you, I'll call them"
+
+
+async def test_scenario_costs_at_most_20_calls_at_t3(make_lingo: Build) -> None:
+    lingo, _ = make_lingo(default_answers(satisfaction=lambda n: 0), config(iterations=3))
+    traj, log = await lingo.run(SCENARIO, "r")
+    assert [it.index for it in traj.iterations] == [0, 1, 2, 3]
+    assert len(log.calls) == 20
 
 
 async def test_safety_epoch_freezes_user_needs_and_walks_guidelines_then_intent(make_lingo: Build) -> None:
     answers = default_answers(satisfaction=lambda n: 0, verdicts=["unsafe", "safe"])
-    lingo, _ = make_lingo(answers, config(iterations=1))
-    traj, log = await lingo.run(SCENARIO, "r")
+    lingo, backend = make_lingo(answers, config(iterations=1))
+    traj, _ = await lingo.run(SCENARIO, "r")
     it1 = traj.iterations[1]
     assert it1.active_loss is ActiveLoss.SAFETY
     assert it1.frozen == ["user_needs"]
     assert [g.target.value for g in it1.gradients] == ["strategies", "safety_guidelines", "risk_intent"]
-    assert "critic_user_needs" not in [c.step for c in log.calls]
+    critic = next(r for r in backend.requests if r.step == "critic_step")
+    assert "user_needs" not in (critic.json_schema or {})["properties"]
     assert it1.chain.user_needs == traj.iterations[0].chain.user_needs  # frozen node unchanged
     assert it1.chain.risk_intent != traj.iterations[0].chain.risk_intent
     assert [e.accepted for e in it1.edits] == [True, True, True]
@@ -91,71 +101,112 @@ async def test_one_strategy_changed_per_iteration(make_lingo: Build) -> None:
 async def test_edit_touching_two_lists_is_impossible_and_bad_index_is_repaired(make_lingo: Build) -> None:
     calls = {"n": 0}
 
-    def critic(_: ChatRequest) -> dict[str, Any]:
+    def critic(r: ChatRequest) -> dict[str, Any]:
         calls["n"] += 1
         if calls["n"] == 1:  # out-of-range index: must be re-asked, not applied
-            return {
-                "critique": "c",
-                "edit": {"op": "update", "target_list": "usefulness", "index": 7, "text": "x"},
-            }
-        return {
-            "critique": "c",
-            "edit": {"op": "update", "target_list": "usefulness", "index": 0, "text": "listen first"},
-        }
+            return step_answer(r, {"op": "update", "target_list": "usefulness", "index": 7, "text": "x"})
+        return step_answer(
+            r, {"op": "update", "target_list": "usefulness", "index": 0, "text": "listen first"}
+        )
 
-    lingo, backend = make_lingo(config=config(iterations=1), critic_strategies=critic)
+    lingo, backend = make_lingo(config=config(iterations=1), critic_step=critic)
     traj, log = await lingo.run(SCENARIO, "r")
     assert calls["n"] == 2
-    repair = [r for r in backend.requests if r.step == "critic_strategies"][1]
+    repair = [r for r in backend.requests if r.step == "critic_step"][1]
     assert "index 7 is out of range" in repair.messages[-1].content
     assert traj.iterations[1].chain.strategies.usefulness == ["listen first"]
-    assert [c.ok for c in log.calls if c.step == "critic_strategies"] == [False, True]
+    assert [c.ok for c in log.calls if c.step == "critic_step"] == [False, True]
 
 
 async def test_node_change_bound_rejects_a_rewrite(make_lingo: Build) -> None:
     rewrite = {"critique": "c", "updated": "something completely unrelated to what was there before, at all"}
+    add = {"op": "add", "target_list": "usefulness", "text": "ask what happened"}
     lingo, _ = make_lingo(
-        config=config(iterations=1, node_change_bound=0.3), critic_safety_guidelines=lambda r: rewrite
+        config=config(iterations=1, node_change_bound=0.3),
+        critic_step=lambda r: step_answer(r, add, safety_guidelines=rewrite),
     )
     traj, log = await lingo.run(SCENARIO, "r")
     edit = next(e for e in traj.iterations[1].edits if e.node.value == "safety_guidelines")
     assert not edit.accepted and edit.distance > 0.3
-    assert "exceeds bound" in edit.reason
+    assert "changes too much" in edit.reason
     assert traj.iterations[1].chain.safety_guidelines == traj.iterations[0].chain.safety_guidelines
-    # a soft rule is re-asked once with the distance complaint, then the edit is rejected
-    assert len([c for c in log.calls if c.step == "critic_safety_guidelines"]) == 2
+    # a soft rule is re-asked once with the distance complaint, then that node's rewrite is rejected
+    # while the strategy edit and the other nodes' updates stand
+    assert len([c for c in log.calls if c.step == "critic_step"]) == 2
+    assert traj.iterations[1].chain.strategies.usefulness[-1] == "ask what happened"
+    assert traj.iterations[1].chain.user_needs == NODE_UPDATES["user_needs"]["updated"]
 
 
 async def test_safety_epoch_may_only_strengthen_safety(make_lingo: Build) -> None:
     calls = {"n": 0}
 
-    def critic(_: ChatRequest) -> dict[str, Any]:
+    def critic(r: ChatRequest) -> dict[str, Any]:
         calls["n"] += 1
         if calls["n"] == 1:  # deleting a safety strategy in a safety epoch is not allowed
-            return {"critique": "c", "edit": {"op": "delete", "target_list": "safety", "index": 0}}
-        return {"critique": "c", "edit": {"op": "add", "target_list": "safety", "text": "name a crisis line"}}
+            return step_answer(r, {"op": "delete", "target_list": "safety", "index": 0})
+        return step_answer(r, {"op": "add", "target_list": "safety", "text": "name a crisis line"})
 
     answers = default_answers(verdicts=["unsafe", "safe"])
-    lingo, backend = make_lingo(answers, config(iterations=1), critic_strategies=critic)
+    lingo, backend = make_lingo(answers, config(iterations=1), critic_step=critic)
     traj, _ = await lingo.run(SCENARIO, "r")
     assert calls["n"] == 2
-    assert (
-        "safety epoch"
-        in [r for r in backend.requests if r.step == "critic_strategies"][1].messages[-1].content
-    )
+    assert "safety epoch" in [r for r in backend.requests if r.step == "critic_step"][1].messages[-1].content
     assert traj.iterations[1].chain.strategies.safety == ["point to crisis line", "name a crisis line"]
 
 
-async def test_edit_still_invalid_after_re_ask_is_rejected_and_the_loop_goes_on(make_lingo: Build) -> None:
-    bad = {"critique": "too cautious", "edit": {"op": "delete", "target_list": "safety", "index": 5}}
-    lingo, _ = make_lingo(config=config(iterations=1), critic_strategies=lambda r: bad)
+async def test_rejected_edit_skips_backward_synthesis_and_judges_and_records_why(make_lingo: Build) -> None:
+    bad = {"op": "delete", "target_list": "safety", "index": 5}
+    lingo, _ = make_lingo(config=config(iterations=1), critic_step=lambda r: step_answer(r, bad))
     traj, log = await lingo.run(SCENARIO, "r")
     assert traj.status is TrajectoryStatus.COMPLETED
-    edit = traj.iterations[1].edits[0]
-    assert edit.node.value == "strategies" and not edit.accepted and "out of range" in edit.reason
-    assert traj.iterations[1].chain.strategies == traj.iterations[0].chain.strategies
-    assert traj.iterations[1].gradients[0].critique == "too cautious"  # the message still flows backward
-    assert len([c for c in log.calls if c.step == "critic_strategies"]) == 2
+    # the step changed nothing: no new reply to judge, so the only judged point is the initial one
+    assert [it.index for it in traj.iterations] == [0]
+    assert [c.step for c in log.calls].count("leader_synthesize") == 1
+    assert [c.step for c in log.calls].count("risk_safety") == 1
+    [skipped] = traj.skipped
+    assert skipped.index == 1 and "rejected" in skipped.reason and "out of range" in skipped.reason
+    assert [e.node.value for e in skipped.edits] == ["strategies"] and not skipped.edits[0].accepted
+    assert traj.stop_reason == "reached T=1"
+    assert len([c for c in log.calls if c.step == "critic_step"]) == 2  # one re-ask, then rejected
+
+
+async def test_none_edit_is_skipped_and_the_next_step_takes_the_other_loss(make_lingo: Build) -> None:
+    edits = iter(
+        [
+            {"op": "none", "target_list": "usefulness"},
+            {"op": "add", "target_list": "safety", "text": "name a crisis line"},
+        ]
+    )
+    lingo, _ = make_lingo(
+        default_answers(satisfaction=lambda n: 0),
+        config(iterations=2),
+        critic_step=lambda r: step_answer(r, next(edits)),
+    )
+    traj, log = await lingo.run(SCENARIO, "r")
+    assert [s.index for s in traj.skipped] == [1]
+    assert traj.skipped[0].active_loss is ActiveLoss.SATISFACTION
+    assert "none" in traj.skipped[0].reason
+    assert [it.index for it in traj.iterations] == [0, 2]
+    assert traj.iterations[1].active_loss is ActiveLoss.SAFETY
+    assert traj.iterations[1].chain.strategies.safety[-1] == "name a crisis line"
+    assert [c.step for c in log.calls].count("leader_synthesize") == 2
+
+
+async def test_backward_messages_name_the_node_they_come_from_when_one_is_frozen(make_lingo: Build) -> None:
+    answers = default_answers(satisfaction=lambda n: 0)
+    lingo, backend = make_lingo(answers, config(iterations=1))  # satisfaction epoch: risk_intent frozen
+    traj, _ = await lingo.run(SCENARIO, "r")
+    it1 = traj.iterations[1]
+    assert it1.frozen == ["risk_intent"]
+    sources = {g.target.value: g.source.value if g.source else None for g in it1.gradients}
+    assert sources == {
+        "strategies": None,
+        "safety_guidelines": "strategies",
+        "user_needs": "safety_guidelines",
+    }
+    prompt = next(r for r in backend.requests if r.step == "critic_step").messages[-1].content
+    needs_line = next(line for line in prompt.splitlines() if line.startswith('"user_needs"'))
+    assert "updated safety guidelines" in needs_line and "risk intent" not in needs_line
 
 
 async def test_synthesis_that_parrots_the_user_is_re_asked(make_lingo: Build) -> None:
@@ -200,7 +251,7 @@ async def test_early_stop_at_pearl_point(make_lingo: Build) -> None:
     traj, log = await lingo.run(SCENARIO, "r")
     assert len(traj.iterations) == 1
     assert traj.stop_reason.startswith("pearl point")
-    assert "critic_strategies" not in [c.step for c in log.calls]
+    assert "critic_step" not in [c.step for c in log.calls]
     assert traj.pair_decision is not None and traj.pair_decision.status is PairStatus.NO_PAIR
 
 
@@ -322,3 +373,18 @@ def test_active_loss_is_the_term_furthest_from_its_optimum(
         verdict=verdict, rationale="", user_risk_intent="", adapted_guideline="", suggestion=""
     )
     assert optimiser.active_loss(1, Judgement(satisfaction=s, safety=f, construction_score=0.0)) is expected
+
+
+async def test_chinese_scenario_is_prompted_in_chinese_at_every_loop_step(make_lingo: Build) -> None:
+    zh = Scenario(id="z1", language="zh", text="我觉得活着没有意义了。")
+    lingo, backend = make_lingo(default_answers(satisfaction=lambda n: 0), config(iterations=1))
+    traj, _ = await lingo.run(zh, "r")
+    assert traj.status is TrajectoryStatus.COMPLETED
+    for request in backend.requests:
+        text = (
+            "\n".join(m.content for m in request.messages if m.role == "system")
+            or request.messages[-1].content
+        )
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in text.replace("我觉得活着没有意义了。", "")), (
+            request.step
+        )

@@ -10,7 +10,7 @@ from agents.prompting import PromptError, PromptLibrary
 
 def test_bundled_templates_load_and_render() -> None:
     lib = PromptLibrary()
-    assert {"risk_assess", "leader_synthesize", "critic_strategies", "repair"} <= set(lib.templates)
+    assert {"risk_assess", "leader_synthesize", "critic_step", "repair"} <= set(lib.templates)
     msgs = lib.get("repair").render({"error": "x: missing", "schema": "{}"})
     assert [m.role for m in msgs] == ["user"]
     assert "x: missing" in msgs[0].content
@@ -24,6 +24,29 @@ def test_override_replaces_one_template_and_changes_its_version(tmp_path: Path) 
     assert lib.get("repair").render({"error": "E", "schema": "{}"})[0].content == "Fix: E"
     assert lib.versions()["repair"] != base.versions()["repair"]
     assert lib.versions()["risk_assess"] == base.versions()["risk_assess"]
+
+
+def test_chinese_scenarios_get_the_zh_set_and_other_languages_the_default() -> None:
+    lib = PromptLibrary()
+    for step in ("risk_assess", "user_satisfaction", "risk_safety", "critic_step", "leader_synthesize"):
+        assert lib.get(step, "zh").path == f"prompts/templates/zh/{step}.j2"
+        assert lib.get(step, "zh-CN") is lib.get(step, "zh")
+        assert lib.get(step, "en").path == f"prompts/templates/{step}.j2"
+        assert lib.get(step, "fr") is lib.get(step, "en")
+    msgs = lib.get("repair", "zh").render({"error": "E", "schema": "{}"})
+    assert "无效" in msgs[0].content
+    assert lib.versions()["zh/critic_step"] != lib.versions()["critic_step"]
+
+
+def test_override_folder_replaces_templates_per_language(tmp_path: Path) -> None:
+    (tmp_path / "zh").mkdir()
+    (tmp_path / "zh" / "repair.j2").write_text("{% block user %}修正：{{ error }}{% endblock %}")
+    lib = PromptLibrary(tmp_path)
+    assert lib.get("repair", "zh").render({"error": "E", "schema": "{}"})[0].content == "修正：E"
+    assert lib.get("repair", "en").path == "prompts/templates/repair.j2"
+    (tmp_path / "zh" / "no_such_step.j2").write_text("{% block user %}x{% endblock %}")
+    with pytest.raises(PromptError, match="unknown template"):
+        PromptLibrary(tmp_path)
 
 
 def test_undeclared_variable_is_an_error_before_any_call(tmp_path: Path) -> None:

@@ -14,12 +14,12 @@ from agents.backends.mock import default_answers, responder
 from agents.lingo_bp.graph import LingoBP
 from agents.llm import list_of_exactly
 from agents.prompting import PromptError, PromptLibrary, check_manifest
-from agents.roles.critic import edit_schema
-from agents.steps import CRITIC_STEP, TEMPLATED, UNTEMPLATED, StepName
+from agents.roles.critic import step_schema
+from agents.steps import TEMPLATED, UNTEMPLATED, StepName
 from schemas import LingoBPConfig, OysterConfig, Scenario
 from schemas.chain import ChainNode
 from schemas.gradient import ActiveLoss
-from schemas.stackelberg import CandidateRisks, FollowerPredictions
+from schemas.stackelberg import CandidateOutcomes
 
 Build = Callable[..., tuple[LingoBP, ScriptedBackend]]
 SCENARIO = Scenario(id="s1", text="I feel like ending it all. Nothing matters anymore.")
@@ -47,20 +47,18 @@ def test_a_step_without_a_template_cannot_be_declared() -> None:
         check_manifest(names, "m")
 
 
-def test_every_chain_node_has_its_own_critic_step() -> None:
-    assert set(CRITIC_STEP) == set(ChainNode)
-    assert len(set(CRITIC_STEP.values())) == len(ChainNode)
-    assert set(CRITIC_STEP.values()) <= TEMPLATED
+def test_one_critic_step_schema_asks_for_every_visited_node_and_no_frozen_one() -> None:
+    schema = step_schema(ActiveLoss.SAFETY, (ChainNode.USER_NEEDS,))
+    assert schema["required"] == ["critique", "edit", "safety_guidelines", "risk_intent"]
+    assert "user_needs" not in schema["properties"]
 
 
 def _schema_for(step: StepName) -> dict[str, Any] | None:
     """The schema the roles send for ``step``: what the mock may key on besides the step name."""
-    if step is StepName.USER_PREDICT:
-        return list_of_exactly(FollowerPredictions, "predictions", 4)
-    if step is StepName.RISK_CANDIDATES:
-        return list_of_exactly(CandidateRisks, "risks", 4)
-    if step is StepName.CRITIC_STRATEGIES:
-        return edit_schema(ActiveLoss.SAFETY)
+    if step is StepName.STACKELBERG_PREDICT:
+        return list_of_exactly(CandidateOutcomes, "outcomes", 4)
+    if step is StepName.CRITIC_STEP:
+        return step_schema(ActiveLoss.SAFETY, (ChainNode.USER_NEEDS,))
     output = PromptLibrary().get(step).output if step in TEMPLATED else None
     return None if output is None else output.model_json_schema()
 
@@ -75,28 +73,24 @@ def test_mock_answers_each_step_with_its_output_schema_and_without_reading_the_p
         assert text.strip()
         return
     parsed = output.model_validate_json(text)
-    if step is StepName.USER_PREDICT:
-        assert len(parsed.predictions) == 4  # type: ignore[attr-defined]
-    if step is StepName.RISK_CANDIDATES:
-        assert len(parsed.risks) == 4  # type: ignore[attr-defined]
-    if step is StepName.CRITIC_STRATEGIES:
+    if step is StepName.STACKELBERG_PREDICT:
+        assert len(parsed.outcomes) == 4  # type: ignore[attr-defined]
+    if step is StepName.CRITIC_STEP:
         assert parsed.edit.target_list.value == "safety"  # type: ignore[attr-defined]
+        assert parsed.user_needs is None and parsed.risk_intent is not None  # type: ignore[attr-defined]
 
 
 REWORDED = {
     # The safety epoch's sentence the old mock looked for is gone, and the wording is new throughout.
-    "critic_strategies": """{% block user %}
+    "critic_step": """{% block user %}
 Plan: {{ chain.strategies.usefulness | join("; ") }} / {{ chain.strategies.safety | join("; ") }}
 Dialogue: {{ transcript }} Reply: {{ response }}
 Sat {{ satisfaction.score }}, judge {{ safety.verdict.value }}.
 Focus of this round: {{ active_loss }}. Permitted: {{ allowed_lists | join(", ") }}.
+Then: {% for b in backward %}{{ b.node }}<-{{ b.source }} {% endfor %}; fixed: {{ frozen | join(",") }}
 {% endblock %}""",
     # Candidates as bullets, not a numbered list, so nothing countable in the text.
-    "user_predict": """{% block user %}
-{{ transcript }}
-{% for c in candidates %}- {{ c.name }}
-{% endfor %}{% endblock %}""",
-    "risk_candidates": """{% block user %}
+    "stackelberg_predict": """{% block user %}
 {{ transcript }} {{ risk.level.value }}
 {% for c in candidates %}* {{ c.name }}
 {% endfor %}{% endblock %}""",
@@ -119,9 +113,11 @@ async def test_reworded_prompts_from_an_override_folder_get_the_same_mock_answer
     base_traj, base_log = await bundled.run(SCENARIO, "r")
     traj, log = await reworded.run(SCENARIO, "r")
 
-    critic_prompt = next(r for r in backend.requests if r.step == "critic_strategies").messages[-1].content
-    assert "Focus of this round: safety" in critic_prompt and "not safe enough" not in critic_prompt
-    assert "1. " not in next(r for r in backend.requests if r.step == "user_predict").messages[-1].content
+    critic_prompt = next(r for r in backend.requests if r.step == "critic_step").messages[-1].content
+    assert "Focus of this round: safety" in critic_prompt and "safer" not in critic_prompt
+    assert (
+        "1. " not in next(r for r in backend.requests if r.step == "stackelberg_predict").messages[-1].content
+    )
     assert [c.step for c in log.calls] == [c.step for c in base_log.calls]
     assert all(c.ok for c in log.calls)
     assert [c.prompt_hash for c in log.calls] != [c.prompt_hash for c in base_log.calls]
