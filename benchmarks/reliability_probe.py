@@ -66,7 +66,9 @@ def _files(root: Path) -> dict[str, Path]:
     f["mock"].write_text(f"roles:\n{roles}\nlingo_bp: {{iterations: 1}}\n", encoding="utf-8")
     f["loop_dir"].mkdir()
     (f["loop_dir"] / "leader_answer.j2").write_text(
-        "{% for i in range(1000) %}{% for j in range(1000) %}x{% endfor %}{% endfor %}", encoding="utf-8"
+        "{% block user %}{% for i in range(1000) %}{% for j in range(1000) %}x{% endfor %}{% endfor %}"
+        "{% endblock %}",
+        encoding="utf-8",
     )
     f["plain"].write_text("x", encoding="utf-8")
     return f
@@ -203,7 +205,8 @@ def main(
                 timeout=300,
             )
             problem = verdict(case, proc)
-            first = proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else ""
+            said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+            first = said[-1] if case.kind == "endpoint" and said else (said[0] if said else "")
             rows.append((case.kind, case.what, f"FAIL: {problem}" if problem else first[:110]))
     by_kind = Counter(k for k, _, _ in rows)
     failed = Counter(k for k, _, r in rows if r.startswith("FAIL"))

@@ -79,7 +79,9 @@ async def test_trajectory_is_stored_record_by_record(make_lingo, warehouse: Ware
         (2, 2, "user_needs"),
     ]
     calls = q("SELECT count(*), count(DISTINCT step), sum(prompt_tokens) > 0 FROM llm_calls").rows[0]
-    assert calls[0] == 22 and calls[2]
+    # 8 calls before the loop (risk, candidates, prediction, answer, extraction, synthesis, 2 judges)
+    # and 4 per step (critic, synthesis, 2 judges), two steps here
+    assert calls[0] == 8 + 4 * 2 and calls[2]
     pair = q("SELECT chosen_iteration, rejected_iteration, margin > 0 FROM preference_pairs").rows
     assert pair == [(2, 0, True)]
     dpo = q("SELECT prompt, chosen, rejected FROM dpo").rows[0]
