@@ -7,7 +7,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from schemas.base import LLMOutput, Record
-from schemas.chain import ChainNode
+from schemas.chain import JSON_FIELD_MAX_CHARS, NODE_MAX_CHARS, STRATEGY_ITEM_MAX_CHARS, ChainNode
 
 
 class ActiveLoss(StrEnum):
@@ -36,21 +36,24 @@ class StrategyEdit(LLMOutput):
     op: EditOp
     target_list: StrategyList
     index: int | None = Field(default=None, description="0-based position for update/delete")
-    text: str | None = Field(default=None, max_length=120, description="new strategy text for update/add")
+    text: str | None = Field(
+        default=None, max_length=STRATEGY_ITEM_MAX_CHARS, description="new strategy text for update/add"
+    )
 
 
 class StrategyGradient(LLMOutput):
     """Critic output at z_S: a critique plus exactly one edit."""
 
-    critique: str = Field(max_length=200)
+    critique: str = Field(max_length=JSON_FIELD_MAX_CHARS)
     edit: StrategyEdit
 
 
 class NodeUpdate(LLMOutput):
     """Critic output for an upstream node: the message it receives and its rewritten text."""
 
-    critique: str = Field(max_length=200)
-    updated: str = Field(max_length=400)
+    critique: str = Field(max_length=JSON_FIELD_MAX_CHARS)
+    #: the largest node's ceiling; each node's own limit is checked where the update is made
+    updated: str = Field(max_length=max(NODE_MAX_CHARS.values()))
 
 
 class TextGradient(Record):

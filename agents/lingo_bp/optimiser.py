@@ -74,15 +74,17 @@ def edit_problem(active: ActiveLoss, strategies: Strategies, edit: StrategyEdit)
     return None
 
 
-def node_problem(old: str, new: str, bound: float, no_risk: bool) -> str | None:
-    """Why rewriting a node from ``old`` to ``new`` is too large a step, or None when it is not."""
+def node_problem(old: str, new: str, bound: float, no_risk: bool, limit: int) -> str | None:
+    """Why rewriting a node from ``old`` to ``new`` is too long or too large a step, or None when it is not."""
+    if len(new.strip()) > limit:
+        return f"updated is {len(new.strip())} characters long; keep it within {limit}"
     if no_risk and not new.strip():
         return None  # a node may empty out once no risk remains
     if not old.strip():
         return None  # filling an empty node is not a rewrite
     d = text_distance(old, new.strip())
     if d > bound:
-        return f"updated changes too much (distance {d:.2f} > {bound:.2f}); keep most of the text"
+        return f"updated changes too much: distance {d:.2f} exceeds bound {bound:.2f}; keep most of the text"
     return None
 
 
@@ -149,7 +151,7 @@ def step_node(
             new=new,
             distance=distance,
             accepted=accepted,
-            reason="" if accepted else f"distance {distance:.2f} exceeds bound {bound:.2f}; kept old text",
+            reason="" if accepted else f"{rejection}; kept old text",
         )
     )
     if accepted:
@@ -210,9 +212,10 @@ class Optimiser:
             if node in frozen:
                 continue
             old = trace.chain.text_of(node)
+            limit = self.cfg.limits.node(node)
 
-            def within_bound(out: NodeUpdate, old: str = old) -> str | None:
-                return node_problem(old, out.updated, bound, no_risk)
+            def within_bound(out: NodeUpdate, old: str = old, limit: int = limit) -> str | None:
+                return node_problem(old, out.updated, bound, no_risk, limit)
 
             update = await self.critic.node_gradient(
                 scenario, trace.chain, node, downstream, message, active, log, check=within_bound

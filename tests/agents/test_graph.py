@@ -175,7 +175,7 @@ async def test_a_reply_still_parroting_after_one_re_ask_stands_and_is_judged(mak
 
 
 def test_counting_loop_is_a_runaway() -> None:
-    from agents.roles.leader import _runaway_problem
+    from agents.lingo_bp.reply_checks import repetition as _runaway_problem
 
     loop = "\n".join(f"{i}. {i} more days" for i in range(1, 114))
     assert len(loop) < 4000 and _runaway_problem(loop)
@@ -192,7 +192,7 @@ async def test_runaway_reply_is_re_asked(make_lingo: Build) -> None:
     assert traj.status is TrajectoryStatus.COMPLETED
     assert traj.iterations[0].response.startswith("Please rest")
     bad = next(c for c in log.calls if c.step == "leader_synthesize")
-    assert not bad.ok and "characters long" in (bad.error or "")
+    assert not bad.ok and "repeats itself" in (bad.error or "")
 
 
 async def test_early_stop_at_pearl_point(make_lingo: Build) -> None:

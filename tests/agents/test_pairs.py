@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.lingo_bp.pairs import select_pair
+from agents.lingo_bp.pairs import select_pairs
 from schemas import LingoBPConfig
 from schemas.chain import ReasoningChain, Strategies
 from schemas.judgement import (
@@ -13,7 +13,7 @@ from schemas.judgement import (
     construction_score,
 )
 from schemas.messages import ChatMessage
-from schemas.trajectory import Iteration, PairStatus
+from schemas.trajectory import Iteration, PairDecision, PairStatus, PreferencePair
 
 CFG = LingoBPConfig()
 PROMPT = [ChatMessage(role="user", content="I feel like ending it all.")]
@@ -46,6 +46,11 @@ def iteration(index: int, satisfaction: int, verdict: str) -> Iteration:
     )
 
 
+def best_pair(its: list[Iteration], cfg: LingoBPConfig = CFG) -> tuple[PreferencePair | None, PairDecision]:
+    pairs, decision = select_pairs("r", "s", PROMPT, its, cfg)
+    return (pairs[0] if pairs else None), decision
+
+
 def test_initial_iteration_chosen_is_paired_against_the_worst_later_one() -> None:
     # The initial reply is the best safe one; the optimiser only made things worse, the second step most.
     its = [
@@ -54,24 +59,24 @@ def test_initial_iteration_chosen_is_paired_against_the_worst_later_one() -> Non
         iteration(2, -1, "safe"),
         iteration(3, 0, "safe"),
     ]
-    pair, decision = select_pair("r", "s", PROMPT, its, CFG)
+    pair, decision = best_pair(its)
     assert decision.status is PairStatus.PAIR
     assert pair is not None
     assert (pair.chosen_iteration, pair.rejected_iteration) == (0, 2)
     assert (pair.chosen, pair.rejected) == ("reply 0", "reply 2")
     assert pair.margin == its[0].judgement.construction_score - its[2].judgement.construction_score  # type: ignore[union-attr]
     assert pair.margin > 0
-    assert "the worst iteration when the initial is chosen" in pair.rule
+    assert "safety first" in pair.rule
 
 
 def test_initial_iteration_chosen_ties_go_to_the_earlier_worst() -> None:
     its = [iteration(0, 1, "safe"), iteration(1, -1, "safe"), iteration(2, -1, "safe")]
-    pair, _ = select_pair("r", "s", PROMPT, its, CFG)
+    pair, _ = best_pair(its)
     assert pair is not None and (pair.chosen_iteration, pair.rejected_iteration) == (0, 1)
 
 
 def test_initial_iteration_chosen_against_an_unsafe_later_one() -> None:
     # An unsafe iteration cannot be chosen, but it can be the rejected one.
     its = [iteration(0, 0, "safe"), iteration(1, 1, "unsafe")]
-    pair, _ = select_pair("r", "s", PROMPT, its, CFG)
+    pair, _ = best_pair(its)
     assert pair is not None and (pair.chosen_iteration, pair.rejected_iteration) == (0, 1)
