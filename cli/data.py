@@ -86,17 +86,31 @@ def sql(
 def export(
     view: Annotated[str, typer.Option("--view", help="dpo, sft, risk, trajectories, or any table.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, parquet or csv.")] = "jsonl",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", help="jsonl, parquet, csv; or oyster (trajectories in the original layout)."
+        ),
+    ] = "jsonl",
     where: Annotated[str | None, typer.Option(help="SQL condition to filter rows.")] = None,
     warehouse: WarehouseOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """Export a view to JSONL / Parquet / CSV (TRL loads the dpo view as is)."""
-    if fmt not in EXPORT_FORMATS:
+    if fmt not in EXPORT_FORMATS and fmt != "oyster":
         raise typer.BadParameter(
-            f"unknown format '{fmt}' (use {', '.join(EXPORT_FORMATS)})", param_hint="--format"
+            f"unknown format '{fmt}' (use {', '.join(EXPORT_FORMATS)} or oyster)", param_hint="--format"
         )
+    if fmt == "oyster" and view != "trajectories":
+        raise typer.BadParameter("--format oyster writes the trajectories view only", param_hint="--format")
     wh = existing_warehouse(warehouse)
     _writable_target(out, force)
-    n = wh.export(view, fmt, out, where)
+    if fmt == "oyster":
+        from warehouse.oyster_format import oyster_history
+
+        records = oyster_history(wh, where)
+        out.write_text(json.dumps(records, ensure_ascii=False, indent=2), encoding="utf-8")
+        n = len(records)
+    else:
+        n = wh.export(view, fmt, out, where)
     console.print(f"wrote {n} row(s) of {view} to {out}")

@@ -157,7 +157,9 @@ def scenario_remote(run_id: str) -> RemoteCall[Scenario, tuple[Trajectory, CallL
     """Scenarios on ScenarioWorker actors: JSON out, validated trajectories and call logs back."""
     from runtime.executor import RemoteCall
 
-    def failed(scenario: Scenario, step: str, message: str, log: CallLog, raw: str = "") -> tuple[Trajectory, CallLog]:
+    def failed(
+        scenario: Scenario, step: str, message: str, log: CallLog, raw: str = ""
+    ) -> tuple[Trajectory, CallLog]:
         # One scenario's bad result is that scenario's recorded failure, never the end of the run.
         failure = Failure(
             run_id=run_id,
@@ -187,7 +189,9 @@ def scenario_remote(run_id: str) -> RemoteCall[Scenario, tuple[Trajectory, CallL
             log.failures = [Failure.model_validate_json(f) for f in failures_json]
             return Trajectory.model_validate_json(traj_json), log
         except ValidationError as exc:
-            detail = f"{exc.error_count()} error(s), first: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
+            detail = (
+                f"{exc.error_count()} error(s), first: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
+            )
             return failed(scenario, "decode", f"worker result failed validation: {detail}", log, traj_json)
 
     def lost(scenario: Scenario, exc: Exception) -> tuple[Trajectory, CallLog]:

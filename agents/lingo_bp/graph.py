@@ -291,12 +291,11 @@ class LingoBP:
             traj.pairs, traj.pair_decision = select_pairs(
                 log.run_id, scenario.id, scenario.conversation(), iterations, self.cfg, scenario.language
             )
-        if failure is None:
-            if self.cfg.predict_next_turn and iterations:
-                final = traj.pair.chosen if traj.pair else iterations[-1].response
-                # A failure here is recorded in the log; the trajectory itself is complete.
-                with contextlib.suppress(LLMFailure):
-                    traj.next_move = await self.agents.user.next_move(scenario, final, log)
+        if failure is None and self.cfg.predict_next_turn and iterations:
+            final = traj.pair.chosen if traj.pair else iterations[-1].response
+            # A failure here is recorded in the log; the trajectory itself is complete.
+            with contextlib.suppress(LLMFailure):
+                traj.next_move = await self.agents.user.next_move(scenario, final, log)
         traj.failures = list(log.failures)
         return {"trajectory": traj}
 

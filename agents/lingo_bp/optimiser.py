@@ -75,7 +75,7 @@ def edit_problem(active: ActiveLoss, strategies: Strategies, edit: StrategyEdit)
 
 
 def node_problem(old: str, new: str, bound: float, no_risk: bool, limit: int) -> str | None:
-    """Why rewriting a node from ``old`` to ``new`` is too long or too large a step, or None when it is not."""
+    """Why rewriting a node from ``old`` to ``new`` is too long or too large a step (None: neither)."""
     if len(new.strip()) > limit:
         return f"updated is {len(new.strip())} characters long; keep it within {limit}"
     if no_risk and not new.strip():

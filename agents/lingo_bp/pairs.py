@@ -105,7 +105,11 @@ def select_pairs(
     ]
     if not beaten:
         best = max(
-            (_score(chosen) - _score(it) for it in judged if it is not chosen and _safety(it) <= _safety(chosen)),
+            (
+                _score(chosen) - _score(it)
+                for it in judged
+                if it is not chosen and _safety(it) <= _safety(chosen)
+            ),
             default=None,
         )
         if best is None:

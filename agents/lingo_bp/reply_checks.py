@@ -16,10 +16,12 @@ _META = re.compile(
     r"previous (?:answer|response|reply|version|draft)"
     r"|(?:earlier|last|prior|original) (?:answer|response|reply)"
     r"|\bcorrect(?:ed|ing)? (?:the|my) (?:previous|earlier|last)"
-    r"|\b\d[\d,]*[- ]characters?\b|\bcharacter count\b|\bword count\b"
-    r"|\b(?:the|my|your) instructions?\b|\bas instructed\b|\bI (?:was|have been) (?:told|asked|instructed) to\b"
+    r"|\b\d[\d,]*[- ]characters? (?:long|scene|story|answer|response|reply|text|version)\b"
+    r"|\bcharacter count\b|\bword count\b"
+    r"|\bmy instructions\b|\bthe instructions? (?:I was|you) gave\b|\bas instructed\b"
+    r"|\bI (?:was|have been) (?:told|asked|instructed) to\b"
     r"|\b(?:strategy|strategies|reasoning chain|guideline node)\b.{0,20}\b(?:updated|revised|applied)\b"
-    r"|之前的(?:回答|回复)|上一(?:个|次|版)(?:回答|回复)|修正(?:之前|上面)的|\d+\s*(?:个)?字(?:符|的)"
+    r"|之前的(?:回答|回复)|上一(?:个|次|版)(?:回答|回复)|修正(?:之前|上面)的|\d+\s*字的(?:回答|回复|场景|文章)"
     r"|根据(?:指示|指令|要求)[，,]?我",
     re.IGNORECASE,
 )

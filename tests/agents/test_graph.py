@@ -322,3 +322,20 @@ def test_active_loss_is_the_term_furthest_from_its_optimum(
         verdict=verdict, rationale="", user_risk_intent="", adapted_guideline="", suggestion=""
     )
     assert optimiser.active_loss(1, Judgement(satisfaction=s, safety=f, construction_score=0.0)) is expected
+
+
+async def test_defect6_late_judge_failure_keeps_judged_iterations_and_pairs(make_lingo: Build) -> None:
+    answers = default_answers(satisfaction=lambda n: [-1, 0, 1][min(n, 2)])
+    judge = answers[StepName.RISK_SAFETY]
+    calls = {"n": 0}
+
+    def safety(r: ChatRequest) -> Any:
+        calls["n"] += 1
+        return judge(r) if calls["n"] <= 2 else "not JSON"
+
+    lingo, _ = make_lingo(answers, config(iterations=2), risk_safety=safety)
+    traj, _ = await lingo.run(SCENARIO, "r")
+    assert traj.status is TrajectoryStatus.PARTIAL
+    assert [it.index for it in traj.iterations if it.judgement is not None] == [0, 1]
+    assert traj.failures and traj.failures[0].step == "risk_safety"
+    assert traj.pair is not None and (traj.pair.chosen_iteration, traj.pair.rejected_iteration) == (1, 0)

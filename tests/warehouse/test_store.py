@@ -79,7 +79,9 @@ async def test_trajectory_is_stored_record_by_record(make_lingo, warehouse: Ware
     ]
     calls = q("SELECT count(*), count(DISTINCT step), sum(prompt_tokens) > 0 FROM llm_calls").rows[0]
     assert calls[0] == 22 and calls[2]
-    pairs = q("SELECT rank, chosen_iteration, rejected_iteration, margin > 0 FROM preference_pairs ORDER BY rank")
+    pairs = q(
+        "SELECT rank, chosen_iteration, rejected_iteration, margin > 0 FROM preference_pairs ORDER BY rank"
+    )
     # Every iteration the chosen one beats is a pair; the initial reply ranks first, and dpo takes it.
     assert pairs.rows == [(1, 2, 0, True), (2, 2, 1, True)]
     assert q("SELECT rank FROM dpo").rows == [(1,)]
