@@ -70,7 +70,7 @@ async def test_dpo_has_chains_and_a_split_fixed_by_the_prompt(
 ) -> None:
     traj, log = await _run(make_lingo, "r1")
     _store(warehouse, traj, log)
-    rows = warehouse.query("SELECT chosen_chain, rejected_chain, split FROM dpo_all").records()
+    rows = warehouse.query("SELECT chosen_chain, rejected_chain, split FROM dpo_all ORDER BY rank").records()
     assert {r["split"] for r in rows} <= {"train", "test"} and len({r["split"] for r in rows}) == 1
     assert json.loads(rows[0]["chosen_chain"])["user_needs"] == traj.pairs[0].chosen_chain.user_needs
     assert json.loads(rows[0]["rejected_chain"]) == traj.pairs[0].rejected_chain.model_dump(mode="json")
