@@ -2,7 +2,7 @@
 
 from agents.lingo_bp.graph import Agents, GraphContext, LingoBP, LingoState
 from agents.lingo_bp.optimiser import Optimiser, StepTrace, apply_strategy_edit
-from agents.lingo_bp.pairs import select_pair
+from agents.lingo_bp.pairs import select_pairs
 from agents.lingo_bp.stackelberg import payoff_table
 from agents.llm import CallLog, LLMFailure, RoleLLM
 from agents.prompting import PromptError, PromptLibrary, PromptTemplate
@@ -36,6 +36,6 @@ __all__ = [
     "UserSimulator",
     "apply_strategy_edit",
     "payoff_table",
-    "select_pair",
+    "select_pairs",
     "text_distance",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import re
@@ -54,6 +55,18 @@ class CallLog:
         self.calls[-1] = self.calls[-1].model_copy(update=update)
         if self.listener is not None:
             self.listener(self.calls[-1])
+    #: added to every role's seed: a new run id samples anew (see scenario_seed); 0 replays
+    seed_offset: int = 0
+
+
+def scenario_seed(run_id: str, scenario_id: str) -> int:
+    """A seed offset fixed by (run id, scenario): a resume replays its run, a new run samples anew.
+
+    Multiples of 100,000 below 10^9, so offsets never overlap the per-sample and per-attempt steps
+    added to them and the sum stays inside the 32-bit seeds that llama.cpp and vLLM accept.
+    """
+    digest = hashlib.sha256(f"{run_id}\x00{scenario_id}".encode()).digest()
+    return (int.from_bytes(digest[:8], "big") % 10_000) * 100_000
 
 
 @cache
@@ -142,7 +155,9 @@ class RoleLLM:
                 schema_name=schema.__name__ if schema is not None else "text",
                 temperature=self.cfg.temperature if attempt == 1 else min(1.0, self.cfg.temperature + 0.3),
                 max_tokens=self.cfg.max_tokens,
-                seed=None if self.cfg.seed is None else self.cfg.seed + 1000 * sample + attempt - 1,
+                seed=None
+                if self.cfg.seed is None
+                else self.cfg.seed + log.seed_offset + 1000 * sample + attempt - 1,
                 role=self.role,
                 step=step.value,
             )

@@ -41,7 +41,9 @@ def ingest(wh: Warehouse, n: int, batch: int) -> float:
     for i in range(n):
         sid = f"s{i:07d}"
         t = traj.model_copy(update={"scenario": traj.scenario.model_copy(update={"id": sid})})
-        t.pair = traj.pair.model_copy(update={"pair_id": f"p{i:07d}", "scenario_id": sid})  # type: ignore[union-attr]
+        t.pairs = [
+            p.model_copy(update={"pair_id": f"p{i:07d}-{p.rank}", "scenario_id": sid}) for p in traj.pairs
+        ]
         cs = [
             c.model_copy(update={"call_id": f"c{i:07d}-{j}", "scenario_id": sid}) for j, c in enumerate(calls)
         ]

@@ -88,7 +88,15 @@ def export(
     view: Annotated[
         str | None, typer.Option("--view", help="dpo, sft, risk, trajectories, or any table (not with hf).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, parquet, csv or hf.")] = "jsonl",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="jsonl, parquet, csv; hf (a Hugging Face dataset folder); oyster (trajectories in the "
+            "original layout).",
+        ),
+    ] = "jsonl",
     where: Annotated[str | None, typer.Option(help="SQL condition to filter rows.")] = None,
     warehouse: WarehouseOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
@@ -102,15 +110,24 @@ def export(
     if fmt == "hf":
         _export_hf(out, warehouse, force, push, license_id, view, where)
         return
-    if fmt not in EXPORT_FORMATS:
+    if fmt not in EXPORT_FORMATS and fmt != "oyster":
         raise typer.BadParameter(
-            f"unknown format '{fmt}' (use {', '.join(EXPORT_FORMATS)} or hf)", param_hint="--format"
+            f"unknown format '{fmt}' (use {', '.join(EXPORT_FORMATS)}, hf or oyster)", param_hint="--format"
         )
     if view is None:
         raise typer.BadParameter("--view is needed for this format", param_hint="--view")
+    if fmt == "oyster" and view != "trajectories":
+        raise typer.BadParameter("--format oyster writes the trajectories view only", param_hint="--format")
     wh = existing_warehouse(warehouse)
     _writable_target(out, force)
-    n = wh.export(view, fmt, out, where)
+    if fmt == "oyster":
+        from warehouse.oyster_format import oyster_history
+
+        records = oyster_history(wh, where)
+        out.write_text(json.dumps(records, ensure_ascii=False, indent=2), encoding="utf-8")
+        n = len(records)
+    else:
+        n = wh.export(view, fmt, out, where)
     console.print(f"wrote {n} row(s) of {view} to {out}")
 
 

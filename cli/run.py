@@ -31,6 +31,7 @@ def run_command(
     use_ray: bool | None = None,
     actors: int | None = None,
     no_cache: bool = False,
+    replay: bool = False,
 ) -> RunSummary:
     from agents.prompting import PromptLibrary
     from runtime.ray_pool import RayPool, ensure_ray, should_use_ray
@@ -47,6 +48,7 @@ def run_command(
             "concurrency": concurrency,
             "lingo_bp.iterations": iterations,
             "cache": False if no_cache else None,
+            "replay": True if replay else None,
             "ray.actors": actors,
         },
     )
@@ -119,6 +121,12 @@ def run(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not answer from the response cache.")
     ] = False,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay", help="Sample with the seeds of earlier replayed runs (served from the cache)."
+        ),
+    ] = False,
 ) -> None:
     """Run the Lingo-BP pipeline and write trajectories and preference pairs to the warehouse."""
     run_command(
@@ -133,4 +141,5 @@ def run(
         use_ray,
         actors,
         no_cache,
+        replay,
     )

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import ray
+from pydantic import ValidationError
 from ray.exceptions import RayActorError
 
 from agents.lingo_bp.graph import Agents, LingoBP
@@ -177,34 +178,46 @@ def scenario_remote(run_id: str) -> RemoteCall[Scenario, tuple[Trajectory, CallL
     """Scenarios on ScenarioWorker actors: JSON out, validated trajectories and call logs back."""
     from runtime.executor import RemoteCall
 
-    def decode(scenario: Scenario, value: tuple[str, list[str], list[str]]) -> tuple[Trajectory, CallLog]:
-        traj_json, calls_json, failures_json = value
-        log = CallLog(
-            run_id=run_id,
-            scenario_id=scenario.id,
-            calls=[LLMCall.model_validate_json(c) for c in calls_json],
-            failures=[Failure.model_validate_json(f) for f in failures_json],
-        )
-        return Trajectory.model_validate_json(traj_json), log
-
-    def lost(scenario: Scenario, exc: Exception) -> tuple[Trajectory, CallLog]:
+    def failed(
+        scenario: Scenario, step: str, message: str, log: CallLog, raw: str = ""
+    ) -> tuple[Trajectory, CallLog]:
+        # One scenario's bad result is that scenario's recorded failure, never the end of the run.
         failure = Failure(
             run_id=run_id,
             scenario_id=scenario.id,
             role="ray",
-            step="worker",
+            step=step,
             kind=FailureKind.GRAPH_ERROR,
-            message=f"worker died {MAX_ATTEMPTS} times: {str(exc).splitlines()[0]}"[:2000],
-            attempts=MAX_ATTEMPTS,
+            message=message[:2000],
+            raw_output=raw[:20000] or None,
+            attempts=MAX_ATTEMPTS if step == "worker" else 1,
         )
+        log.failures.append(failure)
         traj = Trajectory(
             run_id=run_id,
             scenario=scenario,
             status=TrajectoryStatus.FAILED,
-            stop_reason="failed at ray/worker: worker died",
-            failures=[failure],
+            stop_reason=f"failed at ray/{step}: {message.splitlines()[0][:200]}",
+            failures=list(log.failures),
         )
-        return traj, CallLog(run_id=run_id, scenario_id=scenario.id, failures=[failure])
+        return traj, log
+
+    def decode(scenario: Scenario, value: tuple[str, list[str], list[str]]) -> tuple[Trajectory, CallLog]:
+        traj_json, calls_json, failures_json = value
+        log = CallLog(run_id=run_id, scenario_id=scenario.id)
+        try:
+            log.calls = [LLMCall.model_validate_json(c) for c in calls_json]
+            log.failures = [Failure.model_validate_json(f) for f in failures_json]
+            return Trajectory.model_validate_json(traj_json), log
+        except ValidationError as exc:
+            detail = (
+                f"{exc.error_count()} error(s), first: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
+            )
+            return failed(scenario, "decode", f"worker result failed validation: {detail}", log, traj_json)
+
+    def lost(scenario: Scenario, exc: Exception) -> tuple[Trajectory, CallLog]:
+        message = f"worker died {MAX_ATTEMPTS} times: {(str(exc).splitlines() or [type(exc).__name__])[0]}"
+        return failed(scenario, "worker", message, CallLog(run_id=run_id, scenario_id=scenario.id))
 
     return RemoteCall(
         call=lambda worker, s: worker.run.remote(s.model_dump_json(), run_id), decode=decode, lost=lost

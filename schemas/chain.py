@@ -31,19 +31,35 @@ BACKWARD_ORDER: tuple[ChainNode, ...] = (
 )
 
 
-# Free-text fields carry length bounds: llama.cpp's grammar enforces them while decoding, which stops a
-# small model from rambling until max_tokens cuts the JSON in half.
-Item = Annotated[str, StringConstraints(max_length=120)]
+# The one table of length ceilings for chain text. ReasoningChain, NodeUpdate and the JSON schemas sent to
+# models all read it; llama.cpp's grammar enforces the bounds while decoding, which stops a small model
+# from rambling until max_tokens cuts the JSON in half. A JSON string field stays at or under 1000
+# characters, the most llama.cpp's grammar compiler accepts ("exceeds sane defaults" above it); that is
+# room for a 32B-class model's analysis of one node. The reply is plain text, outside any grammar, so
+# its cap is far higher. `lingo_bp.limits` may set lower caps.
+JSON_FIELD_MAX_CHARS = 1000
+NODE_MAX_CHARS: dict[ChainNode, int] = {
+    ChainNode.USER_NEEDS: JSON_FIELD_MAX_CHARS,
+    ChainNode.RISK_INTENT: JSON_FIELD_MAX_CHARS,
+    ChainNode.SAFETY_GUIDELINES: JSON_FIELD_MAX_CHARS,
+}
+STRATEGY_ITEM_MAX_CHARS = 300
+STRATEGIES_PER_LIST = 8
 #: a plain-text reply longer than this is a runaway generation, not an answer
-MAX_REPLY_CHARS = 4000
+MAX_REPLY_CHARS = 12000
+DRAFT_THINK_MAX_CHARS = JSON_FIELD_MAX_CHARS
+
+Item = Annotated[str, StringConstraints(max_length=STRATEGY_ITEM_MAX_CHARS)]
 
 
 class Strategies(LLMOutput):
     usefulness: list[Item] = Field(
-        default_factory=list, max_length=5, description="strategies that satisfy the user"
+        default_factory=list, max_length=STRATEGIES_PER_LIST, description="strategies that satisfy the user"
     )
     safety: list[Item] = Field(
-        default_factory=list, max_length=5, description="strategies that keep the answer safe"
+        default_factory=list,
+        max_length=STRATEGIES_PER_LIST,
+        description="strategies that keep the answer safe",
     )
 
     def render(self) -> str:
@@ -53,9 +69,9 @@ class Strategies(LLMOutput):
 
 
 class ReasoningChain(LLMOutput):
-    user_needs: str = Field(max_length=300)
-    risk_intent: str = Field(max_length=200)
-    safety_guidelines: str = Field(max_length=400)
+    user_needs: str = Field(max_length=NODE_MAX_CHARS[ChainNode.USER_NEEDS])
+    risk_intent: str = Field(max_length=NODE_MAX_CHARS[ChainNode.RISK_INTENT])
+    safety_guidelines: str = Field(max_length=NODE_MAX_CHARS[ChainNode.SAFETY_GUIDELINES])
     strategies: Strategies
 
     def text_of(self, node: ChainNode) -> str:
@@ -66,15 +82,19 @@ class ReasoningChain(LLMOutput):
     def with_node(self, node: ChainNode, text: str) -> ReasoningChain:
         if node is ChainNode.STRATEGIES:
             raise ValueError("strategies change only through an EditOperation")
-        return self.model_copy(update={node.value: text})
+        # Validated, not copied: an over-long update must fail here, where it is made, and not on
+        # the Ray driver when the whole trajectory is re-validated.
+        return type(self).model_validate({**self.model_dump(), node.value: text})
 
 
 class DraftAnswer(LLMOutput):
     """The leader's first answer with free reasoning, before extraction into the chain."""
 
-    think: str = Field(max_length=400)
-    response: str = Field(max_length=1000)
+    think: str = Field(max_length=DRAFT_THINK_MAX_CHARS)
+    response: str = Field(max_length=JSON_FIELD_MAX_CHARS)
 
 
 class Response(LLMOutput):
     response: str = Field(max_length=MAX_REPLY_CHARS)
+    #: the reply was cut to the configured cap (it stopped mid-text, so it is never chosen)
+    truncated: bool = False

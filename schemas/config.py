@@ -11,7 +11,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from schemas.base import Record
-from schemas.chain import ChainNode
+from schemas.chain import MAX_REPLY_CHARS, NODE_MAX_CHARS, ChainNode
 from schemas.errors import OysterError
 from schemas.files import read_user_text
 from schemas.gradient import ActiveLoss
@@ -111,6 +111,31 @@ def _default_reaction_risk() -> dict[FollowerReaction, float]:
     }
 
 
+class TextLimits(Record):
+    """Caps that stop a runaway small model; never above the schema ceilings in schemas/chain.py.
+
+    Text over a cap is sent back for a rewrite; a reply still over it is cut, flagged ``truncated``
+    on its row and never chosen.
+    """
+
+    user_needs: int = Field(
+        default=NODE_MAX_CHARS[ChainNode.USER_NEEDS], ge=50, le=NODE_MAX_CHARS[ChainNode.USER_NEEDS]
+    )
+    risk_intent: int = Field(
+        default=NODE_MAX_CHARS[ChainNode.RISK_INTENT], ge=50, le=NODE_MAX_CHARS[ChainNode.RISK_INTENT]
+    )
+    safety_guidelines: int = Field(
+        default=NODE_MAX_CHARS[ChainNode.SAFETY_GUIDELINES],
+        ge=50,
+        le=NODE_MAX_CHARS[ChainNode.SAFETY_GUIDELINES],
+    )
+    reply: int = Field(default=MAX_REPLY_CHARS, ge=200, le=MAX_REPLY_CHARS)
+
+    def node(self, node: ChainNode) -> int:
+        value: int = getattr(self, node.value)
+        return value
+
+
 class LingoBPConfig(Record):
     iterations: int = Field(default=3, ge=0, le=20, description="T max")
     alpha: float = Field(default=1.0, gt=0, le=100)
@@ -132,6 +157,7 @@ class LingoBPConfig(Record):
         default_factory=_default_reaction_risk
     )
     predict_next_turn: bool = True
+    limits: TextLimits = Field(default_factory=TextLimits)
 
 
 class RayConfig(Record):
@@ -151,6 +177,11 @@ class OysterConfig(Record):
     prompts: str | None = None
     concurrency: int = Field(default=2, ge=1, description="scenarios in flight in one process")
     cache: bool = Field(default=True, description="answer repeated identical calls from the response cache")
+    replay: bool = Field(
+        default=False,
+        description="sample with the same seeds as any earlier run (and so replay its cached answers); "
+        "by default each run id samples anew",
+    )
 
     @field_validator("warehouse", "prompts")
     @classmethod

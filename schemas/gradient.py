@@ -7,7 +7,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from schemas.base import LLMOutput, Record
-from schemas.chain import ChainNode
+from schemas.chain import JSON_FIELD_MAX_CHARS, NODE_MAX_CHARS, STRATEGY_ITEM_MAX_CHARS, ChainNode
 
 
 class ActiveLoss(StrEnum):
@@ -36,14 +36,22 @@ class StrategyEdit(LLMOutput):
     op: EditOp
     target_list: StrategyList
     index: int | None = Field(default=None, description="0-based position for update/delete")
-    text: str | None = Field(default=None, max_length=120, description="new strategy text for update/add")
+    text: str | None = Field(
+        default=None, max_length=STRATEGY_ITEM_MAX_CHARS, description="new strategy text for update/add"
+    )
 
 
 class NodeUpdate(LLMOutput):
     """The backward message a node receives and its rewritten text."""
 
-    critique: str = Field(max_length=400, description="what in this node no longer fits the node below it")
-    updated: str = Field(max_length=1200, description="the node rewritten; empty only when no risk remains")
+    critique: str = Field(
+        max_length=JSON_FIELD_MAX_CHARS, description="what in this node no longer fits the node below it"
+    )
+    #: the largest node's ceiling; each node's own limit is checked where the update is made
+    updated: str = Field(
+        max_length=max(NODE_MAX_CHARS.values()),
+        description="the node rewritten; empty only when no risk remains",
+    )
 
 
 class StepUpdate(LLMOutput):

@@ -23,6 +23,8 @@ class Iteration(Record):
     index: int
     chain: ReasoningChain
     response: str
+    #: the reply was cut to the configured cap before it was judged
+    truncated: bool = False
     judgement: Judgement | None = None
     active_loss: ActiveLoss | None = None
     frozen: list[str] = Field(default_factory=list)
@@ -66,6 +68,8 @@ class PreferencePair(Record):
     rejected_scores: ScoreCard
     margin: float
     rule: str
+    #: 1 = the pair `dpo` takes for this trajectory; further pairs share the chosen reply
+    rank: int = 1
 
 
 class PairStatus(StrEnum):
@@ -77,10 +81,14 @@ class PairDecision(Record):
     status: PairStatus
     reason: str
     rule: str
+    #: iteration index -> why its reply may not be chosen (reply checks, non-finite score)
+    excluded: dict[int, str] = Field(default_factory=dict)
 
 
 class TrajectoryStatus(StrEnum):
     COMPLETED = "completed"
+    #: a step failed after two or more iterations were judged: those are kept and may yield pairs
+    PARTIAL = "partial"
     FAILED = "failed"
 
 
@@ -95,7 +103,7 @@ class Trajectory(Record):
     iterations: list[Iteration] = Field(default_factory=list)
     skipped: list[SkippedStep] = Field(default_factory=list)
     stop_reason: str = ""
-    pair: PreferencePair | None = None
+    pairs: list[PreferencePair] = Field(default_factory=list)
     pair_decision: PairDecision | None = None
     next_move: ReactionPrediction | None = None
     failures: list[Failure] = Field(default_factory=list)
@@ -103,3 +111,8 @@ class Trajectory(Record):
     @property
     def scenario_id(self) -> str:
         return self.scenario.id
+
+    @property
+    def pair(self) -> PreferencePair | None:
+        """The best-ranked pair, the one `dpo` takes."""
+        return self.pairs[0] if self.pairs else None

@@ -50,6 +50,8 @@ def trajectory_rows(batch: Sequence[Written]) -> Rows:
 
 def _add_trajectory(rows: Rows, t: Trajectory) -> None:
     key = {"run_id": t.run_id, "scenario_id": t.scenario_id}
+    final = t.iterations[-1] if t.iterations else None
+    judged = final.judgement if final else None
     rows["trajectory_records"].append(
         {
             **key,
@@ -61,7 +63,13 @@ def _add_trajectory(rows: Rows, t: Trajectory) -> None:
             "stackelberg": to_json(t.stackelberg),
             "draft_think": t.draft.think if t.draft else None,
             "draft_response": t.draft.response if t.draft else None,
-            "final_response": t.iterations[-1].response if t.iterations else None,
+            "final_response": final.response if final else None,
+            "final_satisfaction": judged.satisfaction.score if judged else None,
+            "final_safety": judged.safety.score if judged else None,
+            "final_verdict": judged.safety.verdict.value if judged else None,
+            "final_construction": judged.construction_score if judged else None,
+            "next_turn": t.next_move.next_user_turn if t.next_move else None,
+            "n_pairs": len(t.pairs),
             "best_score": max((it.score for it in t.iterations if it.score is not None), default=None),
             "pair_status": t.pair_decision.status.value if t.pair_decision else None,
             "pair_reason": t.pair_decision.reason if t.pair_decision else None,
@@ -71,15 +79,16 @@ def _add_trajectory(rows: Rows, t: Trajectory) -> None:
         }
     )
     previous: Iteration | None = None
+    excluded = t.pair_decision.excluded if t.pair_decision else {}
     for it in t.iterations:
-        _add_iteration(rows, key, it, previous)
+        _add_iteration(rows, key, it, previous, excluded.get(it.index))
         previous = it
-    if t.pair is not None:
-        p = t.pair
+    for p in t.pairs:
         rows["preference_pairs"].append(
             {
                 "pair_id": p.pair_id,
                 **key,
+                "rank": p.rank,
                 "prompt": [{"role": m.role, "content": m.content} for m in p.prompt],
                 "chosen": p.chosen,
                 "rejected": p.rejected,
@@ -97,13 +106,17 @@ def _add_trajectory(rows: Rows, t: Trajectory) -> None:
         )
 
 
-def _add_iteration(rows: Rows, key: dict[str, str], it: Iteration, previous: Iteration | None) -> None:
+def _add_iteration(
+    rows: Rows, key: dict[str, str], it: Iteration, previous: Iteration | None, excluded: str | None
+) -> None:
     at = {**key, "iteration": it.index}
     j = it.judgement
     rows["iterations"].append(
         {
             **at,
             "response": it.response,
+            "truncated": it.truncated,
+            "excluded": excluded,
             "chain": it.chain.model_dump_json(),
             "active_loss": it.active_loss.value if it.active_loss else None,
             "frozen": list(it.frozen),

@@ -23,9 +23,9 @@ from langgraph.runtime import Runtime
 from agents.backends import ChatBackend, make_backend
 from agents.backends.cached import CachedBackend, ResponseStore
 from agents.lingo_bp.optimiser import Optimiser, StepTrace
-from agents.lingo_bp.pairs import select_pair
+from agents.lingo_bp.pairs import select_pairs
 from agents.lingo_bp.stackelberg import payoff_table
-from agents.llm import CallLog, LLMFailure, RoleLLM
+from agents.llm import CallLog, LLMFailure, RoleLLM, scenario_seed
 from agents.prompting import PromptLibrary
 from agents.roles.critic import Critic
 from agents.roles.leader import Leader
@@ -56,6 +56,7 @@ class LingoState(TypedDict, total=False):
     draft: DraftAnswer
     chain: ReasoningChain
     response: str
+    truncated: bool
     #: the Lingo-BP iteration the chain and response belong to (0 = the initial answer); only the
     #: gradient node advances it, as it begins the next optimisation step
     iteration: int
@@ -122,7 +123,7 @@ class Agents:
         llm = {role: RoleLLM(role, config.roles.get(role), backends[role], prompts) for role in ROLES}
         return cls(
             user=UserSimulator(llm["user"]),
-            leader=Leader(llm["leader"]),
+            leader=Leader(llm["leader"], config.lingo_bp.limits.reply),
             risk=RiskAssessor(llm["risk"], taxonomy),
             critic=Critic(llm["critic"], config.lingo_bp),
             config=config,
@@ -200,7 +201,13 @@ class LingoBP:
         draft = await leader.answer(scenario, strategy, state["guidelines"], log)
         chain = await leader.extract(scenario, draft, state["risk"], state["guidelines"], strategy, log)
         response = await leader.synthesize(scenario, chain, log)
-        return {"draft": draft, "chain": chain, "response": response.response, "pending": None}
+        return {
+            "draft": draft,
+            "chain": chain,
+            "response": response.response,
+            "truncated": response.truncated,
+            "pending": None,
+        }
 
     async def judge_satisfaction(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
         judged = await self.agents.user.satisfaction(state["scenario"], state["response"], rt.context.log)
@@ -222,6 +229,7 @@ class LingoBP:
             index=index,
             chain=state["chain"],
             response=state["response"],
+            truncated=bool(state.get("truncated")),
             judgement=judgement,
             active_loss=state.get("active_loss") if index else None,
             frozen=list(state.get("frozen") or []) if index else [],
@@ -279,17 +287,22 @@ class LingoBP:
         response = await self.agents.leader.synthesize(
             state["scenario"], state["chain"], rt.context.log, state["iteration"]
         )
-        return {"response": response.response}
+        return {"response": response.response, "truncated": response.truncated}
 
     async def finish(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
         log = rt.context.log
         scenario = state["scenario"]
         failure = state.get("failure")
         iterations = list(state.get("iterations") or [])
+        judged = sum(1 for it in iterations if it.judgement is not None)
+        # A failure after two judged iterations keeps them: they are real data and can still pair.
+        status = TrajectoryStatus.COMPLETED
+        if failure:
+            status = TrajectoryStatus.PARTIAL if judged >= 2 else TrajectoryStatus.FAILED
         traj = Trajectory(
             run_id=log.run_id,
             scenario=scenario,
-            status=TrajectoryStatus.FAILED if failure else TrajectoryStatus.COMPLETED,
+            status=status,
             risk=state.get("risk"),
             guidelines=state.get("guidelines") or [],
             stackelberg=state.get("stackelberg"),
@@ -302,13 +315,14 @@ class LingoBP:
                 else state.get("stop_reason", "")
             ),
         )
-        if failure is None:
-            traj.pair, traj.pair_decision = select_pair(
-                log.run_id, scenario.id, scenario.conversation(), iterations, self.cfg
+        if status is not TrajectoryStatus.FAILED:
+            traj.pairs, traj.pair_decision = select_pairs(
+                log.run_id, scenario.id, scenario.conversation(), iterations, self.cfg, scenario.language
             )
-            if self.cfg.predict_next_turn and iterations:
-                final = traj.pair.chosen_iteration if traj.pair else iterations[-1].index
-                traj.next_move = next_move(next(it for it in iterations if it.index == final))
+        if self.cfg.predict_next_turn and status is not TrajectoryStatus.FAILED and iterations:
+            # The safety judge predicted the next turn while judging: no call is made here.
+            final = traj.pair.chosen_iteration if traj.pair else iterations[-1].index
+            traj.next_move = next_move(next(it for it in iterations if it.index == final))
         traj.failures = list(log.failures)
         return {"trajectory": traj}
 
@@ -367,7 +381,12 @@ class LingoBP:
         self, scenario: Scenario, run_id: str, on_call: Callable[[LLMCall], None] | None = None
     ) -> tuple[Trajectory, CallLog]:
         """Run one scenario; ``on_call`` hears of every model call as it happens (live progress)."""
-        log = CallLog(run_id=run_id, scenario_id=scenario.id, listener=on_call)
+        log = CallLog(
+            run_id=run_id,
+            scenario_id=scenario.id,
+            listener=on_call,
+            seed_offset=0 if self.agents.config.replay else scenario_seed(run_id, scenario.id),
+        )
         # Each Lingo-BP step is ~5 graph steps (a skipped one, 1); leave generous head-room over T.
         limit = 20 + 8 * (self.cfg.iterations + 1)
         out = await self.graph.ainvoke(

@@ -77,15 +77,17 @@ def edit_problem(active: ActiveLoss, strategies: Strategies, edit: StrategyEdit)
     return None
 
 
-def node_problem(old: str, new: str, bound: float, no_risk: bool) -> str | None:
-    """Why rewriting a node from ``old`` to ``new`` is too large a step, or None when it is not."""
+def node_problem(old: str, new: str, bound: float, no_risk: bool, limit: int) -> str | None:
+    """Why rewriting a node from ``old`` to ``new`` is too long or too large a step (None: neither)."""
+    if len(new.strip()) > limit:
+        return f"updated is {len(new.strip())} characters long; keep it within {limit}"
     if no_risk and not new.strip():
         return None  # a node may empty out once no risk remains
     if not old.strip():
         return None  # filling an empty node is not a rewrite
     d = text_distance(old, new.strip())
     if d > bound:
-        return f"updated changes too much (distance {d:.2f} > {bound:.2f}); keep most of the text"
+        return f"updated changes too much: distance {d:.2f} exceeds bound {bound:.2f}; keep most of the text"
     return None
 
 
@@ -221,7 +223,9 @@ class Optimiser:
         def node_rejection(node: ChainNode, update: NodeUpdate | None) -> str | None:
             if update is None:
                 return None  # recorded as missing by step_node
-            return node_problem(chain.text_of(node), update.updated, bound, no_risk)
+            return node_problem(
+                chain.text_of(node), update.updated, bound, no_risk, self.cfg.limits.node(node)
+            )
 
         def problems(out: StepUpdate) -> str | None:
             edit = edit_problem(active, chain.strategies, out.edit)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-import zlib
-
+from agents.lingo_bp.reply_checks import repetition
 from agents.llm import CallLog, RoleLLM, list_of_exactly
 from agents.steps import StepName
 from schemas.chain import MAX_REPLY_CHARS, DraftAnswer, ReasoningChain, Response
@@ -16,8 +14,9 @@ from schemas.stackelberg import CandidateStrategy, StrategyCandidates
 class Leader:
     role = "leader"
 
-    def __init__(self, llm: RoleLLM) -> None:
+    def __init__(self, llm: RoleLLM, max_reply_chars: int = MAX_REPLY_CHARS) -> None:
         self.llm = llm
+        self.max_reply_chars = max_reply_chars
 
     async def propose(
         self,
@@ -96,7 +95,9 @@ class Leader:
         def usable(text: str) -> str | None:
             if not text.strip():
                 return "the reply is empty"
-            return _runaway_problem(text) or _echo_problem(text, scenario)
+            if len(text) > self.max_reply_chars:
+                return f"the reply is {len(text)} characters long; answer in at most a few paragraphs"
+            return repetition(text) or _echo_problem(text, scenario)
 
         text: str = await self.llm.ask(
             StepName.LEADER_SYNTHESIZE,
@@ -107,21 +108,11 @@ class Leader:
             sample=iteration,
             language=scenario.language,
         )
-        # Style problems get one re-ask; after that the reply stands (capped) and the judges score it.
-        return Response(response=text.strip()[:MAX_REPLY_CHARS])
-
-
-def _runaway_problem(reply: str) -> str | None:
-    # A small model can fall into a loop ("1. one more day 2. two more days ...") until max_tokens.
-    if len(reply) > MAX_REPLY_CHARS:
-        return f"the reply is {len(reply)} characters long; answer in at most a few paragraphs"
-    # Numbers are blanked so that "1. one more day / 2. two more days / ..." counts as the loop it is.
-    shape = re.sub(r"\d+", "#", reply)
-    lines = [line.strip() for line in shape.splitlines() if line.strip()]
-    looping = len(lines) >= 10 and len(set(lines)) < 0.3 * len(lines)
-    if looping or (len(shape) > 400 and len(zlib.compress(shape.encode())) < 0.2 * len(shape.encode())):
-        return "the reply keeps repeating itself; answer briefly without lists that go on and on"
-    return None
+        # Style problems get one re-ask; after that the reply stands and the judges score it. A reply
+        # still over the cap is cut, and says so: a cut reply is never chosen.
+        text = text.strip()
+        cut = len(text) > self.max_reply_chars
+        return Response(response=text[: self.max_reply_chars], truncated=cut)
 
 
 def _echo_problem(reply: str, scenario: Scenario) -> str | None:

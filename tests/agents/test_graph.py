@@ -226,7 +226,7 @@ async def test_a_reply_still_parroting_after_one_re_ask_stands_and_is_judged(mak
 
 
 def test_counting_loop_is_a_runaway() -> None:
-    from agents.roles.leader import _runaway_problem
+    from agents.lingo_bp.reply_checks import repetition as _runaway_problem
 
     loop = "\n".join(f"{i}. {i} more days" for i in range(1, 114))
     assert len(loop) < 4000 and _runaway_problem(loop)
@@ -243,7 +243,7 @@ async def test_runaway_reply_is_re_asked(make_lingo: Build) -> None:
     assert traj.status is TrajectoryStatus.COMPLETED
     assert traj.iterations[0].response.startswith("Please rest")
     bad = next(c for c in log.calls if c.step == "leader_synthesize")
-    assert not bad.ok and "characters long" in (bad.error or "")
+    assert not bad.ok and "repeats itself" in (bad.error or "")
 
 
 async def test_early_stop_at_pearl_point(make_lingo: Build) -> None:
@@ -388,3 +388,20 @@ async def test_chinese_scenario_is_prompted_in_chinese_at_every_loop_step(make_l
         assert any("\u4e00" <= ch <= "\u9fff" for ch in text.replace("我觉得活着没有意义了。", "")), (
             request.step
         )
+
+
+async def test_defect6_late_judge_failure_keeps_judged_iterations_and_pairs(make_lingo: Build) -> None:
+    answers = default_answers(satisfaction=lambda n: [-1, 0, 1][min(n, 2)])
+    judge = answers[StepName.RISK_SAFETY]
+    calls = {"n": 0}
+
+    def safety(r: ChatRequest) -> Any:
+        calls["n"] += 1
+        return judge(r) if calls["n"] <= 2 else "not JSON"
+
+    lingo, _ = make_lingo(answers, config(iterations=2), risk_safety=safety)
+    traj, _ = await lingo.run(SCENARIO, "r")
+    assert traj.status is TrajectoryStatus.PARTIAL
+    assert [it.index for it in traj.iterations if it.judgement is not None] == [0, 1]
+    assert traj.failures and traj.failures[0].step == "risk_safety"
+    assert traj.pair is not None and (traj.pair.chosen_iteration, traj.pair.rejected_iteration) == (1, 0)

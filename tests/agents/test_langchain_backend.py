@@ -132,7 +132,7 @@ def langchain_config(
 
 
 def same_outcome(a: Trajectory, b: Trajectory) -> dict[str, Any]:
-    exclude = {"pair": {"pair_id"}}
+    exclude = {"pairs": {"__all__": {"pair_id"}}}
     return {"a": a.model_dump(mode="json", exclude=exclude), "b": b.model_dump(mode="json", exclude=exclude)}
 
 

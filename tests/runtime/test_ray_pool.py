@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -150,3 +151,20 @@ async def test_a_replay_task_runs_on_actors_from_its_named_spec(
     ).rows
     # The actors replayed the written responses, asked the refusal judge and marked agreement.
     assert rows == [(c.metadata["response"], "refusal", True) for c in sorted(samples, key=lambda c: c.id)]
+
+
+def test_defect1_an_invalid_trajectory_on_the_driver_is_that_scenarios_failure() -> None:
+    from runtime.ray_pool import scenario_remote
+    from schemas import Scenario
+    from schemas.chain import NODE_MAX_CHARS, ChainNode
+    from schemas.trajectory import Trajectory, TrajectoryStatus
+
+    scenario = Scenario(id="s", text="hello")
+    data = json.loads(Trajectory(run_id="r", scenario=scenario).model_dump_json())
+    too_long = "x" * (NODE_MAX_CHARS[ChainNode.RISK_INTENT] + 1)
+    chain = {"user_needs": "", "risk_intent": too_long, "safety_guidelines": "", "strategies": {}}
+    data["iterations"] = [{"index": 0, "chain": chain, "response": "hi"}]
+    traj, log = scenario_remote("r").decode(scenario, (json.dumps(data), [], []))
+    assert traj.status is TrajectoryStatus.FAILED and traj.scenario_id == "s"
+    assert [(f.role, f.step) for f in log.failures] == [("ray", "decode")]
+    assert traj.failures == log.failures and "risk_intent" in log.failures[0].message

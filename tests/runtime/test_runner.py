@@ -76,19 +76,30 @@ def test_scenario_file_errors_name_file_and_line(tmp_path: Path) -> None:
         load_scenarios(y)
 
 
-async def test_repeated_run_is_answered_from_the_cache(warehouse: Warehouse) -> None:
+async def test_defect7_new_run_samples_anew_and_replay_is_answered_from_the_cache(
+    warehouse: Warehouse,
+) -> None:
     scenarios = [Scenario(id="c1", text="cache me")]
     first = await run_lingo_bp(_config(), scenarios, warehouse, run_id="a")
-    second = await run_lingo_bp(_config(), scenarios, warehouse, run_id="b")
+    second = await run_lingo_bp(_config(replay=True), scenarios, warehouse, run_id="b")
     third = await run_lingo_bp(_config(cache=False), scenarios, warehouse, run_id="c")
-    assert first.completed == second.completed == third.completed == 1
+    fresh = await run_lingo_bp(_config(), scenarios, warehouse, run_id="d")
+    assert first.completed == second.completed == third.completed == fresh.completed == 1
     rows = dict(warehouse.query("SELECT run_id, bool_and(cache_hit) FROM llm_calls GROUP BY run_id").rows)
-    assert rows == {"a": False, "b": True, "c": False}
-    # identical requests, identical answers: the cached run reproduces the first one exactly
-    responses = warehouse.query(
-        "SELECT run_id, list(response ORDER BY iteration) FROM iterations GROUP BY run_id ORDER BY run_id"
-    ).rows
-    assert responses[0][1] == responses[1][1]
+    # A new run id draws new seeds, so the cache (keyed on the seed) has nothing for it; only an
+    # explicit replay is served the first run's answers. "b" replays the seeds of the replaying
+    # default (offset 0), which "a" did not use, so it is answered by the model and cached itself.
+    assert rows == {"a": False, "b": False, "c": False, "d": False}
+    replay = await run_lingo_bp(_config(replay=True), scenarios, warehouse, run_id="e")
+    assert replay.completed == 1
+    assert warehouse.query("SELECT bool_and(cache_hit) FROM llm_calls WHERE run_id = 'e'").rows == [(True,)]
+    # identical requests, identical answers: the replay reproduces the earlier replayed run exactly
+    responses = dict(
+        warehouse.query(
+            "SELECT run_id, list(response ORDER BY iteration) FROM iterations GROUP BY run_id"
+        ).rows
+    )
+    assert responses["e"] == responses["b"]
 
 
 async def test_resume_runs_failed_scenarios_again(warehouse: Warehouse) -> None:

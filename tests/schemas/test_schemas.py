@@ -109,3 +109,21 @@ def test_output_schemas_stay_within_llama_cpp_grammar_limits() -> None:
         if t.output is not None:
             lengths = _max_lengths(t.output.model_json_schema())
             assert lengths and max(lengths) <= 1000, t.name
+
+
+def test_defect1_one_limit_per_node_checked_where_the_update_is_made() -> None:
+    import pydantic
+
+    from schemas.chain import NODE_MAX_CHARS, ChainNode, ReasoningChain, Strategies
+    from schemas.gradient import NodeUpdate
+
+    chain = ReasoningChain(user_needs="u", risk_intent="r", safety_guidelines="g", strategies=Strategies())
+    for node, limit in NODE_MAX_CHARS.items():
+        assert ReasoningChain.model_json_schema()["properties"][node.value]["maxLength"] == limit
+        assert chain.with_node(node, "x" * limit).text_of(node) == "x" * limit
+        with pytest.raises(pydantic.ValidationError):
+            chain.with_node(node, "x" * (limit + 1))
+    assert NodeUpdate.model_json_schema()["properties"]["updated"]["maxLength"] == max(
+        NODE_MAX_CHARS.values()
+    )
+    assert ChainNode.STRATEGIES not in NODE_MAX_CHARS

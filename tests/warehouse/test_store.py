@@ -82,8 +82,12 @@ async def test_trajectory_is_stored_record_by_record(make_lingo, warehouse: Ware
     # 8 calls before the loop (risk, candidates, prediction, answer, extraction, synthesis, 2 judges)
     # and 4 per step (critic, synthesis, 2 judges), two steps here
     assert calls[0] == 8 + 4 * 2 and calls[2]
-    pair = q("SELECT chosen_iteration, rejected_iteration, margin > 0 FROM preference_pairs").rows
-    assert pair == [(2, 0, True)]
+    pairs = q(
+        "SELECT rank, chosen_iteration, rejected_iteration, margin > 0 FROM preference_pairs ORDER BY rank"
+    )
+    # Every iteration the chosen one beats is a pair; the initial reply ranks first, and dpo takes it.
+    assert pairs.rows == [(1, 2, 0, True), (2, 2, 1, True)]
+    assert q("SELECT rank FROM dpo").rows == [(1,)]
     dpo = q("SELECT prompt, chosen, rejected FROM dpo").rows[0]
     assert dpo[0] == [{"role": "user", "content": SCENARIO.text}]
     assert dpo[1][0]["role"] == "assistant" and dpo[2][0]["role"] == "assistant"
@@ -101,7 +105,7 @@ async def test_rewriting_a_trajectory_never_duplicates(make_lingo, warehouse: Wa
     q = warehouse.query
     assert q("SELECT count(*) FROM trajectory_records").rows == [(1,)]
     assert q("SELECT count(*) FROM iterations").rows == [(3,)]
-    assert q("SELECT count(*) FROM preference_pairs").rows == [(1,)]
+    assert q("SELECT count(*) FROM preference_pairs").rows == [(2,)]
     assert q("SELECT count(*) FROM scenarios").rows == [(1,)]
     assert warehouse.finished_scenarios("r1") == {"s1"}
 
