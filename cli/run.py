@@ -31,6 +31,8 @@ def run_command(
     use_ray: bool | None = None,
     actors: int | None = None,
     no_cache: bool = False,
+    max_tokens_total: int | None = None,
+    max_calls: int | None = None,
 ) -> RunSummary:
     from agents.prompting import PromptLibrary
     from runtime.ray_pool import RayPool, ensure_ray, should_use_ray
@@ -48,6 +50,8 @@ def run_command(
             "lingo_bp.iterations": iterations,
             "cache": False if no_cache else None,
             "ray.actors": actors,
+            "budget.max_tokens_total": max_tokens_total,
+            "budget.max_calls": max_calls,
         },
     )
     PromptLibrary(cfg.prompts)  # validate every template before any model is called
@@ -86,10 +90,17 @@ def run_command(
                 cfg, items, wh, run_id=run_id, progress=update, command=" ".join(sys.argv), pool=pool
             )
         )
+    cost = f", cost {summary.cost:.4f}" if summary.cost is not None else ""
     console.print(
         f"run {summary.run_id}: {summary.completed} completed, {summary.failed} failed, "
-        f"{summary.pairs} pair(s), {summary.skipped} already done, {summary.seconds:.1f} s"
+        f"{summary.pairs} pair(s), {summary.skipped} already done, {summary.seconds:.1f} s, "
+        f"{summary.calls} call(s), {summary.tokens} token(s){cost}"
     )
+    if summary.budget:
+        console.print(
+            f"budget exhausted ({summary.budget}): {summary.not_started} scenario(s) not started; "
+            f"resume with --run-id {summary.run_id} and a larger budget"
+        )
     return summary
 
 
@@ -119,6 +130,13 @@ def run(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not answer from the response cache.")
     ] = False,
+    max_tokens_total: Annotated[
+        int | None,
+        typer.Option(min=1, help="Token budget of the run id: no scenario starts that would exceed it."),
+    ] = None,
+    max_calls: Annotated[
+        int | None, typer.Option(min=1, help="Model-call budget of the run id, likewise.")
+    ] = None,
 ) -> None:
     """Run the Lingo-BP pipeline and write trajectories and preference pairs to the warehouse."""
     run_command(
@@ -133,4 +151,6 @@ def run(
         use_ray,
         actors,
         no_cache,
+        max_tokens_total,
+        max_calls,
     )
