@@ -8,6 +8,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import yaml
+
 from runtime.budget import Budget
 from runtime.ray_pool import ray_map
 from runtime.runner import run_lingo_bp
@@ -146,14 +148,8 @@ async def test_ray_map_asks_admit_once_per_item_not_on_resubmission() -> None:
 
 def test_cli_says_in_one_line_that_the_budget_stopped_the_run(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(
-        "roles:\n"
-        + "".join(
-            f"  {r}: {{backend: scripted, model: 'agents.backends.mock:well_behaved'}}\n"
-            for r in ("user", "leader", "risk", "critic")
-        )
-        + "lingo_bp: {iterations: 1}\nconcurrency: 1\n"
-    )
+    roles = dict.fromkeys(("user", "leader", "risk", "critic"), SCRIPTED)
+    cfg.write_text(yaml.safe_dump({"roles": roles, "lingo_bp": {"iterations": 1}, "concurrency": 1}))
     args = ["run", "--config", str(cfg), "--warehouse", str(tmp_path / "w.duckdb"), "--limit", "4"]
     proc = oyster(*args, "--run-id", "r1", "--max-calls", "5")
     assert proc.returncode == 0, proc.stderr
