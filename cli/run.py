@@ -32,6 +32,8 @@ def run_command(
     actors: int | None = None,
     no_cache: bool = False,
     replay: bool = False,
+    max_tokens_total: int | None = None,
+    max_calls: int | None = None,
 ) -> RunSummary:
     from agents.prompting import PromptLibrary
     from runtime.ray_pool import RayPool, ensure_ray, should_use_ray
@@ -50,6 +52,8 @@ def run_command(
             "cache": False if no_cache else None,
             "replay": True if replay else None,
             "ray.actors": actors,
+            "budget.max_tokens_total": max_tokens_total,
+            "budget.max_calls": max_calls,
         },
     )
     PromptLibrary(cfg.prompts)  # validate every template before any model is called
@@ -88,10 +92,17 @@ def run_command(
                 cfg, items, wh, run_id=run_id, progress=update, command=" ".join(sys.argv), pool=pool
             )
         )
+    cost = f", cost {summary.cost:.4f}" if summary.cost is not None else ""
     console.print(
         f"run {summary.run_id}: {summary.completed} completed, {summary.failed} failed, "
-        f"{summary.pairs} pair(s), {summary.skipped} already done, {summary.seconds:.1f} s"
+        f"{summary.pairs} pair(s), {summary.skipped} already done, {summary.seconds:.1f} s, "
+        f"{summary.calls} call(s), {summary.tokens} token(s){cost}"
     )
+    if summary.budget:
+        console.print(
+            f"budget exhausted ({summary.budget}): {summary.not_started} scenario(s) not started; "
+            f"resume with --run-id {summary.run_id} and a larger budget"
+        )
     return summary
 
 
@@ -127,6 +138,13 @@ def run(
             "--replay", help="Sample with the seeds of earlier replayed runs (served from the cache)."
         ),
     ] = False,
+    max_tokens_total: Annotated[
+        int | None,
+        typer.Option(min=1, help="Token budget of the run id: no scenario starts that would exceed it."),
+    ] = None,
+    max_calls: Annotated[
+        int | None, typer.Option(min=1, help="Model-call budget of the run id, likewise.")
+    ] = None,
 ) -> None:
     """Run the Lingo-BP pipeline and write trajectories and preference pairs to the warehouse."""
     run_command(
@@ -142,4 +160,6 @@ def run(
         actors,
         no_cache,
         replay,
+        max_tokens_total,
+        max_calls,
     )

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from runtime.ray_pool import RayPool, ray_map
+from runtime.ray_pool import Admit, RayPool, ray_map
 from schemas.errors import OysterError
 
 T = TypeVar("T")
@@ -140,19 +140,25 @@ async def results(
     concurrency: int = 1,
     pool: RayPool | None = None,
     remote: RemoteCall[T, R] | None = None,
+    admit: Admit[T] = lambda _: True,
 ) -> AsyncIterator[R]:
-    """Yield each item's result as it finishes, in process or on the pool's actors."""
+    """Yield each item's result as it finishes, in process or on the pool's actors.
+
+    ``admit(item)`` is asked just before an item would start; an item it refuses never starts and
+    yields nothing (a budget stops a run this way, the same in process and on Ray).
+    """
     if pool is None:
         if local is None:
             raise ValueError("results() needs `local` when no Ray pool is given")
         gate = asyncio.Semaphore(concurrency)
 
-        async def one(item: T) -> R:
+        async def one(item: T) -> tuple[R] | None:
             async with gate:
-                return await local(item)
+                return (await local(item),) if admit(item) else None
 
         for next_result in asyncio.as_completed([one(item) for item in items]):
-            yield await next_result
+            if (done := await next_result) is not None:
+                yield done[0]
         return
     if remote is None:
         raise ValueError("results() needs `remote` with a Ray pool")
@@ -166,7 +172,9 @@ async def results(
 
     async def drive() -> None:
         try:
-            await ray_map(pool, items, key=key, call=remote.call, on_result=got, on_lost=lost)
+            await ray_map(
+                pool, items, key=key, call=remote.call, on_result=got, on_lost=lost, admit=admit
+            )
         finally:
             await arrived.put(None)
 
@@ -190,12 +198,14 @@ async def execute(
     concurrency: int = 1,
     pool: RayPool | None = None,
     remote: RemoteCall[T, R] | None = None,
+    admit: Admit[T] = lambda _: True,
 ) -> None:
-    """Run every item, stream each result to ``on_result`` and the writer; always flush at the end."""
+    """Run every item ``admit`` lets start, stream each result to ``on_result`` and the writer; always
+    flush at the end."""
     ticker = asyncio.create_task(writer.tick())
     try:
         async for result in results(
-            items, key=key, local=local, concurrency=concurrency, pool=pool, remote=remote
+            items, key=key, local=local, concurrency=concurrency, pool=pool, remote=remote, admit=admit
         ):
             on_result(result)
             await writer.add(result)

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from runtime.executor import RemoteCall
 
 T = TypeVar("T")
+#: asked before an item starts (not when a dead worker's item is resubmitted); False: it never starts
+Admit = Callable[[T], bool]
 
 #: how often a scenario whose worker died is given to another worker before it is recorded as failed
 MAX_ATTEMPTS = 3
@@ -132,6 +134,7 @@ async def ray_map(
     call: Callable[[Any, T], Any],
     on_result: Callable[[T, Any], Awaitable[None]],
     on_lost: Callable[[T, Exception], Awaitable[None]],
+    admit: Admit[T] = lambda _: True,
 ) -> None:
     """Spread items over the pool's actors, at most `concurrency_per_actor` each, as results arrive.
 
@@ -150,6 +153,8 @@ async def ray_map(
             if load[index] >= per_actor:
                 return
             item = queue.popleft()
+            if key(item) not in attempts and not admit(item):
+                continue
             attempts[key(item)] = attempts.get(key(item), 0) + 1
             worker = pool.workers[index]
             in_flight[asyncio.wrap_future(call(worker, item).future())] = (item, index, worker)

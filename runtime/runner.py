@@ -19,6 +19,7 @@ from agents.backends import BackendError, make_backend
 from agents.lingo_bp.graph import Agents, LingoBP
 from agents.llm import CallLog
 from agents.prompting import PromptLibrary
+from runtime.budget import Budget
 from runtime.executor import BatchWriter, execute
 from runtime.live import LiveCalls
 from runtime.ray_pool import RayPool, scenario_remote
@@ -42,6 +43,11 @@ class RunSummary:
     calls: int = 0
     tokens: int = 0
     seconds: float = 0.0
+    #: money at the configured per-role prices; None when no role has a price
+    cost: float | None = None
+    #: scenarios the budget did not let start (a resume with a larger budget runs them)
+    not_started: int = 0
+    budget: str = ""
     trajectories: list[Trajectory] = field(default_factory=list)
 
 
@@ -132,6 +138,10 @@ async def _run_locked(
     done = warehouse.finished_scenarios(run_id)
     todo = [s for s in scenarios if s.id not in done]
     summary = RunSummary(run_id=run_id, total=len(scenarios), skipped=len(scenarios) - len(todo))
+    priced = any(config.roles.get(role).priced() for role in ROLES)
+    summary.cost = 0.0 if priced else None
+    budget = Budget(config.budget)
+    budget.spent, budget.finished, budget.finished_count = warehouse.run_spend(run_id)
     run = RunRecord(
         run_id=run_id,
         config=config.model_dump(mode="json"),
@@ -154,6 +164,9 @@ async def _run_locked(
     def new_call(call: LLMCall) -> None:
         summary.calls += 1
         summary.tokens += call.prompt_tokens + call.completion_tokens
+        budget.heard(call)
+        if summary.cost is not None and not call.cache_hit and call.role in ROLES:
+            summary.cost += config.roles.get(call.role).cost(call.prompt_tokens, call.completion_tokens)
         # Calls can be many per second: tell the progress display at most once a second.
         if progress and time.perf_counter() - last_shown[0] >= 1.0:
             last_shown[0] = time.perf_counter()
@@ -164,6 +177,7 @@ async def _run_locked(
     def record(finished: Finished) -> None:
         trajectory = finished[0]
         live.scenario_finished(trajectory.scenario_id)
+        budget.scenario_finished(trajectory.scenario_id, finished[1].calls)
         if trajectory.status is TrajectoryStatus.FAILED:
             summary.failed += 1
         else:
@@ -187,6 +201,7 @@ async def _run_locked(
                 on_result=record,
                 pool=pool,
                 remote=scenario_remote(run_id),
+                admit=budget.admit,
             )
         else:
             cache = ResponseCache(cache_path_for(warehouse.path)) if config.cache else None
@@ -203,14 +218,17 @@ async def _run_locked(
                     on_result=record,
                     local=one,
                     concurrency=config.concurrency,
+                    admit=budget.admit,
                 )
             finally:
                 await lingo.aclose()
-        status = "completed"
+        status = "budget_exhausted" if budget.exhausted else "completed"
     finally:
         for task in background:
             task.cancel()
         await live.close()
         summary.seconds = time.perf_counter() - start
-        warehouse.finish_run(run_id, status if status == "completed" else "interrupted")
+        summary.not_started = len(todo) - summary.completed - summary.failed
+        summary.budget = budget.describe() if budget.exhausted else ""
+        warehouse.finish_run(run_id, status if status != "failed" else "interrupted")
     return summary

@@ -52,6 +52,17 @@ class RoleModel(Record):
     structured_output: StructuredMethod = Field(
         default="auto", description="langchain only: with_structured_output method, or text for JSON in text"
     )
+    api_version: str | None = Field(
+        default=None, description="openai only: an Azure OpenAI API version; set, the endpoint is Azure's"
+    )
+    organization: str | None = Field(default=None, description="openai only: OpenAI-Organization header")
+    project: str | None = Field(default=None, description="openai only: OpenAI-Project header")
+    price_per_1k_prompt_tokens: float | None = Field(
+        default=None, ge=0, description="money per 1000 prompt tokens"
+    )
+    price_per_1k_completion_tokens: float | None = Field(
+        default=None, ge=0, description="money per 1000 completion tokens"
+    )
 
     @field_validator("kwargs")
     @classmethod
@@ -61,6 +72,16 @@ class RoleModel(Record):
 
     def label(self) -> str:
         return f"{self.backend}:{self.model}"
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """What the tokens cost at this role's prices (0 where no price is set)."""
+        return (
+            prompt_tokens * (self.price_per_1k_prompt_tokens or 0.0)
+            + completion_tokens * (self.price_per_1k_completion_tokens or 0.0)
+        ) / 1000
+
+    def priced(self) -> bool:
+        return self.price_per_1k_prompt_tokens is not None or self.price_per_1k_completion_tokens is not None
 
 
 def _refuse_literal_secrets(value: Any, where: str) -> None:
@@ -168,10 +189,18 @@ class RayConfig(Record):
     num_gpus_per_actor: float = Field(default=0.0, ge=0)
 
 
+class BudgetConfig(Record):
+    """Limits of one run id, across its resumes; calls answered from the response cache are free."""
+
+    max_tokens_total: int | None = Field(default=None, ge=1, description="prompt + completion tokens")
+    max_calls: int | None = Field(default=None, ge=1, description="model calls")
+
+
 class OysterConfig(Record):
     roles: RolesConfig = Field(default_factory=RolesConfig)
     lingo_bp: LingoBPConfig = Field(default_factory=LingoBPConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     warehouse: str | None = None
     prompts: str | None = None

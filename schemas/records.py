@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -61,6 +62,19 @@ class LLMCall(Record):
     ok: bool = True
     error: Redacted | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+@dataclass
+class Spend:
+    """Model calls paid for and their tokens; a call answered from the response cache is free."""
+
+    calls: int = 0
+    tokens: int = 0
+
+    def add(self, call: LLMCall) -> None:
+        if not call.cache_hit:
+            self.calls += 1
+            self.tokens += call.prompt_tokens + call.completion_tokens
 
 
 class RunRecord(Record):

@@ -98,9 +98,11 @@ def _select(store: Store, config: str) -> str:
 def write_splits(store: Store, out: Path) -> dict[str, dict[str, int]]:
     """Parquet files `CONFIG/SPLIT-00000-of-00001.parquet`; a split with no rows gets no file."""
     counts: dict[str, dict[str, int]] = {}
+    # Built before the connection opens: a query runs on its own (sandboxed) connection, and DuckDB
+    # refuses two connections with different settings to one file in one process.
+    selects = {config: _select(store, config) for config in CONFIGS}
     with store.connect(read_only=True) as con:
-        for config in CONFIGS:
-            select = _select(store, config)
+        for config, select in selects.items():
             counts[config] = {}
             for split in SPLITS:
                 rows = f"SELECT * EXCLUDE (split) FROM ({select}) WHERE split = '{split}'"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from schemas.records import LLMCall, RunRecord, utcnow
+from schemas.records import LLMCall, RunRecord, Spend, utcnow
 from schemas.scenario import Scenario
 from schemas.trajectory import TrajectoryStatus
 from warehouse.store import Store, insert_rows
@@ -108,6 +108,29 @@ class Warehouse(Store):
                 [run_id],
             ).fetchall()
         return {r[0] for r in rows}
+
+    def run_spend(self, run_id: str) -> tuple[Spend, Spend, int]:
+        """What a run has spent on models so far (calls not answered from the cache), what its
+        completed scenarios spent, and how many they are: a resumed run's budget starts from here."""
+        if not self.path.exists():
+            return Spend(), Spend(), 0
+        with self.connect(read_only=True) as con:
+            row = con.execute(
+                """WITH done AS (
+                       SELECT scenario_id FROM trajectory_records WHERE run_id = $run AND status = 'completed'
+                   ), paid AS (
+                       SELECT scenario_id, prompt_tokens + completion_tokens AS tokens
+                       FROM llm_calls WHERE run_id = $run AND NOT cache_hit
+                   )
+                   SELECT count(*), coalesce(sum(tokens), 0),
+                          count(*) FILTER (scenario_id IN (FROM done)),
+                          coalesce(sum(tokens) FILTER (scenario_id IN (FROM done)), 0),
+                          (SELECT count(*) FROM done)
+                   FROM paid""",
+                {"run": run_id},
+            ).fetchone()
+        calls, tokens, done_calls, done_tokens, done = row or (0, 0, 0, 0, 0)
+        return Spend(int(calls), int(tokens)), Spend(int(done_calls), int(done_tokens)), int(done)
 
     def write_trajectories(self, batch: Sequence[Written]) -> None:
         """Write finished trajectories with their calls and failures in one transaction.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,6 +124,15 @@ def insert_rows(
     con.unregister("batch_rows")
 
 
+_FILE_LOCKS: dict[str, threading.RLock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(path: Path) -> threading.RLock:
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(str(path.resolve()), threading.RLock())
+
+
 class Store:
     """One DuckDB file. Writers hold it for one short transaction at a time so readers can get in between."""
 
@@ -153,6 +163,15 @@ class Store:
             reraise=True,
         )
         config = SANDBOX if sandboxed else {}
+        # One connection at a time per file in this process: the run's writers (trajectories, live
+        # calls) work from threads, and DuckDB in one process shares one database between them, where
+        # concurrent transactions conflict and a second connection with other settings is refused.
+        with _file_lock(self.path):
+            yield from self._connected(read_only, config, retrying)
+
+    def _connected(
+        self, read_only: bool, config: dict[str, Any], retrying: Retrying
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         try:
             con = retrying(duckdb.connect, str(self.path), read_only=read_only, config=config)
         except duckdb.Error as exc:

@@ -1,20 +1,30 @@
-"""Any OpenAI-compatible endpoint: vLLM, llama.cpp's llama-server, OpenAI.
+"""Any OpenAI-compatible endpoint: vLLM, llama.cpp's llama-server, OpenAI, Azure OpenAI.
 
-Requests go through aiohttp rather than the official client: profiled against a fixed-latency
-server, the official client's httpx stack cost ~8 ms of CPU per call, most of the pipeline's own
-overhead (docs/performance.md). Retries follow the official client's policy: connection errors,
-timeouts, 408/409/429 and 5xx, with jittered exponential backoff, `max_retries` times.
+Requests go through the official client (`AsyncOpenAI`, or `AsyncAzureOpenAI` when the role sets
+`api_version`) over its aiohttp transport: its httpx transport cost most of the pipeline's CPU per
+call (docs/performance.md). The client's own retries are off (`max_retries=0`) so that one policy
+governs every backend: tenacity retries connection errors, timeouts, 408/409/429 and 5xx with
+jittered exponential backoff, the role's `max_retries` times.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import aiohttp
+from openai import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncAzureOpenAI,
+    AsyncOpenAI,
+    DefaultAioHttpClient,
+)
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from agents.backends.base import BackendError, BackendTimeout, ChatRequest, ChatResult
@@ -23,72 +33,84 @@ from schemas.messages import as_dicts
 from schemas.secrets import redact, register_secret
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
-
-
-class HTTPStatusError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
+T = TypeVar("T")
 
 
 def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, HTTPStatusError):
-        return exc.status in RETRYABLE_STATUS or exc.status >= 500
-    return isinstance(exc, aiohttp.ClientConnectionError | asyncio.TimeoutError)
+    if isinstance(exc, APIStatusError):
+        return exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500
+    return isinstance(exc, APIConnectionError)  # timeouts included
 
 
-def _error_message(status: int, text: str) -> str:
-    try:
-        err = json.loads(text).get("error")
-        message = err.get("message") if isinstance(err, dict) else err
-    except (ValueError, AttributeError):
-        message = None
+def _timed_out(exc: APITimeoutError) -> bool:
+    """Whether a timeout really was one: the aiohttp transport reports a refused connection as a
+    connect timeout, and only the chain of causes tells them apart."""
+    cause: BaseException | None = exc.__cause__
+    refused = False
+    while cause is not None:
+        if isinstance(cause, TimeoutError):
+            return True
+        refused = refused or isinstance(cause, aiohttp.ClientError)
+        cause = cause.__cause__
+    return not refused
+
+
+def _error_message(exc: APIStatusError) -> str:
+    # The client has already taken the body's "error" member, when there is one.
+    body = exc.body
+    message = body.get("message") if isinstance(body, dict) else body
+    if not message:
+        message = exc.response.text.strip() or "no body"
     # Redacted before it is cut, so that no prefix of an echoed key survives the cut.
-    return redact(str(message or text.strip() or "no body"))[:300]
+    return redact(str(message))[:300]
 
 
 class OpenAIBackend:
     kind = "openai"
 
     def __init__(self, cfg: RoleModel) -> None:
+        self.cfg = cfg
         self.model = cfg.model
-        self.base_url = (
-            cfg.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        ).rstrip("/")
-        # vLLM and llama-server accept any key; OpenAI needs the real one.
-        api_key = os.environ.get(cfg.api_key_env) or "EMPTY"
-        register_secret(api_key)
-        self._headers = {"Authorization": f"Bearer {api_key}"}
-        self._timeout = aiohttp.ClientTimeout(total=cfg.timeout_s)
+        self.azure = cfg.api_version is not None
+        # vLLM and llama-server accept any key; OpenAI and Azure need the real one.
+        self._api_key = os.environ.get(cfg.api_key_env) or "EMPTY"
+        register_secret(self._api_key)
+        if self.azure:
+            self.base_url = (cfg.base_url or os.environ.get("AZURE_OPENAI_ENDPOINT") or "").rstrip("/")
+        else:
+            self.base_url = (
+                cfg.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+            ).rstrip("/")
         self._max_retries = cfg.max_retries
-        self._session: aiohttp.ClientSession | None = None
+        self._openai: AsyncOpenAI | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _client(self) -> aiohttp.ClientSession:
-        # A session belongs to the event loop it was made in; a process may run several loops in turn.
+    def _client(self) -> AsyncOpenAI:
+        # The transport's session belongs to the event loop it was made in; a process may run
+        # several loops in turn.
         loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
-            self._session = aiohttp.ClientSession(
-                headers=self._headers,
-                timeout=self._timeout,
-                connector=aiohttp.TCPConnector(limit=0),  # concurrency is bounded by the pipeline
-            )
+        if self._openai is None or self._loop is not loop:
+            common: dict[str, Any] = {
+                "api_key": self._api_key,
+                "organization": self.cfg.organization,  # None: OPENAI_ORG_ID, as the client reads it
+                "project": self.cfg.project,  # None: OPENAI_PROJECT_ID
+                "timeout": self.cfg.timeout_s,
+                "max_retries": 0,
+                "http_client": DefaultAioHttpClient(timeout=self.cfg.timeout_s),
+            }
+            if self.azure:
+                if not self.base_url:
+                    raise BackendError(
+                        f"model {self.model}: an Azure role (api_version set) needs base_url, its "
+                        "https://RESOURCE.openai.azure.com endpoint, or AZURE_OPENAI_ENDPOINT"
+                    )
+                self._openai = AsyncAzureOpenAI(
+                    azure_endpoint=self.base_url, api_version=self.cfg.api_version, **common
+                )
+            else:
+                self._openai = AsyncOpenAI(base_url=self.base_url, **common)
             self._loop = loop
-        return self._session
-
-    async def _request(self, method: str, path: str, body: dict[str, Any] | None, retries: int) -> Any:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(_transient),
-            wait=wait_random_exponential(multiplier=0.5, max=8.0),
-            stop=stop_after_attempt(retries + 1),
-            reraise=True,
-        ):
-            with attempt:
-                async with self._client().request(method, self.base_url + path, json=body) as resp:
-                    if resp.status >= 400:
-                        raise HTTPStatusError(resp.status, _error_message(resp.status, await resp.text()))
-                    return await resp.json(content_type=None)
-        raise AssertionError("unreachable: tenacity re-raises the last error")
+        return self._openai
 
     async def complete(self, request: ChatRequest) -> ChatResult:
         body: dict[str, Any] = {
@@ -105,47 +127,68 @@ class OpenAIBackend:
         if request.seed is not None:
             body["seed"] = request.seed
         start = time.perf_counter()
-        data = await self._call("POST", "/chat/completions", body, self._max_retries)
+        create = self._client().chat.completions.create
+        completion = await self._call(lambda: create(**body), self._max_retries)
         latency = (time.perf_counter() - start) * 1000
         try:
-            choices = data.get("choices") or []
-            text = (choices[0].get("message") or {}).get("content") or "" if choices else ""
-            usage = data.get("usage") or {}
+            choices = completion.choices or []
+            text = (choices[0].message.content or "") if choices else ""
+            usage = completion.usage
             return ChatResult(
                 text=str(text),
-                prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                completion_tokens=int(usage.get("completion_tokens") or 0),
+                prompt_tokens=int(usage.prompt_tokens or 0) if usage else 0,
+                completion_tokens=int(usage.completion_tokens or 0) if usage else 0,
                 latency_ms=latency,
             )
         except (AttributeError, TypeError, ValueError) as exc:
             raise BackendError(f"{self._where()}: malformed chat completion ({exc})") from exc
 
-    async def _call(self, method: str, path: str, body: dict[str, Any] | None, retries: int) -> Any:
+    async def _call(self, make: Callable[[], Awaitable[T]], retries: int) -> T:
         try:
-            return await self._request(method, path, body, retries)
-        except TimeoutError as exc:
-            raise BackendTimeout(f"{self._where()}: timed out after {self._timeout.total} s") from exc
-        except aiohttp.ClientConnectionError as exc:
-            raise BackendError(f"{self._where()}: unreachable ({exc})") from exc
-        except HTTPStatusError as exc:
-            raise BackendError(f"{self._where()}: {exc}") from exc
-        except (aiohttp.ClientError, ValueError) as exc:
-            raise BackendError(f"{self._where()}: bad response ({exc})") from exc
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(_transient),
+                wait=wait_random_exponential(multiplier=0.5, max=8.0),
+                stop=stop_after_attempt(retries + 1),
+                reraise=True,
+            ):
+                with attempt:
+                    return await make()
+        except APITimeoutError as exc:
+            if _timed_out(exc):
+                raise BackendTimeout(f"{self._where()}: timed out after {self.cfg.timeout_s} s") from exc
+            raise BackendError(f"{self._where()}: unreachable ({self._cause(exc)})") from exc
+        except APIConnectionError as exc:
+            raise BackendError(f"{self._where()}: unreachable ({self._cause(exc)})") from exc
+        except APIStatusError as exc:
+            raise BackendError(f"{self._where()}: HTTP {exc.status_code}: {_error_message(exc)}") from exc
+        except (APIError, ValueError) as exc:
+            raise BackendError(f"{self._where()}: bad response ({redact(str(exc))[:300]})") from exc
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    @staticmethod
+    def _cause(exc: BaseException) -> str:
+        while exc.__cause__ is not None:
+            exc = exc.__cause__
+        return redact(str(exc) or type(exc).__name__)[:300]
 
     async def aclose(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        if self._openai is not None:
+            await self._openai.close()
+        self._openai = None
 
     def _where(self) -> str:
-        return f"endpoint {self.base_url} (model {self.model})"
+        kind = f"Azure endpoint (api_version {self.cfg.api_version})" if self.azure else "endpoint"
+        return f"{kind} {self.base_url or '$AZURE_OPENAI_ENDPOINT'} (model {self.model})"
 
     async def check(self) -> str:
+        async def models() -> list[str]:
+            page = await self._client().models.list()
+            return [str(m.id) for m in page.data]
+
         try:
-            data = await self._call("GET", "/models", None, retries=0)
+            ids = await self._call(models, retries=0)
         finally:
             await self.aclose()
-        ids = [str(m.get("id")) for m in (data.get("data") or []) if isinstance(m, dict)]
         if ids and self.model not in ids:
             raise BackendError(f"{self._where()}: model not served (served: {', '.join(ids[:5])})")
         return f"{self._where()}: reachable"

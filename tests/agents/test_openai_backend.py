@@ -123,3 +123,42 @@ async def test_transient_errors_are_retried_and_client_errors_are_not(
         await gone.complete(request)
     for b in (backend, bad, gone):
         await b.aclose()
+
+
+async def test_organisation_project_and_azure_reach_the_endpoint() -> None:
+    from agents.backends.base import ChatRequest
+    from schemas.messages import ChatMessage
+
+    seen: list[tuple[str, str, str | None, str | None, str | None]] = []
+    reply = {
+        "choices": [{"message": {"content": "ok"}}],
+        "usage": {"prompt_tokens": 2, "completion_tokens": 1},
+    }
+
+    async def chat(request: web.Request) -> web.Response:
+        h = request.headers
+        seen.append(
+            (request.path, request.query.get("api-version", ""), h.get("OpenAI-Organization"),
+             h.get("OpenAI-Project"), h.get("api-key"))
+        )
+        return web.json_response(reply)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_post("/openai/deployments/{deployment}/chat/completions", chat)
+    request = ChatRequest(messages=[ChatMessage(role="user", content="hi")])
+    with serving(app) as url:
+        plain = OpenAIBackend(
+            RoleModel(backend="openai", base_url=url, model="m", organization="org-1", project="proj-1")
+        )
+        azure = OpenAIBackend(
+            RoleModel(
+                backend="openai", base_url=url.removesuffix("/v1"), model="dep", api_version="2024-06-01"
+            )
+        )
+        assert (await plain.complete(request)).text == (await azure.complete(request)).text == "ok"
+        for b in (plain, azure):
+            await b.aclose()
+    assert seen[0] == ("/v1/chat/completions", "", "org-1", "proj-1", None)
+    assert seen[1][:2] == ("/openai/deployments/dep/chat/completions", "2024-06-01")
+    assert seen[1][4] is not None  # Azure takes the key in its own header
