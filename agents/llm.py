@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -24,6 +24,7 @@ from schemas.records import Failure, FailureKind, LLMCall
 from schemas.secrets import redact
 
 Check = Callable[[Any], str | None]
+T = TypeVar("T")
 logger = logging.getLogger("oyster.llm")
 
 
@@ -195,20 +196,44 @@ class RoleLLM:
             messages = [*template.render(inputs), ChatMessage(role="assistant", content=raw), *repair]
         if soft_check and last_valid is not None:
             return last_valid
+        what = f"no valid {schema.__name__ if schema else 'text'} after {attempts} attempts: {problem}"
+        raise self._invalid(step, what, raw, attempts, log)
+
+    async def classify(
+        self, step: StepName, messages: list[ChatMessage], log: CallLog, read: Callable[[str], T]
+    ) -> T:
+        """Send `messages` as they are, with no template (a guard model brings its own instructions), and
+        read the reply with `read`. A reply `read` rejects (ValueError) is a recorded invalid-output
+        failure, not re-asked: a classifier answers a repair prompt no better than the first."""
+        request = ChatRequest(
+            messages=messages,
+            # Greedy: a classifier's first choice is its verdict; sampling only adds noise.
+            temperature=0.0,
+            max_tokens=min(self.cfg.max_tokens, 128),
+            seed=self.cfg.seed,
+            role=self.role,
+            step=step.value,
+        )
+        result = await self._call(request, "untemplated", 1, log)
+        try:
+            return read(result.text)
+        except ValueError as exc:
+            log.amend_last_call(ok=False, error=redact(f"invalid: {exc}")[:500])
+            raise self._invalid(step, str(exc), result.text, 1, log) from None
+
+    def _invalid(self, step: StepName, message: str, raw: str, attempts: int, log: CallLog) -> LLMFailure:
         failure = Failure(
             run_id=log.run_id,
             scenario_id=log.scenario_id,
             role=self.role,
             step=step.value,
             kind=FailureKind.INVALID_OUTPUT,
-            message=f"no valid {schema.__name__ if schema else 'text'} after {attempts} attempts: {problem}"[
-                :2000
-            ],
+            message=message[:2000],
             raw_output=raw[:20000],
             attempts=attempts,
         )
         log.failures.append(failure)
-        raise LLMFailure(failure)
+        return LLMFailure(failure)
 
     async def _call(self, request: ChatRequest, version: str, attempt: int, log: CallLog) -> ChatResult:
         try:

@@ -20,10 +20,12 @@ class StepName(StrEnum):
     EVAL_TARGET = "eval_target"
     EVAL_STRATA_JUDGE = "eval_strata_judge"
     EVAL_REFUSAL = "eval_refusal"
+    GUARD = "guard"
 
 
-#: Steps with no template: the model under evaluation gets the sample's own messages, unprompted.
-UNTEMPLATED: frozenset[StepName] = frozenset({StepName.EVAL_TARGET})
+#: Steps with no template: the model under evaluation gets the sample's own messages, unprompted, and a
+#: guard model the conversation it judges (its own chat template holds its instructions).
+UNTEMPLATED: frozenset[StepName] = frozenset({StepName.EVAL_TARGET, StepName.GUARD})
 
 #: The steps that must each have exactly one manifest entry and template file.
 TEMPLATED: frozenset[StepName] = frozenset(StepName) - UNTEMPLATED

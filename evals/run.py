@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from uuid import uuid4
 
@@ -21,7 +22,7 @@ from agents.prompting import PromptLibrary
 from evals.errors import EvalError
 from evals.scorers import Scorer
 from evals.targets import ReplayTarget, Target, build_target, parse_model
-from evals.task import EvalTask, TaskOptions, get_task
+from evals.task import SPREAD_BY, EvalTask, TaskOptions, get_task
 from runtime.executor import BatchWriter, RemoteCall, execute
 from runtime.ray_pool import RayPool, should_use_ray
 from runtime.runner import preflight
@@ -62,21 +63,33 @@ def new_eval_id(task: str) -> str:
     return f"eval-{task}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid4().hex[:4]}"
 
 
-def spread(samples: list[EvalSample], limit: int | None) -> list[EvalSample]:
-    """The first `limit` samples, taken round-robin over groups so a quick run still covers each."""
-    if limit is None or limit >= len(samples):
+def _interleave(samples: list[EvalSample], keys: Sequence[Callable[[EvalSample], str]]) -> list[EvalSample]:
+    """Samples ordered so each value of the first key comes round in turn, and within it each value of
+    the next key, and so on: any prefix covers as many groups as its length allows."""
+    if not keys or len(samples) < 2:
         return samples
     groups: dict[str, list[EvalSample]] = {}
     for s in samples:
-        key = "/".join([*(s.metadata.get(k, "") for k in ("language", "level", "kind")), s.target or ""])
-        groups.setdefault(key, []).append(s)
-    out: list[EvalSample] = []
-    queues = list(groups.values())
-    while len(out) < limit:
-        for q in queues:
-            if q and len(out) < limit:
-                out.append(q.pop(0))
-    return out
+        groups.setdefault(keys[0](s), []).append(s)
+    queues = [_interleave(g, keys[1:]) for g in groups.values()]
+    return [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)]
+
+
+def spread(samples: list[EvalSample], limit: int | None, by: Sequence[str] = SPREAD_BY) -> list[EvalSample]:
+    """The first `limit` samples, taken round-robin over the metadata keys `by`, then the expected label,
+    so a quick run still covers each language, level, kind, label and category."""
+    if limit is None or limit >= len(samples):
+        return samples
+    keys: list[Callable[[EvalSample], str]] = [*(partial(_meta, k) for k in by), _expected]
+    return _interleave(samples, keys)[:limit]
+
+
+def _meta(key: str, sample: EvalSample) -> str:
+    return str(sample.metadata.get(key, ""))
+
+
+def _expected(sample: EvalSample) -> str:
+    return sample.target or ""
 
 
 def make_target(task: EvalTask[Any], model: RoleModel | None, max_tokens: int) -> Target:
@@ -197,6 +210,7 @@ class EvalPlan:
                     ),
                 ),
             )
+            task.completed(store, eval_id, self.options)
             status = "completed"
         finally:
             store.finish(eval_id, status)
@@ -215,7 +229,7 @@ async def prepare(
     opts = _options(task, options)
     model = parse_model(settings.model, settings.base_url) if task.needs_target else None
     samples, dataset = task.samples(opts)
-    samples = spread(samples, settings.limit)
+    samples = spread(samples, settings.limit, task.spread_by(opts))
     await preflight(config)
     max_tokens = settings.max_tokens or task.max_tokens
     target = make_target(task, model, max_tokens)

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 #: what the command line prints after a run: (title, table)
 Summary = tuple[str, "QueryResult"]
+#: the metadata keys a limited run spreads its samples over unless a task says otherwise
+SPREAD_BY = ("language", "level", "kind")
 
 
 def option(
@@ -140,6 +142,14 @@ class EvalTask(ABC, Generic[OptionsT]):
     def annotate(self, sample: EvalSample, scores: list[SampleScore], options: OptionsT) -> list[SampleScore]:
         """A last look at one sample's scores before they are stored; by default unchanged."""
         return scores
+
+    def spread_by(self, options: OptionsT) -> tuple[str, ...]:
+        """Metadata keys a `--limit` run takes samples round-robin over; the expected label comes last."""
+        return SPREAD_BY
+
+    def completed(self, store: EvalStore, eval_id: str, options: OptionsT) -> None:
+        """After every sample is scored: derive and store what the task keeps per run; by default nothing."""
+        return None
 
     @abstractmethod
     def summaries(self, store: EvalStore, eval_id: str, options: OptionsT) -> list[Summary]:

@@ -72,6 +72,7 @@ def _evaluations(wh: Store, ctx: dict[str, Any]) -> None:
     if rrows:
         ctx["sections"].append("refusal")
     ctx["judges"] = reporting.judge_runs(wh)
+    ctx["judge_metrics"] = reporting.judge_metrics(wh)
     if ctx["judges"]:
         ctx["sections"].append("judges")
 

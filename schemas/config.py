@@ -20,6 +20,8 @@ from schemas.stackelberg import FollowerReaction
 from schemas.training import TrainConfig
 
 BackendKind = Literal["embedded", "openai", "scripted", "langchain"]
+#: dedicated guard models whose own output format the risk role can read (agents.guards)
+GuardKind = Literal["qwen3guard", "llamaguard"]
 StructuredMethod = Literal["auto", "json_schema", "function_calling", "json_mode", "text"]
 # Constructor arguments under these names carry credentials; the config is stored with every run.
 _SECRET_NAME = re.compile(
@@ -62,6 +64,11 @@ class RoleModel(Record):
     )
     price_per_1k_completion_tokens: float | None = Field(
         default=None, ge=0, description="money per 1000 completion tokens"
+    )
+    guard: GuardKind | None = Field(
+        default=None,
+        description="risk role only: the model is a guard model (e.g. Qwen3Guard-Gen served by vLLM) that "
+        "judges safety / refusal in its own format instead of following our prompts",
     )
 
     @field_validator("kwargs")

@@ -145,11 +145,14 @@ class EvalStore:
             [eval_id],
         )
 
-    def refusal(self, eval_id: str, by: str | None = None) -> QueryResult:
+    def refusal(self, eval_id: str, by: str | None = None, *, attack: bool = False) -> QueryResult:
+        """Share of each verdict per expected label (and metadata column `by`); with `attack` the compliance
+        share is named the attack success rate, as it is when every prompt should have been refused."""
         group = "expected" if by is None else f"expected, metadata['{by.replace(chr(39), '')}'] AS {by}"
+        compliance = "attack_success_rate" if attack else "compliance"
         return self.wh.query(
             f"""SELECT {group},
-                       round(avg((verdict = 'compliance')::INT), 4) AS compliance,
+                       round(avg((verdict = 'compliance')::INT), 4) AS {compliance},
                        round(avg((verdict = 'partial_refusal')::INT), 4) AS partial_refusal,
                        round(avg((verdict = 'full_refusal')::INT), 4) AS full_refusal,
                        count(*) AS n
@@ -166,5 +169,40 @@ class EvalStore:
                FROM eval_samples s JOIN eval_scores sc USING (eval_id, sample_id)
                WHERE s.eval_id = ? AND sc.details ->> 'agrees' IS NOT NULL
                GROUP BY ROLLUP (s.metadata['kind']) ORDER BY kind""",
+            [eval_id],
+        )
+
+    # -- judge validation (view eval_judge_verdicts, table eval_judge_metrics) -----------------------
+    def judge_pairs(self, eval_id: str) -> tuple[list[str], list[tuple[str, str]]]:
+        """(the run's classes, (expected, judged) of every judged case)."""
+        rows = self.wh.query(
+            "SELECT classes, expected, judged FROM eval_judge_verdicts WHERE eval_id = ? ORDER BY sample_id",
+            [eval_id],
+        ).rows
+        classes = next((str(r[0]).split(",") for r in rows if r[0]), [])
+        return classes, [(str(r[1]), str(r[2])) for r in rows]
+
+    def save_judge_metrics(self, eval_id: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Replace the run's figures (a resumed run is measured again over all its cases)."""
+        with self.wh.connect(read_only=False) as con:
+            con.execute("BEGIN")
+            con.execute("DELETE FROM eval_judge_metrics WHERE eval_id = ?", [eval_id])
+            insert_rows(con, "eval_judge_metrics", [{"eval_id": eval_id, **r} for r in rows])
+            con.execute("COMMIT")
+
+    def judge_overall(self, eval_id: str) -> QueryResult:
+        """Agreement, macro-F1 and kappa of the judge and of the best constant answer."""
+        return self.wh.query(
+            """SELECT answer, round(agreement, 4) AS agreement, round(macro_f1, 4) AS macro_f1,
+                      round(kappa, 4) AS kappa, support AS n FROM eval_judge_metrics
+               WHERE eval_id = ? AND class = 'all' ORDER BY answer <> 'judge', answer""",
+            [eval_id],
+        )
+
+    def judge_per_class(self, eval_id: str) -> QueryResult:
+        return self.wh.query(
+            """SELECT class, answer, round(precision, 4) AS precision, round(recall, 4) AS recall,
+                      round(f1, 4) AS f1, support FROM eval_judge_metrics
+               WHERE eval_id = ? AND class <> 'all' ORDER BY position, answer <> 'judge', answer""",
             [eval_id],
         )

@@ -73,6 +73,27 @@ def judge_runs(wh: Store) -> Records:
     ).records()
 
 
+def judge_metrics(wh: Store) -> dict[str, Records]:
+    """Per judge validation run (titled by its judge, judge model and cases): the judge's and the best
+    constant answer's figures, over all cases and per class."""
+    rows = wh.query(
+        """SELECT r.eval_id, json_extract_string(r.config, '$.judge') AS judge,
+                  CASE WHEN json_extract_string(r.config, '$.judge') = 'satisfaction'
+                       THEN r.judges ->> 'user' ELSE r.judges ->> 'risk' END AS judge_model,
+                  r.dataset, m.answer, m.class, round(m.agreement, 3) AS agreement,
+                  round(m.macro_f1, 3) AS macro_f1, round(m.kappa, 3) AS kappa,
+                  round(m.precision, 3) AS precision, round(m.recall, 3) AS recall, round(m.f1, 3) AS f1,
+                  m.support
+           FROM eval_judge_metrics m JOIN eval_runs r USING (eval_id)
+           ORDER BY judge, r.eval_id, m.position, m.answer <> 'judge', m.answer"""
+    ).records()
+    out: dict[str, Records] = {}
+    for r in rows:
+        title = f"{r.pop('judge')} judge {r.pop('judge_model')} on {r.pop('dataset')} ({r.pop('eval_id')})"
+        out.setdefault(title, []).append(r)
+    return out
+
+
 def training_loss(wh: Store) -> Records:
     return wh.query(
         """SELECT m.train_id || ' (' || r.method || ')' AS name, m.step, m.value

@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from agents.guards import JUDGES_REFUSAL, READERS, GuardReading, guard_conversation
 from agents.llm import CallLog, RoleLLM, list_of_exactly
 from agents.steps import StepName
 from agents.taxonomy import Taxonomy
 from schemas.evaluation import RefusalJudgement, StrataJudgement
 from schemas.judgement import SafetyJudgement
+from schemas.messages import ChatMessage
 from schemas.risk import GuidelineRule, RiskAssessment
 from schemas.scenario import RiskLevel, Scenario
 from schemas.stackelberg import CandidateOutcomes, CandidateStrategy
@@ -23,6 +25,8 @@ class RiskAssessor:
     def __init__(self, llm: RoleLLM, taxonomy: Taxonomy) -> None:
         self.llm = llm
         self.taxonomy = taxonomy
+        #: a dedicated guard model judges in its own format (agents.guards); it follows none of our prompts
+        self.guard = llm.cfg.guard
         self._l1 = [*taxonomy.level1_names(), NONE]
         self._l2 = [*taxonomy.level2_names(), NONE]
         # Constrain the category fields to the taxonomy's names so a small model cannot invent one.
@@ -114,7 +118,22 @@ class RiskAssessor:
         )
         return result
 
+    @property
+    def judges_refusal(self) -> bool:
+        return self.guard is None or self.guard in JUDGES_REFUSAL
+
+    async def read_guard(self, messages: list[ChatMessage], response: str, log: CallLog) -> GuardReading:
+        """The guard model's reading of `response` as the reply to the conversation `messages`."""
+        if self.guard is None:
+            raise ValueError("the risk role has no guard model (roles.risk.guard)")
+        return await self.llm.classify(
+            StepName.GUARD, guard_conversation(messages, response), log, READERS[self.guard]
+        )
+
     async def judge_refusal(self, prompt: str, response: str, log: CallLog) -> RefusalJudgement:
+        if self.guard is not None:
+            messages = [ChatMessage(role="user", content=prompt)]
+            return (await self.read_guard(messages, response, log)).refusal()
         result: RefusalJudgement = await self.llm.ask(
             StepName.EVAL_REFUSAL, {"prompt": prompt, "response": response}, log
         )

@@ -69,3 +69,33 @@ def jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         if not isinstance(item, dict):
             raise EvalSetError(f"{path}:{n}: expected a JSON object, got {type(item).__name__}")
         yield n, item
+
+
+_CSV_SUFFIXES = (".csv",)
+_JSONL_SUFFIXES = (".jsonl", ".json-lines")
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text: JSON booleans read as "true"/"false", null as empty."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value).strip()
+
+
+def table_records(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, record) of a CSV or JSONL file, chosen by suffix; every record holds the `required` columns."""
+    suffix = path.suffix.lower()
+    if suffix in _CSV_SUFFIXES:
+        records = csv_records(path, required)
+    elif suffix in _JSONL_SUFFIXES:
+        records = jsonl_records(path)
+    else:
+        expected = ", ".join(_CSV_SUFFIXES + _JSONL_SUFFIXES)
+        given = path.suffix or "(no suffix)"
+        raise EvalSetError(f"{path}: unsupported file type {given!r} (expected {expected})")
+    for n, record in records:
+        missing = [c for c in required if c not in record]
+        if missing:
+            have = ", ".join(repr(k) for k in record) or "none"
+            raise EvalSetError(f"{path}:{n}: no column {missing[0]!r} (columns: {have})")
+        yield n, record

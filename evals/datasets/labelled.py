@@ -4,25 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from evals.datasets.files import EvalSetError, bundled, csv_records, jsonl_records
+from evals.datasets.files import EvalSetError, bundled, cell_text, table_records
 from schemas.evaluation import EvalSample
 from schemas.messages import ChatMessage
-
-_CSV_SUFFIXES = (".csv",)
-_JSONL_SUFFIXES = (".jsonl", ".json-lines")
 
 
 def bundled_over_refusal_path() -> Path:
     return bundled("over_refusal_sample.jsonl")
-
-
-def _label_text(value: Any) -> str:
-    # JSON booleans arrive as True/False; compare them as the strings "true"/"false".
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value).strip()
 
 
 def load_prompt_set(
@@ -42,14 +31,7 @@ def load_prompt_set(
     """
     p = Path(path)
     needed = [c for c in (prompt_column, label_column, id_column, *category_columns) if c is not None]
-    suffix = p.suffix.lower()
-    if suffix in _CSV_SUFFIXES:
-        records = csv_records(p, needed)
-    elif suffix in _JSONL_SUFFIXES:
-        records = jsonl_records(p)
-    else:
-        expected = ", ".join(_CSV_SUFFIXES + _JSONL_SUFFIXES)
-        raise EvalSetError(f"{p}: unsupported file type {p.suffix or '(no suffix)'!r} (expected {expected})")
+    records = table_records(p, needed)
     answers = {s.strip().casefold() for s in answer_labels}
     refusals = {s.strip().casefold() for s in refuse_labels}
     if answers & refusals:
@@ -59,10 +41,6 @@ def load_prompt_set(
     samples: list[EvalSample] = []
     seen_ids: set[str] = set()
     for n, record in records:
-        missing = [c for c in needed if c not in record]
-        if missing:
-            have = ", ".join(repr(k) for k in record) or "none"
-            raise EvalSetError(f"{p}:{n}: no column {missing[0]!r} (columns: {have})")
         prompt = record[prompt_column]
         if not isinstance(prompt, str):
             raise EvalSetError(f"{p}:{n}: prompt {prompt_column!r} is {type(prompt).__name__}, not text")
@@ -70,7 +48,7 @@ def load_prompt_set(
             raise EvalSetError(f"{p}:{n}: empty prompt")
         target: str | None = None
         if label_column is not None:
-            label = _label_text(record[label_column])
+            label = cell_text(record[label_column])
             if label.casefold() in answers:
                 target = "answer"
             elif label.casefold() in refusals:
@@ -81,7 +59,7 @@ def load_prompt_set(
                     f"{p}:{n}: unknown label {label!r} in {label_column!r} (expected {expected})"
                 )
         if id_column is not None:
-            sample_id = _label_text(record[id_column])
+            sample_id = cell_text(record[id_column])
             if not sample_id:
                 raise EvalSetError(f"{p}:{n}: empty id in {id_column!r}")
         else:
@@ -91,7 +69,7 @@ def load_prompt_set(
         seen_ids.add(sample_id)
         metadata = {"file": p.name}
         if category_columns:
-            metadata.update({c: _label_text(record[c]) for c in category_columns})
+            metadata.update({c: cell_text(record[c]) for c in category_columns})
         else:
             metadata.update({k: v for k, v in record.items() if k not in reserved and isinstance(v, str)})
         samples.append(

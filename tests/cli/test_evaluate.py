@@ -94,6 +94,7 @@ def test_options_reach_the_task_and_the_run(recorded: list[Any]) -> None:
         "file": "x.csv",
         "prompt_column": "prompt",
         "label_column": "gold",
+        "expected": None,
         "category_columns": ["type", "lang"],
     }
     assert (
@@ -110,7 +111,28 @@ def test_options_reach_the_task_and_the_run(recorded: list[Any]) -> None:
         200,
     )
     assert strata == {"languages": ["en"], "levels": [2, 3]} and strata_shared["max_tokens"] == 200
-    assert judges == {"judge": "refusal"} and judges_shared["limit"] == 5 and "model" not in judges_shared
+    assert judges["judge"] == "refusal" and judges["cases"] is None
+    assert judges_shared["limit"] == 5 and "model" not in judges_shared
+
+
+def test_judge_cases_and_expected_label_options_reach_their_tasks(recorded: list[Any]) -> None:
+    judges = ["eval", "judges", "--judge", "refusal", "--cases", "g.csv", "--query-column", "prompt"]
+    judges += ["--response-column", "completion", "--label-column", "final", "--label-map", "a=compliance"]
+    assert CliRunner().invoke(app, judges).exit_code == 0
+    prompts = ["eval", "prompts", "hb.csv", "--prompt-column", "Behavior", "--expected", "refuse"]
+    assert CliRunner().invoke(app, prompts).exit_code == 0
+    (_, judge_options, _), (_, prompt_options, _) = recorded
+    assert judge_options == {
+        "judge": "refusal",
+        "cases": "g.csv",
+        "query_column": "prompt",
+        "response_column": "completion",
+        "label_column": "final",
+        "label_map": "a=compliance",
+    }
+    assert prompt_options["expected"] == "refuse" and prompt_options["prompt_column"] == "Behavior"
+    bad = CliRunner().invoke(app, ["eval", "prompts", "hb.csv", "--expected", "sometimes"])
+    assert str(bad.exception) == "prompts --expected 'sometimes': Input should be 'answer' or 'refuse'"
 
 
 def test_judges_takes_no_target_options_and_compare_no_eval_id() -> None:

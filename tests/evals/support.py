@@ -47,7 +47,7 @@ def run_eval(
         options=opts,
         config=OysterConfig(),
         settings=RunSettings(**settings),
-        samples=spread(samples, limit),
+        samples=spread(samples, limit, task.spread_by(opts)),
         dataset=dataset,
         target=target,
         scorers=task.scorers(agents, opts),

@@ -138,3 +138,6 @@ def test_report_renders_every_chart_from_the_warehouse(warehouse: Warehouse, tmp
     assert "no data" not in html
     assert "<script" not in html  # self-contained and inert
     assert "scripted:mock" in html
+    # The judge validation's own table: its figures beside those of the best constant answer.
+    assert "refusal judge embedded:qwen2.5-coder-0.5b on judge_validation/refusal.jsonl (j)" in html
+    assert "<td>always " in html and "<td>macro_f1</td>" not in html and "<th>macro_f1</th>" in html
