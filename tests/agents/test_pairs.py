@@ -187,7 +187,7 @@ def test_several_pairs_per_trajectory_ranked_initial_first() -> None:
     assert decision.reason.startswith("2 pair(s)")
 
 
-def test_nan_score_never_pairs() -> None:
+def test_04_nan_score_never_pairs() -> None:
     its = [iteration(0, -1, "safe"), iteration(1, 1, "safe")]
     assert its[1].judgement is not None
     # model_construct: a Record refuses NaN on validation; the rule must refuse it too

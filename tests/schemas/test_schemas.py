@@ -127,3 +127,21 @@ def test_defect1_one_limit_per_node_checked_where_the_update_is_made() -> None:
         NODE_MAX_CHARS.values()
     )
     assert ChainNode.STRATEGIES not in NODE_MAX_CHARS
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "field"),
+    [
+        ("lingo_bp: {alpha: .inf}", "lingo_bp.alpha"),
+        ("lingo_bp: {beta: .nan}", "lingo_bp.beta"),
+        ("lingo_bp: {pair_margin: -.inf}", "lingo_bp.pair_margin"),
+        ("lingo_bp: {reaction_risk: {accepts_guidance: 2.0}}", "lingo_bp.reaction_risk"),
+        ("roles: {leader: {timeout_s: .inf}}", "roles.leader.timeout_s"),
+    ],
+)
+def test_04_config_floats_must_be_finite_and_in_range(tmp_path: Path, yaml_text: str, field: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml_text + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: {field}")
