@@ -206,7 +206,9 @@ def main(
             )
             problem = verdict(case, proc)
             said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-            first = said[-1] if case.kind == "endpoint" and said else (said[0] if said else "")
+            if case.kind == "endpoint":  # doctor prints its table on stdout: show the role's row
+                said = [line for line in said if "not ready" in line] or said
+            first = " ".join(said[0].split()) if said else ""
             rows.append((case.kind, case.what, f"FAIL: {problem}" if problem else first[:110]))
     by_kind = Counter(k for k, _, _ in rows)
     failed = Counter(k for k, _, r in rows if r.startswith("FAIL"))
