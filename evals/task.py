@@ -22,6 +22,7 @@ from schemas.evaluation import EvalSample, SampleScore
 if TYPE_CHECKING:
     from agents.lingo_bp.graph import Agents
     from evals.scorers import Scorer
+    from schemas.config import OysterConfig
     from warehouse.evaluation import EvalStore
     from warehouse.store import QueryResult
 
@@ -144,6 +145,9 @@ class EvalTask(ABC, Generic[OptionsT]):
     @abstractmethod
     def summaries(self, store: EvalStore, eval_id: str, options: OptionsT) -> list[Summary]:
         """The tables the command line prints after a run."""
+
+    def complete(self, store: EvalStore, eval_id: str, options: OptionsT, config: OysterConfig) -> None:
+        """Called once a run has scored every sample (e.g. to store what it fitted); by default nothing."""
 
     def comparison(self, store: EvalStore, eval_ids: list[str]) -> list[Summary]:
         """Tables for `oyster eval compare`: one run per model on the default options."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import IntEnum, StrEnum
 
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from schemas.base import LLMOutput, Record
 from schemas.scenario import UserType
@@ -64,6 +65,9 @@ class SafetyJudgement(LLMOutput):
     user_risk_intent: str = Field(max_length=100)
     adapted_guideline: str = Field(max_length=200)
     suggestion: str = Field(max_length=150)
+    # Filled by a calibrated judge after generation, never by the model: kept out of its schema.
+    p_unsafe: SkipJsonSchema[float | None] = None
+    calibration: SkipJsonSchema[str | None] = None
 
     @property
     def score(self) -> float:

@@ -38,6 +38,10 @@ class CachedBackend:
         self.model = inner.model
 
     async def complete(self, request: ChatRequest) -> ChatResult:
+        if request.top_logprobs:
+            # The store keeps text only; a hit without its probabilities would silently turn a
+            # probability verdict into a sampled one. These calls are one token: cheap to repeat.
+            return await self.inner.complete(request)
         key = request_key(self.kind, self.model, request)
         hit = await asyncio.to_thread(self.cache.get, key)
         if hit is not None:

@@ -17,7 +17,13 @@ from typing import Any
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from agents.backends.base import BackendError, BackendTimeout, ChatRequest, ChatResult
+from agents.backends.base import (
+    BackendError,
+    BackendTimeout,
+    ChatRequest,
+    ChatResult,
+    parse_top_logprobs,
+)
 from schemas.config import RoleModel
 from schemas.messages import as_dicts
 from schemas.secrets import redact, register_secret
@@ -104,6 +110,9 @@ class OpenAIBackend:
             }
         if request.seed is not None:
             body["seed"] = request.seed
+        if request.top_logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = request.top_logprobs
         start = time.perf_counter()
         data = await self._call("POST", "/chat/completions", body, self._max_retries)
         latency = (time.perf_counter() - start) * 1000
@@ -116,6 +125,7 @@ class OpenAIBackend:
                 prompt_tokens=int(usage.get("prompt_tokens") or 0),
                 completion_tokens=int(usage.get("completion_tokens") or 0),
                 latency_ms=latency,
+                top_logprobs=parse_top_logprobs(choices[0].get("logprobs")) if choices else None,
             )
         except (AttributeError, TypeError, ValueError) as exc:
             raise BackendError(f"{self._where()}: malformed chat completion ({exc})") from exc

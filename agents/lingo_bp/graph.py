@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import operator
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
@@ -32,7 +32,9 @@ from agents.roles.critic import Critic
 from agents.roles.leader import Leader
 from agents.roles.risk import RiskAssessor
 from agents.roles.user import UserSimulator
+from agents.roles.verdicts import VerdictJudge
 from agents.taxonomy import Taxonomy
+from schemas.calibration import JudgeCalibration
 from schemas.chain import DraftAnswer, ReasoningChain
 from schemas.config import ROLES, OysterConfig
 from schemas.gradient import ActiveLoss
@@ -85,6 +87,8 @@ class Agents:
     risk: RiskAssessor
     critic: Critic
     config: OysterConfig
+    #: the judges' verdict-only form (label probabilities), with any calibrations
+    verdicts: VerdictJudge
 
     @classmethod
     def build(
@@ -94,7 +98,10 @@ class Agents:
         taxonomy: Taxonomy | None = None,
         backends: dict[str, ChatBackend] | None = None,
         cache: ResponseStore | None = None,
+        calibrations: Mapping[tuple[str, str], JudgeCalibration] | None = None,
     ) -> Agents:
+        """``calibrations`` by (judge, backend:model); None reads them from ``config.warehouse``
+        when that is set (an empty or absent warehouse has none)."""
         prompts = prompts or PromptLibrary(config.prompts)
         taxonomy = taxonomy or Taxonomy.load()
         backends = dict(backends or {})
@@ -104,12 +111,18 @@ class Agents:
         if cache is not None:
             backends = {role: CachedBackend(b, cache) for role, b in backends.items()}
         llm = {role: RoleLLM(role, config.roles.get(role), backends[role], prompts) for role in ROLES}
+        if calibrations is None and config.warehouse:
+            from warehouse.evaluation import load_calibrations
+
+            calibrations = load_calibrations(config.warehouse)
+        verdicts = VerdictJudge(llm["risk"], llm["user"], calibrations)
         return cls(
             user=UserSimulator(llm["user"]),
             leader=Leader(llm["leader"]),
-            risk=RiskAssessor(llm["risk"], taxonomy),
+            risk=RiskAssessor(llm["risk"], taxonomy, verdicts),
             critic=Critic(llm["critic"], config.lingo_bp),
             config=config,
+            verdicts=verdicts,
         )
 
 

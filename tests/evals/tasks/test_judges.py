@@ -29,8 +29,8 @@ def test_judge_agreement_is_measured_against_the_hand_written_labels(warehouse: 
     run = warehouse.query("SELECT model, json_extract_string(config, '$.judge') FROM eval_runs").rows
     assert run == [("replay:hand-written", "refusal")]
     task = get_task("judges")
-    [(title, _)] = task.summaries(store, "j1", task.parse({"judge": "refusal"}))
-    assert title == "refusal judge agreement"
+    titles = [t for t, _ in task.summaries(store, "j1", task.parse({"judge": "refusal"}))]
+    assert titles == ["refusal judge agreement", "refusal judge metrics (positive class: recall)"]
 
 
 def _score(scorer: str, value: float, label: str) -> SampleScore:
