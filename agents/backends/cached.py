@@ -26,6 +26,9 @@ def request_key(backend: str, model: str, request: ChatRequest) -> str:
     payload = asdict(request)
     payload.pop("role", None)
     payload.pop("step", None)
+    # Requests with top_logprobs bypass the cache; leaving the field out keeps the keys of existing
+    # caches valid.
+    payload.pop("top_logprobs", None)
     blob = json.dumps({"backend": backend, "model": model, **payload}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 

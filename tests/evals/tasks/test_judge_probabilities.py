@@ -141,3 +141,25 @@ def test_probability_options_are_checked() -> None:
         task.parse({"judge": "safety", "method": "sampled", "calibrate": True})
     with pytest.raises(ValueError, match="--folds 4 or more"):
         task.parse({"judge": "safety", "exemplars": 2, "folds": 3})
+
+
+def test_probability_requests_bypass_the_response_cache_and_keep_old_keys() -> None:
+    from agents.backends.cached import CachedBackend, request_key
+
+    stored: dict[str, tuple[str, int, int]] = {}
+
+    class Store:
+        def get(self, key: str) -> tuple[str, int, int] | None:
+            return stored.get(key)
+
+        def put(self, key: str, backend: str, model: str, text: str, p: int, c: int) -> None:
+            stored[key] = (text, p, c)
+
+    inner = ScriptedBackend(logprob_answers, model="probabilities")
+    cached = CachedBackend(inner, Store())
+    request = ChatRequest(messages=[], step=StepName.JUDGE_VERDICT_HARM.value, max_tokens=1, top_logprobs=5)
+    first, second = (asyncio.run(cached.complete(request)) for _ in range(2))
+    assert first.top_logprobs and second.top_logprobs and not second.cache_hit and not stored
+    assert request_key("k", "m", ChatRequest(messages=[])) == request_key(
+        "k", "m", ChatRequest(messages=[], top_logprobs=3)
+    )
