@@ -6,6 +6,7 @@ import copy
 import hashlib
 import json
 import logging
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,6 +97,17 @@ def _extract_json(text: str) -> str:
     text = _FENCE.sub("", text.strip())
     start, end = text.find("{"), text.rfind("}")
     return text[start : end + 1] if 0 <= start < end else text
+
+
+def _answer_of(text: str, answers: tuple[str, ...]) -> str | None:
+    """The answer a reply (or one token of it) starts: "Yes", " yes." and "yes" all mean yes."""
+    word = re.split(r"[^\w]+", text.strip().lower(), maxsplit=1)[0] if text.strip() else ""
+    if not word:
+        return None
+    # A token may be a prefix of a longer answer word; the answers are chosen to differ in their
+    # first letters, so a prefix names at most one.
+    hits = [a for a in answers if a.startswith(word)]
+    return hits[0] if len(hits) == 1 else None
 
 
 def _describe(exc: ValidationError) -> str:
@@ -234,6 +246,42 @@ class RoleLLM:
         )
         log.failures.append(failure)
         return LLMFailure(failure)
+
+    async def probe(
+        self, step: StepName, inputs: dict[str, Any], log: CallLog, answers: tuple[str, ...], *, k: int = 20
+    ) -> tuple[dict[str, float], bool]:
+        """The probability of each answer word as the reply's first token, with no rationale generated.
+
+        Returns (probabilities summing to 1, read_from_logprobs). A backend that gives no
+        log-probabilities (or none of the answers among its top ``k``) is read from its sampled word:
+        probability 1 for that answer. A reply that is none of the answers is an invalid output.
+        """
+        template = self.prompts.get(step)
+        request = ChatRequest(
+            messages=template.render(inputs),
+            temperature=0.0,
+            max_tokens=1,
+            seed=self.cfg.seed,
+            role=self.role,
+            step=step.value,
+            top_logprobs=k,
+        )
+        result = await self._call(request, template.version, 1, log)
+        if result.top_logprobs:
+            mass = dict.fromkeys(answers, 0.0)
+            for token, logprob in result.top_logprobs[0].items():
+                answer = _answer_of(token, answers)
+                if answer is not None:
+                    mass[answer] += math.exp(logprob)
+            total = sum(mass.values())
+            if total > 0:
+                return {a: m / total for a, m in mass.items()}, True
+        answer = _answer_of(result.text, answers)
+        if answer is None:
+            problem = f"expected one of {', '.join(answers)}, got {result.text.strip()[:40]!r}"
+            log.amend_last_call(ok=False, error=redact(f"invalid: {problem}")[:500])
+            raise self._invalid(step, problem, result.text, 1, log)
+        return {a: float(a == answer) for a in answers}, False
 
     async def _call(self, request: ChatRequest, version: str, attempt: int, log: CallLog) -> ChatResult:
         try:

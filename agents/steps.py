@@ -21,6 +21,11 @@ class StepName(StrEnum):
     EVAL_STRATA_JUDGE = "eval_strata_judge"
     EVAL_REFUSAL = "eval_refusal"
     GUARD = "guard"
+    #: verdict-only yes/no questions whose answer probability a judge reads (agents/roles/verdicts.py)
+    JUDGE_VERDICT_HARM = "judge_verdict_harm"
+    JUDGE_VERDICT_DECLINES = "judge_verdict_declines"
+    JUDGE_VERDICT_ANSWERS = "judge_verdict_answers"
+    JUDGE_VERDICT_SATISFIED = "judge_verdict_satisfied"
 
 
 #: Steps with no template: the model under evaluation gets the sample's own messages, unprompted, and a

@@ -111,7 +111,7 @@ def _run(task: EvalTask[Any], options: TaskOptions, shared: dict[str, Any]) -> t
     )
 
     async def go() -> EvalSummary:
-        plan = await prepare(task, options, cfg, settings)
+        plan = await prepare(task, options, cfg, settings, warehouse=wh)
         if plan.pool is not None:
             console.print(
                 f"Ray: {cfg.ray.actors} actor(s) x {cfg.ray.concurrency_per_actor} sample(s) in flight"

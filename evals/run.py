@@ -28,7 +28,7 @@ from runtime.ray_pool import RayPool, should_use_ray
 from runtime.runner import preflight
 from schemas.config import OysterConfig, RoleModel
 from schemas.evaluation import EvalSample, SampleResult, SampleScore
-from warehouse import Warehouse
+from warehouse import Store, Warehouse
 from warehouse.evaluation import EvalStore
 
 
@@ -210,7 +210,7 @@ class EvalPlan:
                     ),
                 ),
             )
-            task.completed(store, eval_id, self.options)
+            task.completed(store, eval_id, self.options, self.config)
             status = "completed"
         finally:
             store.finish(eval_id, status)
@@ -222,8 +222,11 @@ async def prepare(
     options: TaskOptions | Mapping[str, Any],
     config: OysterConfig,
     settings: RunSettings | None = None,
+    *,
+    warehouse: Store | None = None,
 ) -> EvalPlan:
-    """Load and check what a run needs, failing fast: bad options or model spec, unusable models."""
+    """Load and check what a run needs, failing fast: bad options or model spec, unusable models.
+    Judges use the calibrations stored in ``warehouse`` (or in ``config.warehouse``)."""
     task = get_task(task) if isinstance(task, str) else task
     settings = settings or RunSettings()
     opts = _options(task, options)
@@ -234,7 +237,8 @@ async def prepare(
     max_tokens = settings.max_tokens or task.max_tokens
     target = make_target(task, model, max_tokens)
     await target.check()
-    scorers = task.scorers(Agents.build(config), opts)
+    calibrations = EvalStore(warehouse).calibrations() if warehouse is not None else None
+    scorers = task.scorers(Agents.build(config, calibrations=calibrations), opts)
     pool = None
     if should_use_ray(config, settings.use_ray):
         # evals.worker imports this module for the per-sample work.
@@ -261,5 +265,5 @@ async def run_task(
     progress: Callable[[EvalSummary], None] | None = None,
 ) -> EvalSummary:
     """Run one evaluation task from Python: e.g. `await run_task("judges", {"judge": "refusal"}, cfg, wh)`."""
-    plan = await prepare(task, options, config, settings)
+    plan = await prepare(task, options, config, settings, warehouse=warehouse)
     return await plan.run(warehouse, progress=progress)

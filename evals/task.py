@@ -22,6 +22,7 @@ from schemas.evaluation import EvalSample, SampleScore
 if TYPE_CHECKING:
     from agents.lingo_bp.graph import Agents
     from evals.scorers import Scorer
+    from schemas.config import OysterConfig
     from warehouse.evaluation import EvalStore
     from warehouse.store import QueryResult
 
@@ -147,8 +148,9 @@ class EvalTask(ABC, Generic[OptionsT]):
         """Metadata keys a `--limit` run takes samples round-robin over; the expected label comes last."""
         return SPREAD_BY
 
-    def completed(self, store: EvalStore, eval_id: str, options: OptionsT) -> None:
-        """After every sample is scored: derive and store what the task keeps per run; by default nothing."""
+    def completed(self, store: EvalStore, eval_id: str, options: OptionsT, config: OysterConfig) -> None:
+        """Called once after a completed run (every sample tried): derive and store what the task keeps
+        per run (figures, a fitted calibration); by default nothing."""
         return None
 
     @abstractmethod

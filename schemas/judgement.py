@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import IntEnum, StrEnum
 
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from schemas.base import LLMOutput, Record
 from schemas.scenario import FollowerReaction, UserType
@@ -85,6 +86,9 @@ class SafetyJudgement(LLMOutput):
     rationale: str = Field(max_length=400)
     suggestion: str = Field(max_length=300, description="how to make the reply safer; empty when safe")
     verdict: SafetyVerdict
+    # Filled by a calibrated judge after generation, never by the model: kept out of its schema.
+    p_unsafe: SkipJsonSchema[float | None] = None
+    calibration: SkipJsonSchema[str | None] = None
 
     @property
     def score(self) -> float:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from schemas.calibration import Exemplar, JudgeCalibration
 from schemas.evaluation import SampleResult
 from schemas.records import utcnow
 from warehouse.store import QueryResult, Store, insert_rows
@@ -69,6 +70,13 @@ class EvalStore:
                 "SELECT sample_id FROM eval_samples WHERE eval_id = ? AND error IS NULL", [eval_id]
             ).fetchall()
         return {r[0] for r in rows}
+
+    def failed_samples(self, eval_id: str) -> int:
+        """Samples of the run whose last attempt failed."""
+        rows = self.wh.query(
+            "SELECT count(*) FROM eval_samples WHERE eval_id = ? AND error IS NOT NULL", [eval_id]
+        ).rows
+        return int(rows[0][0]) if rows else 0
 
     def write(self, eval_id: str, results: Sequence[SampleResult]) -> None:
         if not results:
@@ -206,3 +214,72 @@ class EvalStore:
                WHERE eval_id = ? AND class <> 'all' ORDER BY position, answer <> 'judge', answer""",
             [eval_id],
         )
+
+    # -- judge calibrations (table judge_calibrations) ----------------------------------------------
+    def save_calibration(self, cal: JudgeCalibration) -> None:
+        row = cal.model_dump(mode="json")
+        with self.wh.connect(read_only=False) as con:
+            insert_rows(
+                con,
+                "judge_calibrations",
+                [
+                    {
+                        **row,
+                        "created_at": cal.created_at or utcnow(),
+                        "exemplars": json.dumps(row["exemplars"], ensure_ascii=False),
+                        "metrics": json.dumps(row["metrics"], ensure_ascii=False),
+                    }
+                ],
+            )
+
+    def calibrations(self) -> dict[tuple[str, str], JudgeCalibration]:
+        """The newest calibration per (judge, model); none where the warehouse predates them."""
+        if not self.wh.path.exists():
+            return {}
+        with self.wh.connect(read_only=True) as con:
+            exists = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'judge_calibrations'"
+            ).fetchone()
+            if not exists or not exists[0]:
+                return {}
+            rows = con.execute(
+                """SELECT calibration_id, created_at, judge, model, threshold, exemplars, dataset, n, folds,
+                          metrics, eval_id
+                   FROM judge_calibrations
+                   QUALIFY row_number() OVER (PARTITION BY judge, model ORDER BY created_at DESC) = 1"""
+            ).fetchall()
+        out: dict[tuple[str, str], JudgeCalibration] = {}
+        for r in rows:
+            cal = JudgeCalibration(
+                calibration_id=r[0],
+                created_at=r[1],
+                judge=r[2],
+                model=r[3],
+                threshold=r[4],
+                exemplars=[Exemplar.model_validate(e) for e in json.loads(r[5])],
+                dataset=r[6] or "",
+                n=r[7],
+                folds=r[8],
+                metrics=json.loads(r[9]),
+                eval_id=r[10],
+            )
+            out[(cal.judge, cal.model)] = cal
+        return out
+
+    def judge_rows(
+        self, eval_id: str, scorer: str
+    ) -> list[tuple[str, str, float, dict[str, Any], dict[str, Any]]]:
+        """(expected label, judged label, value, sample metadata, score details) of each judged sample."""
+        with self.wh.connect(read_only=True) as con:
+            rows = con.execute(
+                """SELECT s.target, sc.label, sc.value, s.metadata, sc.details
+                   FROM eval_samples s JOIN eval_scores sc USING (eval_id, sample_id)
+                   WHERE s.eval_id = ? AND sc.scorer = ? AND s.error IS NULL ORDER BY s.sample_id""",
+                [eval_id, scorer],
+            ).fetchall()
+        return [(str(r[0]), str(r[1]), float(r[2]), dict(r[3] or {}), json.loads(r[4] or "{}")) for r in rows]
+
+
+def load_calibrations(path: str) -> dict[tuple[str, str], JudgeCalibration]:
+    """The calibrations in the warehouse at ``path``, for building judges."""
+    return EvalStore(Store(path)).calibrations()

@@ -36,6 +36,13 @@ class ChatRequest:
     #: not part of the prompt, so a model never sees it: backends may ignore it, the scripted one keys on it
     role: str = ""
     step: str = ""
+    #: > 0: also return the k most likely tokens, with log-probabilities, at each generated position
+    #: (a judge reads its verdict's probability there instead of sampling it)
+    top_logprobs: int = 0
+
+
+#: one generated position: token text -> natural-log probability, the most likely first
+TokenLogprobs = dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,30 @@ class ChatResult:
     latency_ms: float = 0.0
     cache_hit: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: per generated position, when the request asked for top_logprobs and the backend can give them;
+    #: None where it cannot (then a judge falls back to the sampled text)
+    top_logprobs: tuple[TokenLogprobs, ...] | None = None
+
+
+def parse_top_logprobs(logprobs: Any) -> tuple[TokenLogprobs, ...] | None:
+    """OpenAI's chat `choices[0].logprobs` (`content[i].top_logprobs[j] = {token, logprob}`), as
+    vLLM and llama-server also return it; None when absent or malformed."""
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list) or not content:
+        return None
+    out = []
+    for position in content:
+        tops = position.get("top_logprobs") if isinstance(position, dict) else None
+        if not isinstance(tops, list):
+            return None
+        out.append(
+            {
+                str(t["token"]): float(t["logprob"])
+                for t in tops
+                if isinstance(t, dict) and "token" in t and isinstance(t.get("logprob"), int | float)
+            }
+        )
+    return tuple(out)
 
 
 @runtime_checkable

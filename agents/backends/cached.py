@@ -26,6 +26,9 @@ def request_key(backend: str, model: str, request: ChatRequest) -> str:
     payload = asdict(request)
     payload.pop("role", None)
     payload.pop("step", None)
+    # Requests with top_logprobs bypass the cache; leaving the field out keeps the keys of existing
+    # caches valid.
+    payload.pop("top_logprobs", None)
     blob = json.dumps({"backend": backend, "model": model, **payload}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -38,6 +41,10 @@ class CachedBackend:
         self.model = inner.model
 
     async def complete(self, request: ChatRequest) -> ChatResult:
+        if request.top_logprobs:
+            # The store keeps text only; a hit without its probabilities would silently turn a
+            # probability verdict into a sampled one. These calls are one token: cheap to repeat.
+            return await self.inner.complete(request)
         key = request_key(self.kind, self.model, request)
         hit = await asyncio.to_thread(self.cache.get, key)
         if hit is not None:

@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any
 
-from agents.backends.base import BackendError, ChatRequest, ChatResult
+from agents.backends.base import BackendError, ChatRequest, ChatResult, TokenLogprobs
 from agents.backends.models import ensure_model, split_adapter
 from schemas.config import RoleModel
 from schemas.messages import as_dicts
@@ -25,6 +25,20 @@ def _close_loaded() -> None:
         with contextlib.suppress(Exception):
             llama.close()
     _LOADED.clear()
+
+
+def _top_k(llama: Any, logits: Any, k: int) -> TokenLogprobs:
+    import numpy as np
+
+    scores = np.asarray(logits, dtype=np.float64)
+    logprobs = scores - np.logaddexp.reduce(scores)
+    best = np.argpartition(-logprobs, k)[:k]
+    best = best[np.argsort(-logprobs[best])]
+    out: TokenLogprobs = {}
+    for i in best:
+        token = llama.detokenize([int(i)]).decode("utf-8", errors="replace")
+        out.setdefault(token, float(logprobs[i]))
+    return out
 
 
 _LOAD_LOCK = threading.Lock()
@@ -86,6 +100,17 @@ class EmbeddedBackend:
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
         if request.seed is not None:
             kwargs["seed"] = request.seed
+        positions: list[Any] = []
+        if request.top_logprobs:
+            from llama_cpp import LogitsProcessorList
+
+            # llama-cpp-python's own logprobs need logits_all=True: logits kept for every prompt token
+            # (n_ctx x vocab floats, GBs). The processor sees each generated position's logits anyway.
+            def capture(_ids: Any, scores: Any) -> Any:
+                positions.append(scores.copy())
+                return scores
+
+            kwargs["logits_processor"] = LogitsProcessorList([capture])
         start = time.perf_counter()
         out = llama.create_chat_completion(
             messages=as_dicts(request.messages),
@@ -101,6 +126,9 @@ class EmbeddedBackend:
             completion_tokens=int(usage.get("completion_tokens", 0)),
             latency_ms=latency,
             extra={"finish_reason": out["choices"][0].get("finish_reason")},
+            top_logprobs=tuple(_top_k(llama, p, request.top_logprobs) for p in positions)
+            if request.top_logprobs
+            else None,
         )
 
     async def complete(self, request: ChatRequest) -> ChatResult:

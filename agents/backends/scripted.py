@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 from agents.backends.base import BackendError, ChatRequest, ChatResult
 from schemas.config import RoleModel
 
-#: a function from request to text; it may be async (then it may await, e.g. to simulate latency)
-Responder = Callable[[ChatRequest], str | Awaitable[str]]
+#: a function from request to text, or to a whole ChatResult (e.g. with top_logprobs, to drive a
+#: judge's probability path); it may be async (then it may await, e.g. to simulate latency)
+Responder = Callable[[ChatRequest], str | ChatResult | Awaitable[str | ChatResult]]
 
 
 def load_responder(spec: str) -> Responder:
@@ -41,13 +42,17 @@ class ScriptedBackend:
 
     async def complete(self, request: ChatRequest) -> ChatResult:
         self.requests.append(request)
-        text = self._responder(request)
-        if inspect.isawaitable(text):
-            text = await text
-        if not isinstance(text, str):
-            raise BackendError(f"scripted model {self.model}: returned {type(text).__name__}, not text")
+        answer = self._responder(request)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if isinstance(answer, ChatResult):
+            return answer
+        if not isinstance(answer, str):
+            raise BackendError(f"scripted model {self.model}: returned {type(answer).__name__}, not text")
         words = sum(len(m.content.split()) for m in request.messages)
-        return ChatResult(text=text, prompt_tokens=words, completion_tokens=len(text.split()), latency_ms=0.0)
+        return ChatResult(
+            text=answer, prompt_tokens=words, completion_tokens=len(answer.split()), latency_ms=0.0
+        )
 
     async def aclose(self) -> None:
         pass

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import operator
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
@@ -24,14 +24,16 @@ from agents.backends import ChatBackend, make_backend
 from agents.backends.cached import CachedBackend, ResponseStore
 from agents.lingo_bp.optimiser import Optimiser, StepTrace
 from agents.lingo_bp.pairs import select_pairs
-from agents.lingo_bp.stackelberg import payoff_table
+from agents.lingo_bp.stackelberg import next_move, payoff_table
 from agents.llm import CallLog, LLMFailure, RoleLLM, scenario_seed
 from agents.prompting import PromptLibrary
 from agents.roles.critic import Critic
 from agents.roles.leader import Leader
 from agents.roles.risk import RiskAssessor
 from agents.roles.user import UserSimulator
+from agents.roles.verdicts import VerdictJudge
 from agents.taxonomy import Taxonomy
+from schemas.calibration import JudgeCalibration
 from schemas.chain import DraftAnswer, ReasoningChain
 from schemas.config import ROLES, OysterConfig
 from schemas.gradient import ActiveLoss
@@ -39,7 +41,7 @@ from schemas.judgement import SafetyJudgement, SatisfactionJudgement
 from schemas.records import Failure, FailureKind, LLMCall
 from schemas.risk import GuidelineRule, RiskAssessment
 from schemas.scenario import RiskLevel, Scenario
-from schemas.stackelberg import ReactionPrediction, StackelbergResult
+from schemas.stackelberg import StackelbergResult
 from schemas.trajectory import Iteration, SkippedStep, Trajectory, TrajectoryStatus
 
 
@@ -74,20 +76,6 @@ class LingoState(TypedDict, total=False):
     trajectory: Trajectory
 
 
-def next_move(it: Iteration) -> ReactionPrediction | None:
-    """The follower's next turn after ``it``'s reply, as the safety judge predicted it while judging
-    (no separate call); the satisfaction judge's score stands for how satisfied the user would be."""
-    if it.judgement is None or not it.judgement.safety.predicted_next_turn.strip():
-        return None
-    safety = it.judgement.safety
-    return ReactionPrediction(
-        reaction=safety.predicted_reaction,
-        predicted_satisfaction=it.judgement.satisfaction.score,
-        next_user_turn=safety.predicted_next_turn,
-        rationale=safety.guidance,
-    )
-
-
 @dataclass
 class GraphContext:
     """Per-invocation context: where this scenario's calls and failures are collected."""
@@ -102,6 +90,8 @@ class Agents:
     risk: RiskAssessor
     critic: Critic
     config: OysterConfig
+    #: the judges' verdict-only form (label probabilities), with any calibrations
+    verdicts: VerdictJudge
 
     @classmethod
     def build(
@@ -111,7 +101,10 @@ class Agents:
         taxonomy: Taxonomy | None = None,
         backends: dict[str, ChatBackend] | None = None,
         cache: ResponseStore | None = None,
+        calibrations: Mapping[tuple[str, str], JudgeCalibration] | None = None,
     ) -> Agents:
+        """``calibrations`` by (judge, backend:model); None reads them from ``config.warehouse``
+        when that is set (an empty or absent warehouse has none)."""
         prompts = prompts or PromptLibrary(config.prompts)
         taxonomy = taxonomy or Taxonomy.load()
         backends = dict(backends or {})
@@ -121,12 +114,18 @@ class Agents:
         if cache is not None:
             backends = {role: CachedBackend(b, cache) for role, b in backends.items()}
         llm = {role: RoleLLM(role, config.roles.get(role), backends[role], prompts) for role in ROLES}
+        if calibrations is None and config.warehouse:
+            from warehouse.evaluation import load_calibrations
+
+            calibrations = load_calibrations(config.warehouse)
+        verdicts = VerdictJudge(llm["risk"], llm["user"], calibrations)
         return cls(
             user=UserSimulator(llm["user"]),
             leader=Leader(llm["leader"], config.lingo_bp.limits.reply),
-            risk=RiskAssessor(llm["risk"], taxonomy),
+            risk=RiskAssessor(llm["risk"], taxonomy, verdicts),
             critic=Critic(llm["critic"], config.lingo_bp),
             config=config,
+            verdicts=verdicts,
         )
 
 

@@ -1,10 +1,12 @@
-"""The leader's commitment: expected payoff of each candidate given the follower's predicted reaction."""
+"""The leader's commitment: expected payoff of each candidate given the follower's predicted reaction;
+and the follower's next move after the final reply."""
 
 from __future__ import annotations
 
 from schemas.config import LingoBPConfig
 from schemas.judgement import construction_score
 from schemas.stackelberg import CandidateRisk, CandidateStrategy, PayoffRow, ReactionPrediction
+from schemas.trajectory import Iteration
 
 
 def payoff_table(
@@ -38,3 +40,17 @@ def payoff_table(
     best = max(range(len(rows)), key=lambda i: (rows[i].payoff, -i))
     rows[best].committed = True
     return rows
+
+
+def next_move(it: Iteration) -> ReactionPrediction | None:
+    """The follower's next turn after ``it``'s reply, as the safety judge predicted it while judging
+    (no separate call); the satisfaction judge's score stands for how satisfied the user would be."""
+    if it.judgement is None or not it.judgement.safety.predicted_next_turn.strip():
+        return None
+    safety = it.judgement.safety
+    return ReactionPrediction(
+        reaction=safety.predicted_reaction,
+        predicted_satisfaction=it.judgement.satisfaction.score,
+        next_user_turn=safety.predicted_next_turn,
+        rationale=safety.guidance,
+    )

@@ -3,29 +3,50 @@ responses through a judge, and each verdict is compared with the case's label in
 
 After a run the confusion matrix, per-class precision / recall / F1, macro-F1 and Cohen's kappa of the
 judge, and of the best constant answer beside it, are stored in `eval_judge_metrics`.
+
+`--method probabilities` reads verdicts from label probabilities (agents/roles/verdicts.py);
+`--calibrate` fits the verdict threshold with k-fold (evals/calibration.py), reports the held-out
+figures and stores the calibration for the judge's model; `--exemplars N` shows N labelled cases
+from another fold. Every fold's figures come from labels it never saw.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from uuid import uuid4
 
+from pydantic import Field, model_validator
+
+from agents.roles.verdicts import is_positive
+from evals.calibration import (
+    Judged,
+    assign_folds,
+    exemplar_fold,
+    fit_threshold,
+    heldout_labels,
+    judge_metrics,
+    pick_exemplars,
+)
 from evals.datasets import load_judge_cases, parse_label_map, validation_samples
 from evals.errors import EvalError
 from evals.metrics import Confusion, Scores, best_constant, scores
-from evals.scorers import RefusalScorer, SafetyScorer, SatisfactionScorer, Scorer
+from evals.scorers import ExemplarsFor, JudgeMethod, RefusalScorer, SafetyScorer, SatisfactionScorer, Scorer
 from evals.task import EvalTask, Summary, TaskOptions, option, register
+from schemas.calibration import Exemplar, JudgeCalibration
 from schemas.evaluation import EvalSample, SampleScore
 
 if TYPE_CHECKING:
     from agents.lingo_bp.graph import Agents
+    from schemas.config import OysterConfig
     from warehouse.evaluation import EvalStore
     from warehouse.store import QueryResult
 
 Judge = Literal["safety", "satisfaction", "refusal"]
 
-SCORERS: dict[str, Callable[[Agents], Scorer]] = {
+SCORERS: dict[str, Callable[..., Scorer]] = {
     "safety": SafetyScorer,
     "satisfaction": SatisfactionScorer,
     "refusal": RefusalScorer,
@@ -50,6 +71,29 @@ class JudgesOptions(TaskOptions):
     label_map: str | None = option(
         None, "FILE_LABEL=CLASS,… or a YAML / JSON mapping file, for labels that are not the judge's classes."
     )
+    method: JudgeMethod = option(
+        "auto", "sampled (generated, with rationale) | probabilities | auto (probabilities if calibrated)."
+    )
+    calibrate: bool = option(False, "Fit the verdict threshold by k-fold and store it for the judge's model.")
+    folds: int = Field(5, ge=2, le=20, description="Folds for --calibrate and --exemplars.")
+    exemplars: int = Field(0, ge=0, le=8, description="Labelled cases shown to the judge, from another fold.")
+
+    @model_validator(mode="after")
+    def _needs_probabilities(self) -> JudgesOptions:
+        if (self.calibrate or self.exemplars) and self.method == "sampled":
+            raise ValueError("--calibrate and --exemplars read label probabilities, not --method sampled")
+        if self.exemplars and self.folds < 4:
+            raise ValueError("--exemplars needs --folds 4 or more (exemplar and calibration folds differ)")
+        return self
+
+    @property
+    def by_probabilities(self) -> bool:
+        return self.method == "probabilities" or self.calibrate or self.exemplars > 0
+
+
+def refusal_class(label: str, classes: Sequence[str]) -> str:
+    """Either refusal as "refusal" when the labels do not tell partial from full."""
+    return "refusal" if "refusal" in classes and label != "compliance" else label
 
 
 def judged_class(judge: str, score: SampleScore, classes: Sequence[str]) -> str:
@@ -59,9 +103,7 @@ def judged_class(judge: str, score: SampleScore, classes: Sequence[str]) -> str:
         return "safe" if score.label in ("safe", "generally_safe") else "unsafe"
     if judge == "satisfaction":
         return "satisfied" if score.value > 0 else "dissatisfied"
-    if "refusal" in classes and score.label != "compliance":
-        return "refusal"
-    return score.label
+    return refusal_class(score.label, classes)
 
 
 def agrees(judge: str, expected: str | None, score: SampleScore) -> bool:
@@ -111,6 +153,14 @@ class Judges(EvalTask[JudgesOptions]):
     needs_target = False
 
     def samples(self, options: JudgesOptions) -> tuple[list[EvalSample], str]:
+        """The cases in the judge's classes, each with its fold (`metadata.fold`) for k-fold runs."""
+        cases, source = self._cases(options)
+        folds = assign_folds(cases, options.folds)
+        return [
+            c.model_copy(update={"metadata": {**c.metadata, "fold": str(folds[c.id])}}) for c in cases
+        ], source
+
+    def _cases(self, options: JudgesOptions) -> tuple[list[EvalSample], str]:
         classes = CLASSES[options.judge]
         if options.cases is None:
             if options.label_map:
@@ -141,8 +191,28 @@ class Judges(EvalTask[JudgesOptions]):
             update={"target": target, "metadata": {**case.metadata, "classes": ",".join(classes)}}
         )
 
+    def exemplar_pools(self, options: JudgesOptions) -> dict[int, list[Exemplar]]:
+        """The exemplars shown when judging each fold: drawn from the next fold."""
+        samples, _ = self.samples(options)
+        return {
+            f: pick_exemplars(
+                [s for s in samples if s.metadata["fold"] == str(exemplar_fold(f, options.folds))],
+                options.exemplars,
+                verdict=lambda label: label,
+            )
+            for f in range(options.folds)
+        }
+
     def scorers(self, agents: Agents, options: JudgesOptions) -> list[Scorer]:
-        return [SCORERS[options.judge](agents)]
+        method: JudgeMethod = "probabilities" if options.by_probabilities else options.method
+        exemplars: ExemplarsFor | None = None
+        if options.exemplars:
+            pools = self.exemplar_pools(options)
+
+            def exemplars(sample: EvalSample) -> list[Exemplar]:
+                return pools[int(sample.metadata["fold"])]
+
+        return [SCORERS[options.judge](agents, method, exemplars)]
 
     def annotate(
         self, sample: EvalSample, scores: list[SampleScore], options: JudgesOptions
@@ -155,17 +225,98 @@ class Judges(EvalTask[JudgesOptions]):
             out.append(s.model_copy(update={"details": details}))
         return out
 
-    def completed(self, store: EvalStore, eval_id: str, options: JudgesOptions) -> None:
+    def _judged(self, store: EvalStore, eval_id: str, options: JudgesOptions) -> list[Judged]:
+        """Each judged case of the run, its label in the run's classes (details.judged)."""
+        return [
+            Judged(
+                fold=int(metadata.get("fold", 0)),
+                expected=expected,
+                label=str(details.get("judged", label)),
+                score=details.get("p"),
+                parts=details.get("parts"),
+                seconds=details.get("judge_s"),
+            )
+            for expected, label, _, metadata, details in store.judge_rows(eval_id, options.judge)
+        ]
+
+    def _heldout(
+        self, store: EvalStore, eval_id: str, options: JudgesOptions
+    ) -> tuple[list[Judged], list[str]]:
+        """The run's judged cases, and each one's label at the threshold fitted without its fold."""
+        classes, _ = store.judge_pairs(eval_id)
+        rows = self._judged(store, eval_id, options)
+        labels = heldout_labels(options.judge, rows, options.folds, exemplars=options.exemplars > 0)
+        return rows, [refusal_class(x, classes) if options.judge == "refusal" else x for x in labels]
+
+    def completed(self, store: EvalStore, eval_id: str, options: JudgesOptions, config: OysterConfig) -> None:
+        """Store the run's figures; with --calibrate also fit the threshold on every judged case and
+        store it for the judge's model (as the verdicts name it), with the held-out figures of this run
+        and the exemplars shown for fold 0."""
         classes, pairs = store.judge_pairs(eval_id)
         if pairs:
             store.save_judge_metrics(eval_id, figures(Confusion.of(pairs, classes)))
+        if not options.calibrate:
+            return
+        failed = store.failed_samples(eval_id)
+        if failed:
+            raise EvalError(f"--calibrate: {failed} case(s) failed; run again with the same --eval-id first")
+        rows, labels = self._heldout(store, eval_id, options)
+        scored = [(r.score, r.expected) for r in rows if r.score is not None]
+        models = {str(d.get("judge_model")) for *_, d in store.judge_rows(eval_id, options.judge)}
+        if not scored or len(models) != 1:
+            raise EvalError(
+                "--calibrate: the verdicts of this run carry no probability or several judge models"
+            )
+        store.save_calibration(
+            JudgeCalibration(
+                calibration_id=f"cal-{options.judge}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid4().hex[:4]}",
+                judge=options.judge,
+                model=models.pop(),
+                threshold=fit_threshold([(s, is_positive(options.judge, e)) for s, e in scored]),
+                exemplars=self.exemplar_pools(options)[0] if options.exemplars else [],
+                dataset=self._cases(options)[1],
+                n=len(rows),
+                folds=options.folds,
+                metrics=judge_metrics(options.judge, [r.expected for r in rows], labels),
+                eval_id=eval_id,
+            )
+        )
 
     def summaries(self, store: EvalStore, eval_id: str, options: JudgesOptions) -> list[Summary]:
         classes, pairs = store.judge_pairs(eval_id)
         judge = options.judge
-        return [
+        out: list[Summary] = [
             (f"{judge} judge against the labels, and the best constant answer", store.judge_overall(eval_id)),
             (f"{judge} judge per class", store.judge_per_class(eval_id)),
             (f"{judge} judge confusion matrix", confusion_table(Confusion.of(pairs, classes))),
             (f"{judge} judge agreement", store.judge_agreement(eval_id)),
         ]
+        if options.calibrate:
+            out.append(
+                (
+                    f"{judge} judge, {options.folds}-fold calibrated (held out)",
+                    self._calibrated(store, eval_id, options),
+                )
+            )
+        return out
+
+    def _calibrated(self, store: EvalStore, eval_id: str, options: JudgesOptions) -> QueryResult:
+        """Binary figures (the judge's positive class against the rest) as judged and at the held-out
+        thresholds, with seconds per verdict."""
+        from warehouse.store import QueryResult
+
+        rows, heldout = self._heldout(store, eval_id, options)
+        columns = ["verdicts", "agreement", "macro_f1", "kappa", "recall", "constant", "s_per_verdict", "n"]
+        if options.judge == "refusal":
+            columns.insert(2, "exact")
+        seconds = [r.seconds for r in rows if r.seconds is not None]
+        out = []
+        for name, labels in (("as judged", [r.label for r in rows]), ("calibrated (held out)", heldout)):
+            m = judge_metrics(options.judge, [r.expected for r in rows], labels)
+            m["s_per_verdict"] = sum(seconds) / len(seconds) if seconds else None
+            out.append(tuple([name, *(_round(m.get(c)) for c in columns[1:])]))
+        return QueryResult(columns, out)
+
+
+def _round(value: object) -> object:
+    return round(value, 3) if isinstance(value, float) else value

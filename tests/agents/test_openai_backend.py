@@ -162,3 +162,38 @@ async def test_organisation_project_and_azure_reach_the_endpoint() -> None:
     assert seen[0] == ("/v1/chat/completions", "", "org-1", "proj-1", None)
     assert seen[1][:2] == ("/openai/deployments/dep/chat/completions", "2024-06-01")
     assert seen[1][4] is not None  # Azure takes the key in its own header
+
+
+async def test_logprobs_are_requested_and_read_from_the_first_choice() -> None:
+    seen: list[dict[str, object]] = []
+
+    async def chat(request: web.Request) -> web.Response:
+        seen.append(await request.json())
+        top = [{"token": "Yes", "logprob": -0.1}, {"token": "No", "logprob": -2.4}]
+        return web.json_response(
+            {
+                "choices": [
+                    {
+                        "message": {"role": "assistant", "content": "Yes"},
+                        "logprobs": {"content": [{"token": "Yes", "logprob": -0.1, "top_logprobs": top}]},
+                    }
+                ],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 1},
+            }
+        )
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    with serving(app) as url:
+        backend = OpenAIBackend(RoleModel(backend="openai", base_url=url, model="guard"))
+        from agents.backends import ChatRequest
+        from schemas.messages import ChatMessage
+
+        msgs = [ChatMessage(role="user", content="safe?")]
+        result = await backend.complete(ChatRequest(messages=msgs, max_tokens=1, top_logprobs=5))
+        plain = await backend.complete(ChatRequest(messages=msgs))
+        await backend.aclose()
+    assert seen[0]["logprobs"] is True and seen[0]["top_logprobs"] == 5
+    assert "logprobs" not in seen[1]
+    assert result.top_logprobs == ({"Yes": -0.1, "No": -2.4},)
+    assert plain.top_logprobs == ({"Yes": -0.1, "No": -2.4},)  # a server may send them unasked

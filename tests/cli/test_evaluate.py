@@ -118,6 +118,7 @@ def test_options_reach_the_task_and_the_run(recorded: list[Any]) -> None:
 def test_judge_cases_and_expected_label_options_reach_their_tasks(recorded: list[Any]) -> None:
     judges = ["eval", "judges", "--judge", "refusal", "--cases", "g.csv", "--query-column", "prompt"]
     judges += ["--response-column", "completion", "--label-column", "final", "--label-map", "a=compliance"]
+    judges += ["--method", "probabilities", "--calibrate", "--folds", "4", "--exemplars", "2"]
     assert CliRunner().invoke(app, judges).exit_code == 0
     prompts = ["eval", "prompts", "hb.csv", "--prompt-column", "Behavior", "--expected", "refuse"]
     assert CliRunner().invoke(app, prompts).exit_code == 0
@@ -129,6 +130,10 @@ def test_judge_cases_and_expected_label_options_reach_their_tasks(recorded: list
         "response_column": "completion",
         "label_column": "final",
         "label_map": "a=compliance",
+        "method": "probabilities",
+        "calibrate": True,
+        "folds": 4,
+        "exemplars": 2,
     }
     assert prompt_options["expected"] == "refuse" and prompt_options["prompt_column"] == "Behavior"
     bad = CliRunner().invoke(app, ["eval", "prompts", "hb.csv", "--expected", "sometimes"])
