@@ -105,8 +105,12 @@ class LlamaServer:
     def spawn(self) -> None:
         self.port = _free_port()
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (kept open for the server's life)
+        # OpenMP threads spin while they wait by default: on CPUs shared with other work (2 cores, a
+        # busy machine) one descheduled thread stalls every step, 1 tok/s instead of 18 (performance.md).
+        env = {"OMP_WAIT_POLICY": "passive", **os.environ}
         self.proc = subprocess.Popen(
             self.command(),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
