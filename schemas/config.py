@@ -23,6 +23,7 @@ BackendKind = Literal["embedded", "openai", "scripted", "langchain"]
 #: dedicated guard models whose own output format the risk role can read (agents.guards)
 GuardKind = Literal["qwen3guard", "llamaguard"]
 StructuredMethod = Literal["auto", "json_schema", "function_calling", "json_mode", "text"]
+ServeMode = Literal["auto", "server", "in-process"]
 # Constructor arguments under these names carry credentials; the config is stored with every run.
 _SECRET_NAME = re.compile(
     r"(api|access|secret|private|subscription)[_-]?key|(^|[_-])token$|secret|passw|credential|authori[sz]ation",
@@ -48,6 +49,14 @@ class RoleModel(Record):
     seed: int | None = 0
     n_ctx: int = Field(default=4096, gt=0, description="embedded only: context window")
     n_threads: int | None = Field(default=None, description="embedded only: CPU threads")
+    serve: ServeMode = Field(
+        default="auto",
+        description="embedded only: a managed llama-server (batched decoding), llama.cpp in this process, "
+        "or auto: the server when it is built",
+    )
+    parallel: int = Field(
+        default=4, ge=1, le=64, description="embedded server only: sequences decoded together (slots)"
+    )
     kwargs: dict[str, Any] = Field(
         default_factory=dict, description="langchain only: constructor arguments; secrets as {env: NAME}"
     )

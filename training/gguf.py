@@ -15,11 +15,12 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from agents.backends.base import BackendError
+from agents.backends.llama_source import fetch_sdist
 from agents.backends.models import ensure_model, model_cache_dir
 from training import TrainError
 
@@ -120,17 +121,11 @@ def install_converter() -> Path:
     dest = converter_dir()
     if (dest / CONVERTER).exists():
         return dest
-    version = dest.name.removeprefix("llama.cpp-tools-")
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", f"llama-cpp-python=={version}", "--no-deps"]
-        cmd += ["--no-binary", ":all:", "-d", tmp, "-q"]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        sdists = list(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
-        if done.returncode != 0 or not sdists:
-            tail = (done.stderr.strip().splitlines() or ["no sdist"])[-1]
-            raise TrainError(f"cannot fetch the llama-cpp-python {version} sdist for its converter: {tail}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        return unpack_converter(sdists[0], dest)
+    try:
+        sdist = fetch_sdist(dest.name.removeprefix("llama.cpp-tools-"))
+    except BackendError as exc:
+        raise TrainError(f"{exc} (for its converter)") from None
+    return unpack_converter(sdist, dest)
 
 
 def convert_adapter_to_gguf(adapter_dir: Path, base_dir: Path) -> Path:

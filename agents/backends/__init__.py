@@ -16,7 +16,14 @@ def _langchain(cfg: RoleModel) -> ChatBackend:
     return LangChainBackend(cfg)
 
 
-register_backend("embedded", EmbeddedBackend)
+def _embedded(cfg: RoleModel) -> ChatBackend:
+    # Imported on use, so that `python -m agents.backends.llama_server` runs a module not yet imported.
+    from agents.backends.llama_server import embedded_backend
+
+    return embedded_backend(cfg)
+
+
+register_backend("embedded", _embedded)
 register_backend("openai", OpenAIBackend)
 register_backend("scripted", ScriptedBackend.from_config)
 register_backend("langchain", _langchain)

@@ -57,7 +57,7 @@ SAMPLING_FIELDS: dict[str, tuple[str, ...]] = {
 }
 _NAME_KEYS = ("model", "model_name", "model_id", "deployment_name", "azure_deployment")
 # Settings of other backends; given to a LangChain role they would be silently ignored.
-_NOT_HERE = ("base_url", "api_key_env", "n_ctx", "n_threads")
+_NOT_HERE = ("base_url", "api_key_env", "n_ctx", "n_threads", "serve", "parallel")
 
 
 def _one_line(text: str, limit: int = 300) -> str:

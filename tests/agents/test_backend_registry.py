@@ -18,6 +18,7 @@ from agents.backends import (
     make_backend,
     register_backend,
 )
+from agents.backends.llama_server import ServedBackend
 from agents.steps import StepName
 from schemas.config import BackendKind, RoleModel
 from schemas.messages import ChatMessage
@@ -35,7 +36,8 @@ def test_every_configurable_backend_is_registered() -> None:
 
 def test_each_name_builds_its_backend() -> None:
     assert isinstance(make_backend(RoleModel(backend="openai", model="m")), OpenAIBackend)
-    assert isinstance(make_backend(RoleModel(backend="embedded")), EmbeddedBackend)
+    assert isinstance(make_backend(RoleModel(backend="embedded", serve="in-process")), EmbeddedBackend)
+    assert isinstance(make_backend(RoleModel(backend="embedded", serve="server")), ServedBackend)
     scripted = make_backend(RoleModel(backend="scripted", model="agents.backends.mock:well_behaved"))
     assert isinstance(scripted, ScriptedBackend) and scripted.model == "agents.backends.mock:well_behaved"
 
