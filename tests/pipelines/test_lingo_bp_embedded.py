@@ -64,7 +64,8 @@ def test_pipeline_script_on_embedded_model(tmp_path: Path) -> None:
 
     traj = sql(
         "SELECT status, n_iterations, stop_reason, risk IS NOT NULL AS has_risk, "
-        "json_array_length(stackelberg -> 'payoff_table') AS payoffs FROM trajectory_records"
+        "json_array_length(stackelberg -> 'payoff_table') AS payoffs, "
+        "json_array_length(trajectory -> 'skipped') AS skipped FROM trajectory_records"
     )
     assert len(traj) == 1
     t = traj[0]
@@ -85,12 +86,14 @@ def test_pipeline_script_on_embedded_model(tmp_path: Path) -> None:
     assert all(-1.0 <= float(i["construction_score"]) <= 1.0 for i in its)  # type: ignore[arg-type]
     nodes = sql("SELECT count(*) AS n FROM chain_nodes")[0]["n"]
     assert nodes == 4 * t["n_iterations"]  # type: ignore[operator]
-    # With T=1 the run makes one step, or none when the first answer is already a pearl point;
-    # the gradients must match: each step's message passing starts at the strategies.
+    # With T=1 the run makes one step, or none when the first answer is already a pearl point; a step
+    # whose strategy edit was none or rejected is skipped and recorded instead of re-judged. The
+    # gradients must match: each judged step's message passing starts at the strategies.
     stop = str(t["stop_reason"])
     assert stop == "reached T=1" or stop.startswith("pearl point"), stop
     n_steps = int(t["n_iterations"]) - 1  # type: ignore[call-overload]
-    assert n_steps in (0, 1) and (n_steps == 1 or stop.startswith("pearl point"))
+    skipped = int(t["skipped"])  # type: ignore[call-overload]
+    assert n_steps + skipped in (0, 1) and (n_steps + skipped == 1 or stop.startswith("pearl point"))
     grads = sql("SELECT iteration, target_node FROM gradients ORDER BY iteration, seq")
     starts = [g for i, g in enumerate(grads) if i == 0 or grads[i - 1]["iteration"] != g["iteration"]]
     assert [(g["iteration"], g["target_node"]) for g in starts] == [
