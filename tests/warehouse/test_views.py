@@ -107,7 +107,7 @@ async def test_risk_has_labels_and_trajectories_have_final_fields(
     )
 
 
-async def test_defect8_a_cut_reply_is_flagged_on_its_row(make_lingo: Build, warehouse: Warehouse) -> None:
+async def test_14_defect8_a_cut_reply_is_flagged_on_its_row(make_lingo: Build, warehouse: Warehouse) -> None:
     long = "This sentence is long enough to fill a reply. " * 20
     answers = default_answers()
     answers["leader_synthesize"] = lambda r: long  # type: ignore[index]
