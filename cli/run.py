@@ -77,15 +77,16 @@ def run_command(
         reported = [0]
 
         def update(s: RunSummary) -> None:
-            finished = s.trajectories[reported[0] :]
-            reported[0] = len(s.trajectories)
+            done = s.completed + s.failed
+            finished = s.last_finished if done > reported[0] else None
+            reported[0] = done
             detail = (
                 f"done {s.completed} · failed {s.failed} · pairs {s.pairs} · resumed {s.skipped} · "
                 f"calls {s.calls} · tokens {s.tokens}"
             )
             show(s.skipped + s.completed + s.failed, detail)
-            for t in finished:
-                show(s.skipped + s.completed + s.failed, detail, line=_finished_line(t))
+            if finished is not None:
+                show(s.skipped + s.completed + s.failed, detail, line=_finished_line(finished))
 
         summary = asyncio.run(
             run_lingo_bp(

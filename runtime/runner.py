@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -48,7 +48,9 @@ class RunSummary:
     #: scenarios the budget did not let start (a resume with a larger budget runs them)
     not_started: int = 0
     budget: str = ""
-    trajectories: list[Trajectory] = field(default_factory=list)
+    #: the trajectory that finished last (progress is told after each one); not all of them: a long
+    #: run would hold every trajectory in the driver's memory
+    last_finished: Trajectory | None = None
 
 
 Progress = Callable[[RunSummary], None]
@@ -184,7 +186,7 @@ async def _run_locked(
             summary.completed += 1
         if trajectory.pair_decision and trajectory.pair_decision.status is PairStatus.PAIR:
             summary.pairs += 1
-        summary.trajectories.append(trajectory)
+        summary.last_finished = trajectory
         if progress:
             progress(summary)
 

@@ -288,13 +288,6 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
     return merged
 
 
-def with_overrides(
-    config: OysterConfig, overrides: dict[str, Any], source: str = "command line"
-) -> OysterConfig:
-    """``config`` with dotted overrides applied and the whole tree validated again."""
-    return _validated(apply_overrides(config.model_dump(mode="json", exclude_unset=True), overrides), source)
-
-
 def _validated(data: dict[str, Any], source: str) -> OysterConfig:
     try:
         return OysterConfig.model_validate(data)
