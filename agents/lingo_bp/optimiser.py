@@ -228,14 +228,15 @@ class Optimiser:
             )
 
         def problems(out: StepUpdate) -> str | None:
+            # Only what would void the whole step is worth a re-ask. A node rewrite that is too long
+            # or too large a change is rejected on its own below (the node keeps its text), so
+            # re-asking for it would cost a call to save one node's update.
             edit = edit_problem(active, chain.strategies, out.edit)
             if edit:
                 return edit
             for node, _ in route:
-                if (upd := out.update_for(node)) is None:
+                if out.update_for(node) is None:
                     return f"{node.value}: an update is required"
-                if problem := node_rejection(node, upd):
-                    return f"{node.value}: {problem}"
             return None
 
         out = await self.critic.step(

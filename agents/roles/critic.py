@@ -11,7 +11,13 @@ from typing import Any
 
 from agents.llm import CallLog, Check, RoleLLM
 from agents.steps import StepName
-from schemas.chain import BACKWARD_ORDER, ChainNode, ReasoningChain
+from schemas.chain import (
+    BACKWARD_ORDER,
+    STRATEGIES_PER_LIST,
+    STRATEGY_ITEM_MAX_CHARS,
+    ChainNode,
+    ReasoningChain,
+)
 from schemas.config import LingoBPConfig
 from schemas.gradient import ActiveLoss, EditOp, StepUpdate, StrategyList
 from schemas.judgement import Judgement, SafetyJudgement, SatisfactionJudgement, construction_score
@@ -33,9 +39,17 @@ ALLOWED_EDITS: dict[ActiveLoss, dict[StrategyList, tuple[EditOp, ...]]] = {
 
 
 @cache
-def step_schema(active: ActiveLoss, frozen: tuple[ChainNode, ...] = ()) -> dict[str, Any]:
+def step_schema(
+    active: ActiveLoss, frozen: tuple[ChainNode, ...] = (), sizes: tuple[int, int] | None = None
+) -> dict[str, Any]:
     """StepUpdate's schema narrowed to the lists and operations the epoch allows, with an update
-    required for every node the backward pass visits and none for a frozen node."""
+    required for every node the backward pass visits and none for a frozen node.
+
+    With ``sizes`` (the usefulness and safety lists' lengths) the edit is one of the edits that can
+    be applied to this chain: an index that exists, no update or delete on an empty list, no add to
+    a full one. A backend that decodes under the schema (llama.cpp, vLLM) then cannot produce an
+    edit the optimiser would have to reject, which small models otherwise do half the time.
+    """
     schema = copy.deepcopy(StepUpdate.model_json_schema())
     defs = schema["$defs"]
     lists = list(ALLOWED_EDITS[active])
@@ -43,6 +57,8 @@ def step_schema(active: ActiveLoss, frozen: tuple[ChainNode, ...] = ()) -> dict[
     defs["StrategyList"]["enum"] = [x.value for x in lists]
     defs["EditOp"]["enum"] = ops
     props = schema["properties"]
+    if sizes is not None:
+        props["edit"] = {"anyOf": applicable_edits(active, dict(zip(StrategyList, sizes, strict=True)))}
     for node in BACKWARD_ORDER:
         if node in frozen:
             del props[node.value]
@@ -50,6 +66,38 @@ def step_schema(active: ActiveLoss, frozen: tuple[ChainNode, ...] = ()) -> dict[
             props[node.value] = {"$ref": "#/$defs/NodeUpdate"}
     schema["required"] = ["critique", "edit", *(n.value for n in BACKWARD_ORDER if n not in frozen)]
     return schema
+
+
+def applicable_edits(active: ActiveLoss, sizes: dict[StrategyList, int]) -> list[dict[str, Any]]:
+    """One JSON schema per kind of edit the epoch allows and the lists' current lengths permit."""
+    text = {"type": "string", "minLength": 1, "maxLength": STRATEGY_ITEM_MAX_CHARS}
+
+    def variant(op: EditOp, target: StrategyList, n: int = 0) -> dict[str, Any]:
+        properties: dict[str, Any] = {"op": {"const": op.value}, "target_list": {"const": target.value}}
+        if op in (EditOp.UPDATE, EditOp.DELETE):
+            properties["index"] = {
+                "type": "integer",
+                "enum": list(range(n)),
+            }  # enum: every grammar engine has it
+        if op in (EditOp.UPDATE, EditOp.ADD):
+            properties["text"] = text
+        return {
+            "type": "object",
+            "properties": properties,
+            "required": list(properties),
+            "additionalProperties": False,
+        }
+
+    variants = []
+    for target, ops in ALLOWED_EDITS[active].items():
+        n = sizes[target]
+        for op in ops:
+            if op is EditOp.ADD and n >= STRATEGIES_PER_LIST:
+                continue
+            if op in (EditOp.UPDATE, EditOp.DELETE) and n == 0:
+                continue
+            variants.append(variant(op, target, n))
+    return [*variants, variant(EditOp.NONE, next(iter(ALLOWED_EDITS[active])))]
 
 
 def backward_route(frozen: list[ChainNode]) -> list[dict[str, str]]:
@@ -113,7 +161,9 @@ class Critic:
             log,
             check=check,
             soft_check=True,
-            json_schema=step_schema(active, tuple(frozen)),
+            json_schema=step_schema(
+                active, tuple(frozen), (len(chain.strategies.usefulness), len(chain.strategies.safety))
+            ),
             sample=sample,
             language=scenario.language,
         )

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from agents.backends import ScriptedBackend
@@ -51,6 +52,48 @@ def test_one_critic_step_schema_asks_for_every_visited_node_and_no_frozen_one() 
     schema = step_schema(ActiveLoss.SAFETY, (ChainNode.USER_NEEDS,))
     assert schema["required"] == ["critique", "edit", "safety_guidelines", "risk_intent"]
     assert "user_needs" not in schema["properties"]
+
+
+@pytest.mark.parametrize(
+    ("active", "sizes", "edit", "valid"),
+    [
+        (
+            ActiveLoss.SATISFACTION,
+            (1, 0),
+            {"op": "update", "target_list": "usefulness", "index": 0, "text": "t"},
+            True,
+        ),
+        # small models count from 1: index 1 of a one-item list, and any index into an empty list
+        (
+            ActiveLoss.SATISFACTION,
+            (1, 0),
+            {"op": "update", "target_list": "usefulness", "index": 1, "text": "t"},
+            False,
+        ),
+        (ActiveLoss.SATISFACTION, (1, 0), {"op": "delete", "target_list": "safety", "index": 0}, False),
+        (
+            ActiveLoss.SAFETY,
+            (2, 0),
+            {"op": "add", "target_list": "safety", "text": "name a crisis line"},
+            True,
+        ),
+        (ActiveLoss.SAFETY, (2, 0), {"op": "add", "target_list": "safety", "text": ""}, False),
+        (ActiveLoss.SAFETY, (2, 0), {"op": "add", "target_list": "usefulness", "text": "t"}, False),
+        (ActiveLoss.SAFETY, (2, 8), {"op": "add", "target_list": "safety", "text": "a ninth"}, False),
+        (ActiveLoss.SAFETY, (2, 1), {"op": "none", "target_list": "safety"}, True),
+    ],
+)
+def test_a_sized_step_schema_admits_only_edits_that_apply_to_the_chain(
+    active: ActiveLoss, sizes: tuple[int, int], edit: dict[str, Any], valid: bool
+) -> None:
+    node = {"critique": "c", "updated": "u"}
+    answer = {
+        "critique": "c",
+        "edit": edit,
+        **{n: node for n in ("safety_guidelines", "risk_intent", "user_needs")},
+    }
+    validator = jsonschema.Draft202012Validator(step_schema(active, (), sizes))
+    assert validator.is_valid(answer) is valid
 
 
 def _schema_for(step: StepName) -> dict[str, Any] | None:
