@@ -333,6 +333,7 @@ class RoleLLM:
             model=self.backend.model,
             prompt_tokens=result.prompt_tokens if result else 0,
             completion_tokens=result.completion_tokens if result else 0,
+            cached_tokens=result.cached_prompt_tokens if result else None,
             latency_ms=result.latency_ms if result else 0.0,
             cache_hit=result.cache_hit if result else False,
             attempt=attempt,

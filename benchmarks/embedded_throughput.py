@@ -44,6 +44,9 @@ class Side:
     pairs: int
     pair_prompts: int
     dpo_rows: int
+    prompt_tokens: int = 0
+    #: prompt tokens the server served from its prompt cache; None where the warehouse has no such column
+    cached_tokens: int | None = None
 
     @property
     def pairs_per_hour(self) -> float:
@@ -128,7 +131,11 @@ def run_side(side: str, revision: str, out: Path, scenarios: Path, iterations: i
             pairs=one("SELECT count(*) FROM preference_pairs"),
             pair_prompts=one("SELECT count(DISTINCT scenario_id) FROM preference_pairs"),
             dpo_rows=one("SELECT count(*) FROM dpo"),
+            prompt_tokens=one("SELECT sum(prompt_tokens) FROM llm_calls"),
         )
+        columns = {r[0] for r in con.execute("DESCRIBE llm_calls").fetchall()}
+        if "cached_tokens" in columns:
+            figures.cached_tokens = one("SELECT sum(cached_tokens) FROM llm_calls")
     (out / f"{side}.json").write_text(json.dumps(asdict(figures), indent=2), encoding="utf-8")
     return figures
 
@@ -186,6 +193,13 @@ def table(before: Side, after: Side) -> str:
             "",
         ),
     ]
+
+    def cached(s: Side) -> str:
+        if s.cached_tokens is None or not s.prompt_tokens:
+            return "not recorded"
+        return f"{s.cached_tokens:,} of {s.prompt_tokens:,} ({s.cached_tokens / s.prompt_tokens:.0%})"
+
+    rows.append(("prompt tokens served from the server's cache", cached(before), cached(after), ""))
     lines = ["| measure | before | after | after / before |", "|---|---|---|---|"]
     lines += [f"| {name} | {b} | {a} | {r} |" for name, b, a, r in rows]
     return "\n".join(lines)

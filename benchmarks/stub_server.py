@@ -54,6 +54,22 @@ STATS = web.AppKey("stats", dict)
 
 def make_app(latency_s: float) -> web.Application:
     stats = {"requests": 0}
+    # Like a server's prompt cache: a prompt's leading words that an earlier prompt began with are
+    # reported as cached (usage.prompt_tokens_details.cached_tokens).
+    seen: list[list[str]] = []
+
+    def cached(words: list[str]) -> int:
+        best = 0
+        for earlier in seen:
+            n = 0
+            for a, b in zip(words, earlier, strict=False):
+                if a != b:
+                    break
+                n += 1
+            best = max(best, n)
+        seen.append(words)
+        del seen[:-64]
+        return best
 
     async def models(_: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "stub", "object": "model"}]})
@@ -67,7 +83,8 @@ def make_app(latency_s: float) -> web.Application:
             content = json.dumps(example(fmt["json_schema"]["schema"]))
         else:
             content = "Thank you for telling me. I'm here to help you find a safe next step."
-        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+        words = [w for m in body.get("messages", []) for w in str(m.get("content", "")).split()]
+        prompt_tokens = len(words)
         return web.json_response(
             {
                 "id": f"stub-{stats['requests']}",
@@ -85,6 +102,7 @@ def make_app(latency_s: float) -> web.Application:
                     "prompt_tokens": prompt_tokens,
                     "completion_tokens": len(content.split()),
                     "total_tokens": prompt_tokens + len(content.split()),
+                    "prompt_tokens_details": {"cached_tokens": cached(words)},
                 },
             }
         )

@@ -56,6 +56,8 @@ class LLMCall(Record):
     model: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    #: prompt tokens the server served from its prompt cache; None when the backend does not report it
+    cached_tokens: int | None = None
     latency_ms: float = 0.0
     cache_hit: bool = False
     attempt: int = 1

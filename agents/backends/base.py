@@ -53,6 +53,8 @@ class ChatResult:
     latency_ms: float = 0.0
     cache_hit: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: prompt tokens the server reused from its prompt cache (prefix reuse); None: not reported
+    cached_prompt_tokens: int | None = None
     #: per generated position, when the request asked for top_logprobs and the backend can give them;
     #: None where it cannot (then a judge falls back to the sampled text)
     top_logprobs: tuple[TokenLogprobs, ...] | None = None

@@ -149,6 +149,7 @@ class OpenAIBackend:
                 text=str(text),
                 prompt_tokens=int(usage.prompt_tokens or 0) if usage else 0,
                 completion_tokens=int(usage.completion_tokens or 0) if usage else 0,
+                cached_prompt_tokens=_cached_tokens(usage),
                 latency_ms=latency,
                 top_logprobs=self._top_logprobs(choices[0]) if choices else None,
             )
@@ -210,3 +211,11 @@ class OpenAIBackend:
         if ids and self.model not in ids:
             raise BackendError(f"{self._where()}: model not served (served: {', '.join(ids[:5])})")
         return f"{self._where()}: reachable"
+
+
+def _cached_tokens(usage: Any) -> int | None:
+    """`usage.prompt_tokens_details.cached_tokens`, as OpenAI, vLLM and llama-server report prompt
+    tokens served from their prefix cache; None when the server does not say."""
+    details = getattr(usage, "prompt_tokens_details", None) if usage is not None else None
+    cached = getattr(details, "cached_tokens", None) if details is not None else None
+    return int(cached) if isinstance(cached, int) else None

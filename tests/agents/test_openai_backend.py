@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -16,6 +17,7 @@ from agents.lingo_bp.graph import Agents, LingoBP
 from benchmarks.stub_server import make_app
 from schemas import OysterConfig, RoleModel, Scenario
 from schemas.trajectory import TrajectoryStatus
+from warehouse.runs import Warehouse
 
 
 @contextmanager
@@ -59,7 +61,7 @@ async def test_check_lists_models(stub_url: str) -> None:
     )
 
 
-async def test_whole_graph_over_http(stub_url: str) -> None:
+async def test_whole_graph_over_http(stub_url: str, tmp_path: Path) -> None:
     role = RoleModel(backend="openai", base_url=stub_url, model="stub", max_retries=0)
     cfg = OysterConfig.model_validate(
         {
@@ -74,6 +76,16 @@ async def test_whole_graph_over_http(stub_url: str) -> None:
     assert len(traj.iterations) == 2
     assert all(c.backend == "openai" and c.model == "stub" for c in log.calls)
     assert sum(c.prompt_tokens for c in log.calls) > 0
+    # the server's prompt-cache figure is kept per call: a judge's second call shares its first's
+    # fixed rubric, so part of its prompt was served from cache
+    judged = [c for c in log.calls if c.step == "user_satisfaction"]
+    assert len(judged) == 2 and all(c.cached_tokens is not None for c in log.calls)
+    assert 0 < judged[1].cached_tokens <= judged[1].prompt_tokens  # type: ignore[operator]
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    warehouse.migrate()
+    warehouse.write_calls(log.calls)
+    stored = warehouse.query("SELECT sum(cached_tokens) AS c, sum(prompt_tokens) AS p FROM llm_calls").rows[0]
+    assert stored == (sum(c.cached_tokens or 0 for c in log.calls), sum(c.prompt_tokens for c in log.calls))
 
 
 @pytest.fixture
@@ -138,8 +150,13 @@ async def test_organisation_project_and_azure_reach_the_endpoint() -> None:
     async def chat(request: web.Request) -> web.Response:
         h = request.headers
         seen.append(
-            (request.path, request.query.get("api-version", ""), h.get("OpenAI-Organization"),
-             h.get("OpenAI-Project"), h.get("api-key"))
+            (
+                request.path,
+                request.query.get("api-version", ""),
+                h.get("OpenAI-Organization"),
+                h.get("OpenAI-Project"),
+                h.get("api-key"),
+            )
         )
         return web.json_response(reply)
 
