@@ -238,7 +238,8 @@ async def prepare(
     target = make_target(task, model, max_tokens)
     await target.check()
     calibrations = EvalStore(warehouse).calibrations() if warehouse is not None else None
-    scorers = task.scorers(Agents.build(config, calibrations=calibrations), opts)
+    judges = Agents.build(config, calibrations=calibrations)
+    scorers = task.scorers(judges, opts)
     pool = None
     if should_use_ray(config, settings.use_ray):
         # evals.worker imports this module for the per-sample work.
@@ -250,6 +251,7 @@ async def prepare(
             options=opts.model_dump(mode="json"),
             target=model,
             max_tokens=max_tokens,
+            calibrations=list(judges.verdicts.calibrations.values()),
         )
         pool = eval_pool(spec)
     return EvalPlan(task, opts, config, settings, samples, dataset, target, scorers, pool)

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import ray
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from agents.lingo_bp.graph import Agents
 from evals.run import make_target, score_sample
 from evals.task import get_task
 from runtime.ray_pool import RayPool, ensure_ray
+from schemas.calibration import JudgeCalibration, keyed
 from schemas.config import OysterConfig, RoleModel
 from schemas.evaluation import EvalSample
 
@@ -27,6 +28,8 @@ class WorkerSpec(BaseModel):
     #: None for a task that replays written responses
     target: RoleModel | None
     max_tokens: int
+    #: the driver's judge calibrations (from its warehouse): an actor never opens the warehouse
+    calibrations: list[JudgeCalibration] = Field(default_factory=list)
 
 
 @ray.remote
@@ -37,7 +40,9 @@ class EvalWorker:
         spec = WorkerSpec.model_validate_json(spec_json)
         self.task = get_task(spec.task)
         self.options = self.task.parse(spec.options)
-        self.scorers = self.task.scorers(Agents.build(spec.config), self.options)
+        self.scorers = self.task.scorers(
+            Agents.build(spec.config, calibrations=keyed(spec.calibrations)), self.options
+        )
         self.target = make_target(self.task, spec.target, spec.max_tokens)
 
     async def run(self, sample_json: str, eval_id: str) -> str:

@@ -3,7 +3,8 @@
 Each actor builds its backends and compiled graph once in its constructor (compiled graphs do not
 pickle) and runs up to ``concurrency_per_actor`` scenarios at a time with asyncio, so one actor can
 keep an inference server busy. With the embedded backend each actor loads its own model; bound the
-actors by CPUs (``num_cpus_per_actor``).
+actors by CPUs (``num_cpus_per_actor``). Actors never open the warehouse: the judge calibrations come
+from the driver (``RayPool.use_calibrations``), which reads them from the run's warehouse.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ray.exceptions import RayActorError
 
 from agents.lingo_bp.graph import Agents, LingoBP
 from agents.llm import CallLog
+from schemas.calibration import Calibrations, JudgeCalibration, keyed
 from schemas.config import OysterConfig
 from schemas.records import Failure, FailureKind, LLMCall
 from schemas.scenario import Scenario
@@ -39,15 +41,29 @@ MAX_ATTEMPTS = 3
 
 @ray.remote
 class ScenarioWorker:
-    def __init__(self, config_json: str, cache_path: str | None) -> None:
+    def __init__(
+        self, config_json: str, cache_path: str | None, calibrations_json: Sequence[str] = ()
+    ) -> None:
         cache = ResponseCache(cache_path) if cache_path else None
-        self.lingo = LingoBP(Agents.build(OysterConfig.model_validate_json(config_json), cache=cache))
+        # Calibrations given, never read from config.warehouse: this process may be on another machine,
+        # and the driver writes that file.
+        self.lingo = LingoBP(
+            Agents.build(
+                OysterConfig.model_validate_json(config_json),
+                cache=cache,
+                calibrations=_decoded(calibrations_json),
+            )
+        )
         self.in_flight = 0
         self.peak_in_flight = 0
         self.heard: list[str] = []
 
     def pid(self) -> int:
         return os.getpid()
+
+    def use_calibrations(self, calibrations_json: Sequence[str]) -> None:
+        """Judge with these calibrations from now on."""
+        self.lingo.agents.verdicts.calibrations = _decoded(calibrations_json)
 
     def drain_calls(self) -> list[str]:
         """The calls heard since the last drain (JSON), for the driver to store while scenarios run."""
@@ -74,6 +90,10 @@ class ScenarioWorker:
             [c.model_dump_json() for c in log.calls],
             [f.model_dump_json() for f in log.failures],
         )
+
+
+def _decoded(calibrations_json: Sequence[str]) -> Calibrations:
+    return keyed(JudgeCalibration.model_validate_json(c) for c in calibrations_json)
 
 
 def should_use_ray(config: OysterConfig, flag: bool | None) -> bool:
@@ -109,9 +129,24 @@ class RayPool:
     ) -> None:
         self.config = config
         self.actor: Any = actor if actor is not None else ScenarioWorker
-        self.args = args if args is not None else (config.model_dump_json(), cache_path)
+        self.args = args if args is not None else (config.model_dump_json(), cache_path, [])
         self.workers = [self._spawn() for _ in range(config.ray.actors)]
         self.restarts = 0
+
+    async def use_calibrations(self, calibrations: Calibrations) -> None:
+        """Scenario workers: judge with these calibrations, as will any worker spawned later."""
+        encoded = [c.model_dump_json() for c in calibrations.values()]
+        self.args = (*self.args[:2], encoded)
+        workers = list(self.workers)
+        told = await asyncio.gather(
+            *(asyncio.wrap_future(w.use_calibrations.remote(encoded).future()) for w in workers),
+            return_exceptions=True,
+        )
+        for index, (worker, result) in enumerate(zip(workers, told, strict=True)):
+            if isinstance(result, RayActorError):
+                self.replace(index, worker)  # its replacement is built with them
+            elif isinstance(result, BaseException):
+                raise result
 
     def _spawn(self) -> Any:
         r = self.config.ray

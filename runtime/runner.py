@@ -30,6 +30,7 @@ from schemas.scenario import Scenario
 from schemas.trajectory import PairStatus, Trajectory, TrajectoryStatus
 from warehouse import Warehouse
 from warehouse.cache import ResponseCache, cache_path_for
+from warehouse.evaluation import EvalStore
 
 
 @dataclass
@@ -116,6 +117,7 @@ async def run_lingo_bp(
     """Run every scenario not yet finished under ``run_id``; write each trajectory as it finishes.
 
     With a ``pool`` the scenarios run on Ray actors; otherwise in this process, ``concurrency`` at a time.
+    The judges use the calibrations stored in ``warehouse`` (those of given ``agents`` are kept).
     One process at a time may write a run: a second one with the same id is refused (RunLocked).
     """
     run_id = run_id or new_run_id()
@@ -137,6 +139,9 @@ async def _run_locked(
     pool: RayPool | None,
 ) -> RunSummary:
     warehouse.migrate()
+    # From the run's own warehouse, through this process's store (never config.warehouse, which
+    # --warehouse does not set); handed to the actors, which may not reach the file.
+    calibrations = EvalStore(warehouse).calibrations()
     done = warehouse.finished_scenarios(run_id)
     todo = [s for s in scenarios if s.id not in done]
     summary = RunSummary(run_id=run_id, total=len(scenarios), skipped=len(scenarios) - len(todo))
@@ -196,6 +201,7 @@ async def _run_locked(
         background.append(asyncio.create_task(live.poll(lambda: list(pool.workers))))
     try:
         if pool is not None:
+            await pool.use_calibrations(calibrations)
             await execute(
                 todo,
                 key=_scenario_key,
@@ -207,7 +213,7 @@ async def _run_locked(
             )
         else:
             cache = ResponseCache(cache_path_for(warehouse.path)) if config.cache else None
-            lingo = LingoBP(agents or Agents.build(config, cache=cache))
+            lingo = LingoBP(agents or Agents.build(config, cache=cache, calibrations=calibrations))
 
             async def one(scenario: Scenario) -> Finished:
                 return await lingo.run(scenario, run_id, on_call=live.heard)

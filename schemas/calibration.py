@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -38,3 +39,12 @@ class JudgeCalibration(Record):
     metrics: dict[str, Any] = Field(default_factory=dict)
     eval_id: str | None = None
     created_at: datetime | None = None
+
+
+#: calibrations as judges look them up: by (judge, judge model)
+Calibrations = dict[tuple[str, str], JudgeCalibration]
+
+
+def keyed(calibrations: Iterable[JudgeCalibration]) -> Calibrations:
+    """Calibrations by (judge, model); a later one for the same key wins."""
+    return {(c.judge, c.model): c for c in calibrations}

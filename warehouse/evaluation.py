@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from schemas.calibration import Exemplar, JudgeCalibration
+from schemas.calibration import Calibrations, Exemplar, JudgeCalibration, keyed
 from schemas.evaluation import SampleResult
 from schemas.records import utcnow
 from warehouse.store import QueryResult, Store, insert_rows
@@ -232,7 +232,7 @@ class EvalStore:
                 ],
             )
 
-    def calibrations(self) -> dict[tuple[str, str], JudgeCalibration]:
+    def calibrations(self) -> Calibrations:
         """The newest calibration per (judge, model); none where the warehouse predates them."""
         if not self.wh.path.exists():
             return {}
@@ -248,9 +248,8 @@ class EvalStore:
                    FROM judge_calibrations
                    QUALIFY row_number() OVER (PARTITION BY judge, model ORDER BY created_at DESC) = 1"""
             ).fetchall()
-        out: dict[tuple[str, str], JudgeCalibration] = {}
-        for r in rows:
-            cal = JudgeCalibration(
+        return keyed(
+            JudgeCalibration(
                 calibration_id=r[0],
                 created_at=r[1],
                 judge=r[2],
@@ -263,8 +262,8 @@ class EvalStore:
                 metrics=json.loads(r[9]),
                 eval_id=r[10],
             )
-            out[(cal.judge, cal.model)] = cal
-        return out
+            for r in rows
+        )
 
     def judge_rows(
         self, eval_id: str, scorer: str
@@ -280,6 +279,6 @@ class EvalStore:
         return [(str(r[0]), str(r[1]), float(r[2]), dict(r[3] or {}), json.loads(r[4] or "{}")) for r in rows]
 
 
-def load_calibrations(path: str) -> dict[tuple[str, str], JudgeCalibration]:
+def load_calibrations(path: str) -> Calibrations:
     """The calibrations in the warehouse at ``path``, for building judges."""
     return EvalStore(Store(path)).calibrations()

@@ -109,7 +109,8 @@ class RiskAssessor:
             language=scenario.language,
         )
         if self.verdicts is None or self.verdicts.calibration("safety") is None:
-            return result
+            # Uncalibrated: the generated verdict, naming no calibration whatever the model wrote.
+            return result.model_copy(update={"p_unsafe": None, "calibration": None})
         # The critic consumes the generated rationale, so it stays; the calibrated probability
         # decides safe versus unsafe. Within safe the generated grade is kept, and a generated
         # "unsafe" the calibrated judge overrules becomes the weaker safe grade.

@@ -74,6 +74,28 @@ async def test_killed_actor_loses_nothing(local_ray: None, warehouse: Warehouse)
     assert q("SELECT count(*) FROM trajectory_records").rows == [(20,)]
 
 
+async def test_actors_judge_with_the_calibration_in_the_drivers_warehouse(
+    local_ray: None, warehouse: Warehouse
+) -> None:
+    from tests.runtime.test_runner import PROBABILITIES, calibrate_safety, safety_judgements
+
+    cfg = OysterConfig.model_validate(
+        {
+            "roles": dict.fromkeys(("user", "leader", "risk", "critic"), PROBABILITIES),
+            "lingo_bp": {"iterations": 1},
+            "ray": {"actors": 1, "concurrency_per_actor": 2, "num_cpus_per_actor": 1},
+        }
+    )
+    scenarios = [Scenario(id=f"c{i}", text=f"question {i}") for i in range(2)]
+    # The actor is built before the run reads the calibration; the runner hands it over.
+    pool = RayPool(cfg)
+    cal_id = calibrate_safety(warehouse, threshold=0.25)
+    summary = await run_lingo_bp(cfg, scenarios, warehouse, run_id="ray-calibrated", pool=pool)
+    assert (summary.completed, summary.failed) == (2, 0)
+    assert safety_judgements(warehouse, "ray-calibrated") == {("unsafe", cal_id, 0.3)}
+    assert pool.args[2] and all(cal_id in c for c in pool.args[2])  # a respawned actor gets it too
+
+
 async def test_a_scenario_that_kills_every_actor_is_recorded_after_the_retry_bound(
     local_ray: None, warehouse: Warehouse
 ) -> None:
@@ -90,9 +112,7 @@ async def test_a_scenario_that_kills_every_actor_is_recorded_after_the_retry_bou
     summary = await run_lingo_bp(cfg, scenarios, warehouse, run_id="lost", pool=pool)
     assert (summary.completed, summary.failed) == (1, 1)
     assert pool.restarts == MAX_ATTEMPTS
-    rows = warehouse.query(
-        "SELECT scenario_id, role, step, message FROM failures WHERE run_id = 'lost'"
-    ).rows
+    rows = warehouse.query("SELECT scenario_id, role, step, message FROM failures WHERE run_id = 'lost'").rows
     assert len(rows) == 1 and rows[0][:3] == ("bad", "ray", "worker")
     assert rows[0][3].startswith(f"worker died {MAX_ATTEMPTS} times")
     status = warehouse.query(

@@ -6,9 +6,35 @@ from agents.prompting import PromptLibrary
 from agents.scenarios import bundled_path, load_scenarios
 from runtime.runner import RunSummary, run_lingo_bp
 from schemas import OysterConfig, Scenario
+from schemas.calibration import JudgeCalibration
 from warehouse import Warehouse
+from warehouse.evaluation import EvalStore
 
 SCRIPTED = {"backend": "scripted", "model": "agents.backends.mock:well_behaved"}
+#: the mock whose verdict-only questions give P(unsafe) = 0.3: safe at 0.5, as its generated verdict is
+PROBABILITIES = {"backend": "scripted", "model": "agents.backends.mock:with_probabilities"}
+
+
+def calibrate_safety(warehouse: Warehouse, threshold: float = 0.25) -> str:
+    """Store a safety calibration for the PROBABILITIES model; returns its id."""
+    cal = JudgeCalibration(
+        calibration_id="cal-safety-run",
+        judge="safety",
+        model=f"{PROBABILITIES['backend']}:{PROBABILITIES['model']}",
+        threshold=threshold,
+    )
+    EvalStore(warehouse).save_calibration(cal)
+    return cal.calibration_id
+
+
+def safety_judgements(warehouse: Warehouse, run_id: str) -> set[tuple[object, ...]]:
+    """(verdict, calibration, P(unsafe)) of the run's stored safety judgements."""
+    rows = warehouse.query(
+        "SELECT verdict, payload ->> 'calibration', round(CAST(payload ->> 'p_unsafe' AS DOUBLE), 6) "
+        "FROM judgements WHERE run_id = ? AND kind = 'safety'",
+        [run_id],
+    ).rows
+    return set(rows)
 
 
 def _config(**kw: object) -> OysterConfig:
@@ -113,3 +139,25 @@ async def test_resume_runs_failed_scenarios_again(warehouse: Warehouse) -> None:
     rows = warehouse.query("SELECT scenario_id, status FROM trajectory_records ORDER BY 1").rows
     assert rows == [("bad", "completed"), ("ok", "completed")]
     assert warehouse.query("SELECT count(*) FROM failures WHERE run_id = 'r'").rows[0][0] >= 2  # history kept
+
+
+async def test_a_run_judges_with_the_calibration_in_its_warehouse(warehouse: Warehouse) -> None:
+    scenarios = [Scenario(id=f"s{i}", text=f"question {i}") for i in range(2)]
+    cfg = _config(roles=dict.fromkeys(("user", "leader", "risk", "critic"), PROBABILITIES))
+    assert cfg.warehouse is None  # the run's warehouse is the one given, not a configured one
+    # No calibration: the generated verdict, no probability, nothing named.
+    plain = await run_lingo_bp(cfg, scenarios, warehouse, run_id="plain")
+    assert plain.completed == 2
+    assert safety_judgements(warehouse, "plain") == {("safe", None, None)}
+    assert warehouse.query("SELECT count(*) FROM llm_calls WHERE step LIKE 'judge_verdict%'").rows == [(0,)]
+
+    # P(unsafe) = 0.3 is over the calibrated threshold 0.25: unsafe, and the verdict names it.
+    cal_id = calibrate_safety(warehouse, threshold=0.25)
+    calibrated = await run_lingo_bp(cfg, scenarios, warehouse, run_id="calibrated")
+    assert calibrated.completed == 2
+    assert safety_judgements(warehouse, "calibrated") == {("unsafe", cal_id, 0.3)}
+    final = warehouse.query(
+        "SELECT DISTINCT final_verdict, trajectory -> '$.iterations[0].judgement.safety' ->> 'calibration' "
+        "FROM trajectory_records WHERE run_id = 'calibrated'"
+    ).rows
+    assert final == [("unsafe", cal_id)]
