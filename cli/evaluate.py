@@ -117,7 +117,8 @@ def _run(task: EvalTask[Any], options: TaskOptions, shared: dict[str, Any]) -> t
                 f"Ray: {cfg.ray.actors} actor(s) x {cfg.ray.concurrency_per_actor} sample(s) in flight"
             )
         source = f"{len(plan.samples)} sample(s) from {plan.dataset}"
-        console.print(f"{task.name}: {source}, target {plan.target.label} -> {wh.path}")
+        judged = "their stored verdicts, no model called" if plan.recorded else f"target {plan.target.label}"
+        console.print(f"{task.name}: {source}, {judged} -> {wh.path}")
         with progress_bar(task.name, len(plan.samples)) as show:
             return await plan.run(
                 wh,

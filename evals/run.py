@@ -59,6 +59,10 @@ class EvalSummary:
     failures: list[str] = field(default_factory=list)
 
 
+#: what a run records as its judge models when the verdicts were given before it (e.g. in `oyster run`)
+RECORDED = "recorded verdicts"
+
+
 def new_eval_id(task: str) -> str:
     return f"eval-{task}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid4().hex[:4]}"
 
@@ -142,6 +146,8 @@ class EvalPlan:
     target: Target
     scorers: list[Scorer]
     pool: RayPool | None = None
+    #: the scorers read verdicts the samples carry (Task.recorded_scorers): no judge model is involved
+    recorded: bool = False
 
     async def run(
         self,
@@ -163,7 +169,10 @@ class EvalPlan:
             eval_id,
             task=task.name,
             model=target.label,
-            judges={role: self.config.roles.get(role).label() for role in ("risk", "user")},
+            judges={
+                role: RECORDED if self.recorded else self.config.roles.get(role).label()
+                for role in ("risk", "user")
+            },
             prompt_versions=PromptLibrary(self.config.prompts).versions(),
             config={
                 **self.options.model_dump(mode="json"),
@@ -226,17 +235,24 @@ async def prepare(
     warehouse: Store | None = None,
 ) -> EvalPlan:
     """Load and check what a run needs, failing fast: bad options or model spec, unusable models.
-    Judges use the calibrations stored in ``warehouse`` (or in ``config.warehouse``)."""
+    Judges use the calibrations stored in ``warehouse`` (or in ``config.warehouse``). A task whose
+    samples carry their verdicts (`recorded_scorers`) checks and builds no model."""
     task = get_task(task) if isinstance(task, str) else task
     settings = settings or RunSettings()
     opts = _options(task, options)
+    if warehouse is not None:
+        opts = task.bind(opts, warehouse)
     model = parse_model(settings.model, settings.base_url) if task.needs_target else None
     samples, dataset = task.samples(opts)
     samples = spread(samples, settings.limit, task.spread_by(opts))
-    await preflight(config)
+    recorded = task.recorded_scorers(opts)
+    if recorded is None:
+        await preflight(config)
     max_tokens = settings.max_tokens or task.max_tokens
     target = make_target(task, model, max_tokens)
     await target.check()
+    if recorded is not None:
+        return EvalPlan(task, opts, config, settings, samples, dataset, target, recorded, recorded=True)
     calibrations = EvalStore(warehouse).calibrations() if warehouse is not None else None
     judges = Agents.build(config, calibrations=calibrations)
     scorers = task.scorers(judges, opts)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from evals.scorers import Scorer
     from schemas.config import OysterConfig
     from warehouse.evaluation import EvalStore
-    from warehouse.store import QueryResult
+    from warehouse.store import QueryResult, Store
 
 #: what the command line prints after a run: (title, table)
 Summary = tuple[str, "QueryResult"]
@@ -40,13 +40,15 @@ def option(
     argument: bool = False,
     split: bool = False,
     repeat: bool = False,
+    hidden: bool = False,
 ) -> Any:
     """A task option and how it is spelled on the command line.
 
     `flag` defaults to `--field-name`; `argument` makes it positional; `split` reads one
-    comma-separated value ("en,zh"); `repeat` takes the option several times.
+    comma-separated value ("en,zh"); `repeat` takes the option several times; `hidden` keeps it off the
+    command line (the run sets it, see `EvalTask.bind`).
     """
-    cli = {"flag": flag, "argument": argument, "split": split, "repeat": repeat}
+    cli = {"flag": flag, "argument": argument, "split": split, "repeat": repeat, "hidden": hidden}
     return Field(default, description=help, json_schema_extra={"cli": {k: v for k, v in cli.items() if v}})
 
 
@@ -87,10 +89,13 @@ def _flag(field: str, *, argument: bool) -> str:
 
 
 def cli_options(model: type[TaskOptions]) -> list[CliOption]:
+    """The options the command line shows (every field but the hidden ones)."""
     out = []
     for name, info in model.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         cli: dict[str, Any] = extra.get("cli", {})  # type: ignore[assignment]
+        if cli.get("hidden"):
+            continue
         out.append(
             CliOption(
                 field=name,
@@ -128,10 +133,17 @@ class EvalTask(ABC, Generic[OptionsT]):
             return self.options_model.model_validate(dict(values))
         except ValidationError as exc:
             err = exc.errors()[0]
-            field = str(err["loc"][0]) if err["loc"] else ""
+            if not err["loc"]:  # a rule over several options: its message names them
+                raise EvalError(f"{self.name}: {err['msg'].removeprefix('Value error, ')}") from None
+            field = str(err["loc"][0])
             flag = {o.field: o.flag for o in cli_options(self.options_model)}.get(field, field)
             given = "" if err["type"] == "missing" else f" {err['input']!r}"
             raise EvalError(f"{self.name} {flag}{given}: {err['msg']}") from None
+
+    def bind(self, options: OptionsT, warehouse: Store) -> OptionsT:
+        """The options completed with what the task reads from the warehouse the run writes to (e.g.
+        the reviews it takes its cases from); called before `samples`. By default unchanged."""
+        return options
 
     @abstractmethod
     def samples(self, options: OptionsT) -> tuple[list[EvalSample], str]:
@@ -139,6 +151,11 @@ class EvalTask(ABC, Generic[OptionsT]):
 
     @abstractmethod
     def scorers(self, agents: Agents, options: OptionsT) -> list[Scorer]: ...
+
+    def recorded_scorers(self, options: OptionsT) -> list[Scorer] | None:
+        """Scorers that read a verdict each sample already carries, so that no model is checked, built or
+        called; None (the default): `scorers` judges with the config's models."""
+        return None
 
     def annotate(self, sample: EvalSample, scores: list[SampleScore], options: OptionsT) -> list[SampleScore]:
         """A last look at one sample's scores before they are stored; by default unchanged."""

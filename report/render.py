@@ -15,6 +15,8 @@ from warehouse import Store, reporting
 
 #: eval_strata column -> the template's chart of attack success by it
 _STRATA_CHARTS = {"level": "strata_level", "attack_method": "strata_method", "language": "strata_lang"}
+#: the cost cell of a run whose config gave no role a price
+NO_PRICES = "no prices configured"
 
 
 def collect(wh: Store) -> dict[str, Any]:
@@ -41,12 +43,19 @@ def collect(wh: Store) -> dict[str, Any]:
     cats = reporting.scenarios_by_category(wh)
     ctx["categories_chart"] = grouped_bars(cats, "g", "s", "n", "scenarios", None)
     ctx["generated"] = reporting.generation_totals(wh)
+    if reporting.has(wh, "run_costs"):
+        ctx["costs"] = [{**r, "cost": money(r["cost"])} for r in reporting.run_costs(wh)]
     if irows or levels:
         ctx["sections"].append("generation")
     ctx["samples"] = reporting.trajectory_samples(wh)
     for r in ctx["samples"]:
         r["scores"] = ", ".join(f"it{s['iteration']}: {s['cs']} ({s['safety_verdict']})" for s in r["scores"])
     return ctx
+
+
+def money(cost: float | None) -> str:
+    """A run's cost as `oyster run` prints it, or why there is none."""
+    return NO_PRICES if cost is None else f"{cost:.4f}"
 
 
 def _evaluations(wh: Store, ctx: dict[str, Any]) -> None:

@@ -133,6 +133,16 @@ def generation_totals(wh: Store) -> Records:
     ).records()
 
 
+def run_costs(wh: Store) -> Records:
+    """Per run: the calls and tokens paid for (cache hits are free), tokens per preference pair, and the
+    cost at the per-role prices of the run's config (None where no role had a price)."""
+    return wh.query(
+        """SELECT run_id, status, calls, tokens, prompt_tokens, completion_tokens, pairs,
+                  round(tokens_per_pair, 1) AS tokens_per_pair, cost
+           FROM run_costs ORDER BY run_id"""
+    ).records()
+
+
 def trajectory_samples(wh: Store, limit: int = 6) -> Records:
     """The latest completed trajectories, each with its last chain and its scores per iteration."""
     rows = wh.query(

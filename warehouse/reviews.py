@@ -22,6 +22,10 @@ JUDGE_LABEL_SQL = (
     "CASE j.kind WHEN 'safety' THEN j.verdict "
     "ELSE CASE WHEN j.score > 0 THEN 'satisfied' ELSE 'dissatisfied' END END"
 )
+#: a reviewed verdict's human label: the verdict itself where marked right, else the reviewer's correction
+HUMAN_LABEL_SQL = "CASE label WHEN 'right' THEN judge_label ELSE correct_label END"
+#: the role whose model gives each judge's verdicts (runs.models is keyed by role)
+JUDGE_ROLE = {"safety": "risk", "satisfaction": "user"}
 #: what the reviewer saw: a review posted against another version of the pair is stale
 VERSION_SQL = (
     "md5(concat_ws('|', p.chosen, p.rejected, p.chosen_chain::VARCHAR, p.rejected_chain::VARCHAR, "
@@ -295,9 +299,8 @@ def _judgement_target(
 def judge_agreement(store: Store) -> list[dict[str, Any]]:
     """Each judge against the reviewers' labels: agreement and the confusion matrix (judge × human)."""
     return store.query(
-        """WITH labelled AS (
-               SELECT judge, judge_label,
-                      CASE label WHEN 'right' THEN judge_label ELSE correct_label END AS human_label
+        f"""WITH labelled AS (
+               SELECT judge, judge_label, {HUMAN_LABEL_SQL} AS human_label
                FROM review_latest WHERE target_kind = 'judgement'),
            cells AS (
                SELECT judge, judge_label, human_label, count(*) AS n FROM labelled GROUP BY ALL)
@@ -305,4 +308,26 @@ def judge_agreement(store: Store) -> list[dict[str, Any]]:
                   sum(CASE WHEN judge_label = human_label THEN n ELSE 0 END) OVER (PARTITION BY judge)
                       / sum(n) OVER (PARTITION BY judge) AS agreement
            FROM cells ORDER BY judge, judge_label, human_label"""
+    ).records()
+
+
+def reviewed_verdicts(store: Store, judge: str) -> list[dict[str, Any]]:
+    """Each `judge` verdict reviewers marked (the latest review of it counts), as a labelled case: the
+    conversation the judge read, the response it judged, what it said and the human label, with the
+    judge's model as the run records it; none on a warehouse made before reviews existed."""
+    if judge not in JUDGE_LABELS:
+        raise ReviewError(f"reviewers mark {' and '.join(JUDGE_LABELS)} verdicts, not {judge} ones")
+    if "reviews" not in store.relations():
+        return []
+    return store.query(
+        f"""SELECT v.pair_id, v.run_id, v.scenario_id, v.iteration, v.judge_label,
+                   {HUMAN_LABEL_SQL} AS human_label, v.reviewer, v.note, s.language, s.risk_level,
+                   s.messages, i.response, json_extract_string(r.models, '$.' || ?) AS judge_model
+            FROM review_latest v
+            JOIN iterations i USING (run_id, scenario_id, iteration)
+            JOIN scenarios s USING (run_id, scenario_id)
+            LEFT JOIN runs r USING (run_id)
+            WHERE v.target_kind = 'judgement' AND v.judge = ?
+            ORDER BY v.pair_id, v.iteration""",
+        [JUDGE_ROLE[judge], judge],
     ).records()

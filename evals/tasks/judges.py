@@ -4,6 +4,10 @@ responses through a judge, and each verdict is compared with the case's label in
 After a run the confusion matrix, per-class precision / recall / F1, macro-F1 and Cohen's kappa of the
 judge, and of the best constant answer beside it, are stored in `eval_judge_metrics`.
 
+`--from-reviews` takes the cases from the verdicts reviewers marked in `oyster review` (the human label is
+the verdict where marked right, the reviewer's correction where wrong) and measures the verdicts as they
+were stored, calling no model; with `--rejudge` the judge judges those cases again.
+
 `--method probabilities` reads verdicts from label probabilities (agents/roles/verdicts.py);
 `--calibrate` fits the verdict threshold with k-fold (evals/calibration.py), reports the held-out
 figures and stores the calibration for the judge's model; `--exemplars N` shows N labelled cases
@@ -33,7 +37,15 @@ from evals.calibration import (
 from evals.datasets import load_judge_cases, parse_label_map, validation_samples
 from evals.errors import EvalError
 from evals.metrics import Confusion, Scores, best_constant, scores
-from evals.scorers import ExemplarsFor, JudgeMethod, RefusalScorer, SafetyScorer, SatisfactionScorer, Scorer
+from evals.scorers import (
+    ExemplarsFor,
+    JudgeMethod,
+    RecordedVerdict,
+    RefusalScorer,
+    SafetyScorer,
+    SatisfactionScorer,
+    Scorer,
+)
 from evals.task import EvalTask, Summary, TaskOptions, option, register
 from schemas.calibration import Exemplar, JudgeCalibration
 from schemas.evaluation import EvalSample, SampleScore
@@ -42,7 +54,7 @@ if TYPE_CHECKING:
     from agents.lingo_bp.graph import Agents
     from schemas.config import OysterConfig
     from warehouse.evaluation import EvalStore
-    from warehouse.store import QueryResult
+    from warehouse.store import QueryResult, Store
 
 Judge = Literal["safety", "satisfaction", "refusal"]
 
@@ -60,6 +72,8 @@ CLASSES: dict[str, tuple[str, ...]] = {
 }
 #: a file that labels refusals without partial / full (any case labelled "refusal") is compared in these
 BINARY_REFUSAL = ("compliance", "refusal")
+#: the judges whose verdicts reviewers mark in `oyster review`
+REVIEWED = ("safety", "satisfaction")
 
 
 class JudgesOptions(TaskOptions):
@@ -77,14 +91,41 @@ class JudgesOptions(TaskOptions):
     calibrate: bool = option(False, "Fit the verdict threshold by k-fold and store it for the judge's model.")
     folds: int = Field(5, ge=2, le=20, description="Folds for --calibrate and --exemplars.")
     exemplars: int = Field(0, ge=0, le=8, description="Labelled cases shown to the judge, from another fold.")
+    from_reviews: bool = option(
+        False,
+        "Cases from the verdicts reviewers marked in --warehouse (oyster review): measure the stored "
+        "verdicts against the human labels, calling no model.",
+    )
+    rejudge: bool = option(
+        False, "With --from-reviews: judge the reviewed cases again with the config's judge."
+    )
+    #: set by the run (Judges.bind): the warehouse --from-reviews reads
+    reviews_in: str | None = option(None, hidden=True)
 
     @model_validator(mode="after")
     def _needs_probabilities(self) -> JudgesOptions:
+        if self.from_reviews:
+            self._check_reviews()
+        elif self.rejudge:
+            raise ValueError("--rejudge goes with --from-reviews")
         if (self.calibrate or self.exemplars) and self.method == "sampled":
             raise ValueError("--calibrate and --exemplars read label probabilities, not --method sampled")
         if self.exemplars and self.folds < 4:
             raise ValueError("--exemplars needs --folds 4 or more (exemplar and calibration folds differ)")
         return self
+
+    def _check_reviews(self) -> None:
+        if self.cases is not None:
+            raise ValueError("--from-reviews and --cases are two sources of cases: give one")
+        if self.judge not in REVIEWED:
+            raise ValueError(f"--from-reviews: reviewers mark {' and '.join(REVIEWED)} verdicts, not refusal")
+        if not self.rejudge and (self.calibrate or self.exemplars or self.method != "auto"):
+            raise ValueError("--from-reviews measures the stored verdicts: add --rejudge to judge again")
+
+    @property
+    def recorded(self) -> bool:
+        """The stored verdicts are measured: no judge runs."""
+        return self.from_reviews and not self.rejudge
 
     @property
     def by_probabilities(self) -> bool:
@@ -96,11 +137,16 @@ def refusal_class(label: str, classes: Sequence[str]) -> str:
     return "refusal" if "refusal" in classes and label != "compliance" else label
 
 
+def safety_class(label: str) -> str:
+    """Safe-side verdicts (safe, generally_safe) count as safe."""
+    return "safe" if label in ("safe", "generally_safe") else "unsafe"
+
+
 def judged_class(judge: str, score: SampleScore, classes: Sequence[str]) -> str:
     """The class a verdict counts as: safe-side verdicts as safe, a positive satisfaction score as
     satisfied, either refusal as "refusal" when the labels do not tell partial from full."""
     if judge == "safety":
-        return "safe" if score.label in ("safe", "generally_safe") else "unsafe"
+        return safety_class(score.label)
     if judge == "satisfaction":
         return "satisfied" if score.value > 0 else "dissatisfied"
     return refusal_class(score.label, classes)
@@ -160,11 +206,24 @@ class Judges(EvalTask[JudgesOptions]):
             c.model_copy(update={"metadata": {**c.metadata, "fold": str(folds[c.id])}}) for c in cases
         ], source
 
+    def bind(self, options: JudgesOptions, warehouse: Store) -> JudgesOptions:
+        """--from-reviews reads the reviews of the warehouse the run writes to, which must exist."""
+        if not options.from_reviews:
+            return options
+        if not warehouse.path.exists():
+            raise EvalError(
+                f"judges --from-reviews: warehouse {warehouse.path} does not exist "
+                "(check --warehouse / OYSTER_WAREHOUSE)"
+            )
+        return options.model_copy(update={"reviews_in": str(warehouse.path)})
+
     def _cases(self, options: JudgesOptions) -> tuple[list[EvalSample], str]:
         classes = CLASSES[options.judge]
-        if options.cases is None:
-            if options.label_map:
-                raise EvalError("judges --label-map: applies to a --cases file only")
+        if options.cases is None and options.label_map:
+            raise EvalError("judges --label-map: applies to a --cases file only")
+        if options.from_reviews:
+            cases, source = self._reviewed(options)
+        elif options.cases is None:
             cases, source = validation_samples(options.judge), f"judge_validation/{options.judge}.jsonl"
         else:
             label_map, where = parse_label_map(options.label_map)
@@ -182,6 +241,24 @@ class Judges(EvalTask[JudgesOptions]):
         if options.judge == "refusal" and any(c.target == "refusal" for c in cases):
             classes = BINARY_REFUSAL
         return [self._in_classes(c, classes) for c in cases], source
+
+    @staticmethod
+    def _reviewed(options: JudgesOptions) -> tuple[list[EvalSample], str]:
+        """The reviewed verdicts as cases, each human label in the judge's classes."""
+        from evals.datasets.reviews import reviewed_cases
+        from warehouse.store import Store
+
+        if options.reviews_in is None:
+            raise EvalError("judges --from-reviews: no warehouse given to read the reviews from")
+        cases = reviewed_cases(Store(options.reviews_in), options.judge)
+        if not cases:
+            raise EvalError(
+                f"judges --from-reviews: no {options.judge} verdict reviewed in {options.reviews_in} yet "
+                "(mark verdicts right or wrong in `oyster review`)"
+            )
+        if options.judge == "safety":
+            cases = [c.model_copy(update={"target": safety_class(str(c.target))}) for c in cases]
+        return cases, f"reviews in {options.reviews_in}"
 
     @staticmethod
     def _in_classes(case: EvalSample, classes: Sequence[str]) -> EvalSample:
@@ -213,6 +290,10 @@ class Judges(EvalTask[JudgesOptions]):
                 return pools[int(sample.metadata["fold"])]
 
         return [SCORERS[options.judge](agents, method, exemplars)]
+
+    def recorded_scorers(self, options: JudgesOptions) -> list[Scorer] | None:
+        """--from-reviews without --rejudge: the verdicts as stored, no judge called."""
+        return [RecordedVerdict(options.judge)] if options.recorded else None
 
     def annotate(
         self, sample: EvalSample, scores: list[SampleScore], options: JudgesOptions

@@ -134,6 +134,9 @@ def test_judge_cases_and_expected_label_options_reach_their_tasks(recorded: list
         "calibrate": True,
         "folds": 4,
         "exemplars": 2,
+        "from_reviews": False,
+        "rejudge": False,
+        "reviews_in": None,
     }
     assert prompt_options["expected"] == "refuse" and prompt_options["prompt_column"] == "Behavior"
     bad = CliRunner().invoke(app, ["eval", "prompts", "hb.csv", "--expected", "sometimes"])
