@@ -148,6 +148,8 @@ class EvalPlan:
     pool: RayPool | None = None
     #: the scorers read verdicts the samples carry (Task.recorded_scorers): no judge model is involved
     recorded: bool = False
+    #: the judge models the scorers call, closed (with the target's backend) when the run ends
+    judges: Agents | None = None
 
     async def run(
         self,
@@ -223,6 +225,9 @@ class EvalPlan:
             status = "completed"
         finally:
             store.finish(eval_id, status)
+            if self.judges is not None:
+                await self.judges.aclose()
+            await target.aclose()
         return summary
 
 
@@ -270,7 +275,7 @@ async def prepare(
             calibrations=list(judges.verdicts.calibrations.values()),
         )
         pool = eval_pool(spec)
-    return EvalPlan(task, opts, config, settings, samples, dataset, target, scorers, pool)
+    return EvalPlan(task, opts, config, settings, samples, dataset, target, scorers, pool, judges=judges)
 
 
 async def run_task(

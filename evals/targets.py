@@ -30,6 +30,9 @@ class Target:
         """Fail before the first sample when the model or its endpoint is not usable."""
         await self.backend.check()
 
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
     async def respond(self, sample: EvalSample) -> tuple[str, float]:
         start = time.perf_counter()
         result = await self.backend.complete(
@@ -53,6 +56,9 @@ class ReplayTarget(Target):
         self.max_tokens = 0
 
     async def check(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
         return None
 
     async def respond(self, sample: EvalSample) -> tuple[str, float]:

@@ -128,6 +128,15 @@ class Agents:
             verdicts=verdicts,
         )
 
+    async def aclose(self) -> None:
+        """Close each role's backend once (roles often share one; a managed server stops with it)."""
+        seen: set[int] = set()
+        for role in (self.user, self.leader, self.risk, self.critic):
+            backend = role.llm.backend
+            if id(backend) not in seen:
+                seen.add(id(backend))
+                await backend.aclose()
+
 
 Node = Callable[[LingoState, Runtime[GraphContext]], Awaitable[dict[str, Any]]]
 
@@ -156,6 +165,7 @@ def _guard(name: str, fn: Node) -> Node:
 
     node.__name__ = name
     return node
+
 
 
 class LingoBP:
@@ -369,12 +379,7 @@ class LingoBP:
         return g.compile()
 
     async def aclose(self) -> None:
-        seen: set[int] = set()
-        for role in (self.agents.user, self.agents.leader, self.agents.risk, self.agents.critic):
-            backend = role.llm.backend
-            if id(backend) not in seen:
-                seen.add(id(backend))
-                await backend.aclose()
+        await self.agents.aclose()
 
     async def run(
         self, scenario: Scenario, run_id: str, on_call: Callable[[LLMCall], None] | None = None

@@ -51,5 +51,6 @@ def run_eval(
         dataset=dataset,
         target=target,
         scorers=task.scorers(agents, opts),
+        judges=agents,
     )
     return asyncio.run(plan.run(warehouse))

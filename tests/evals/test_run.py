@@ -58,6 +58,23 @@ def test_a_target_that_returns_no_text_is_a_recorded_failure(warehouse: Warehous
     assert errors == ["target: scripted model scripted: returned NoneType, not text"] * 2
 
 
+def test_an_eval_run_closes_its_judge_and_target_models_when_it_ends(warehouse: Warehouse) -> None:
+    # An unclosed backend leaks its HTTP session (and keeps a managed llama-server running).
+    closed: list[str] = []
+
+    class Closing(ScriptedBackend):
+        async def aclose(self) -> None:
+            closed.append(self.model)
+
+    agents = scripted_agents()
+    judge = Closing(agents.risk.llm.backend._responder, model="judge")  # type: ignore[attr-defined]
+    for role in (agents.user, agents.leader, agents.risk, agents.critic):
+        role.llm.backend = judge
+    target = Target(Closing(lambda r: "I can't help with that.", model="target"), "scripted:target")
+    run_eval("construction", warehouse, agents, limit=2, eval_id="closing", target=target)
+    assert sorted(closed) == ["judge", "target"]  # each once, though four roles share the judge
+
+
 def test_run_task_is_the_whole_evaluation_from_python(warehouse: Warehouse) -> None:
     scripted = {"backend": "scripted", "model": SCRIPTED}
     cfg = OysterConfig.model_validate({"roles": {role: scripted for role in ROLES}})
