@@ -167,7 +167,6 @@ def _guard(name: str, fn: Node) -> Node:
     return node
 
 
-
 class LingoBP:
     """Builds and runs the compiled graph for one set of agents."""
 
