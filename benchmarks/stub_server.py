@@ -54,22 +54,15 @@ STATS = web.AppKey("stats", dict)
 
 def make_app(latency_s: float) -> web.Application:
     stats = {"requests": 0}
-    # Like a server's prompt cache: a prompt's leading words that an earlier prompt began with are
-    # reported as cached (usage.prompt_tokens_details.cached_tokens).
-    seen: list[list[str]] = []
+    # Like a server's prompt cache, cheaply: a first message (the system prompt) seen before is
+    # reported as served from cache (usage.prompt_tokens_details.cached_tokens).
+    seen: set[str] = set()
 
-    def cached(words: list[str]) -> int:
-        best = 0
-        for earlier in seen:
-            n = 0
-            for a, b in zip(words, earlier, strict=False):
-                if a != b:
-                    break
-                n += 1
-            best = max(best, n)
-        seen.append(words)
-        del seen[:-64]
-        return best
+    def cached(messages: list[dict[str, Any]]) -> int:
+        first = str(messages[0].get("content", "")) if messages else ""
+        hit = first in seen
+        seen.add(first)
+        return len(first.split()) if hit else 0
 
     async def models(_: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "stub", "object": "model"}]})
@@ -83,8 +76,7 @@ def make_app(latency_s: float) -> web.Application:
             content = json.dumps(example(fmt["json_schema"]["schema"]))
         else:
             content = "Thank you for telling me. I'm here to help you find a safe next step."
-        words = [w for m in body.get("messages", []) for w in str(m.get("content", "")).split()]
-        prompt_tokens = len(words)
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
         return web.json_response(
             {
                 "id": f"stub-{stats['requests']}",
@@ -102,7 +94,7 @@ def make_app(latency_s: float) -> web.Application:
                     "prompt_tokens": prompt_tokens,
                     "completion_tokens": len(content.split()),
                     "total_tokens": prompt_tokens + len(content.split()),
-                    "prompt_tokens_details": {"cached_tokens": cached(words)},
+                    "prompt_tokens_details": {"cached_tokens": cached(body.get("messages", []))},
                 },
             }
         )

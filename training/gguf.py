@@ -15,12 +15,11 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from agents.backends.base import BackendError
-from agents.backends.llama_source import fetch_sdist
+from agents.backends.llama_source import fetch_sdist, llama_cpp_version
 from agents.backends.models import ensure_model, model_cache_dir
 from training import TrainError
 
@@ -73,8 +72,8 @@ def clear_quantization(model: Any) -> None:
 # -- LoRA adapter -> GGUF --------------------------------------------------------------------------
 def _llama_cpp_version() -> str:
     try:
-        return metadata.version("llama-cpp-python")
-    except metadata.PackageNotFoundError:
+        return llama_cpp_version()
+    except BackendError:
         raise TrainError(
             "converting an adapter needs llama-cpp-python: pip install 'oyster-csa[embedded]'"
         ) from None
