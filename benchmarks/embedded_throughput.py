@@ -70,9 +70,11 @@ def six_scenarios(out: Path) -> Path:
 
 
 def git(*args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(REPO), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    done = subprocess.run(["git", "-C", str(REPO), *args], check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise SystemExit(f"git {' '.join(args)}: {last}")
+    return done.stdout.strip()
 
 
 def before_tree(out: Path, revision: str) -> Path:
