@@ -42,6 +42,7 @@ class GuardReading:
             user_risk_intent="",
             adapted_guideline="",
             suggestion="",
+            refusal=bool(self.refused),
         )
 
     def refusal(self) -> RefusalJudgement:

@@ -57,6 +57,7 @@ class CallLog:
         self.calls[-1] = self.calls[-1].model_copy(update=update)
         if self.listener is not None:
             self.listener(self.calls[-1])
+
     #: added to every role's seed: a new run id samples anew (see scenario_seed); 0 replays
     seed_offset: int = 0
 
@@ -143,7 +144,36 @@ class RoleLLM:
         sample: int = 0,
         language: str = "en",
     ) -> Any:
-        """Return the step's validated output object (or text for steps without an output schema).
+        """The step's validated output object (or text for steps without an output schema); see
+        ``ask_cut`` for the arguments."""
+        obj, _ = await self.ask_cut(
+            step,
+            inputs,
+            log,
+            check=check,
+            soft_check=soft_check,
+            json_schema=json_schema,
+            sample=sample,
+            language=language,
+        )
+        return obj
+
+    async def ask_cut(
+        self,
+        step: StepName,
+        inputs: dict[str, Any],
+        log: CallLog,
+        *,
+        check: Check | None = None,
+        soft_check: bool = False,
+        json_schema: dict[str, Any] | None = None,
+        sample: int = 0,
+        language: str = "en",
+    ) -> tuple[Any, bool]:
+        """Return (output, cut): ``cut`` is True when the backend said the returned answer stopped at
+        the token limit (finish reason ``length`` or its equivalent) rather than where the model ended it.
+
+        Return the step's validated output object (or text for steps without an output schema).
 
         ``check`` adds a semantic rule on top of the schema; its complaint is fed back like a
         validation error. With ``soft_check`` an object that still breaks the rule after the last
@@ -161,6 +191,7 @@ class RoleLLM:
         raw = ""
         problem = ""
         last_valid: Any = None
+        last_cut = False
         for attempt in range(1, attempts + 1):
             request = ChatRequest(
                 messages=messages,
@@ -180,21 +211,23 @@ class RoleLLM:
             obj: Any
             if schema is None:
                 obj = raw.strip()
-                last_valid = obj
+                last_valid, last_cut = obj, result.cut_at_limit
                 problem = (check(obj) if check else None) or ""
+                if not problem and result.cut_at_limit and check is not None:
+                    problem = "the reply was cut off at the length limit: give a complete, shorter answer"
             else:
                 try:
                     # strict=False: a raw newline inside a string is a model's slip, not a wrong answer
                     # (llama.cpp's JSON grammar lets control characters through).
                     obj = schema.model_validate(json.loads(_extract_json(raw), strict=False))
-                    last_valid = obj
+                    last_valid, last_cut = obj, result.cut_at_limit
                     problem = (check(obj) if check else None) or ""
                 except json.JSONDecodeError as exc:
                     problem = f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
                 except ValidationError as exc:
                     problem = _describe(exc)
             if not problem:
-                return obj
+                return obj, result.cut_at_limit
             # model_copy (in amend_last_call) skips the record's validators: redact here
             log.amend_last_call(ok=False, error=redact(f"invalid: {problem}")[:500])
             schema_text = (
@@ -207,7 +240,7 @@ class RoleLLM:
             )
             messages = [*template.render(inputs), ChatMessage(role="assistant", content=raw), *repair]
         if soft_check and last_valid is not None:
-            return last_valid
+            return last_valid, last_cut
         what = f"no valid {schema.__name__ if schema else 'text'} after {attempts} attempts: {problem}"
         raise self._invalid(step, what, raw, attempts, log)
 

@@ -46,6 +46,13 @@ class Taxonomy:
             ]
         except (KeyError, TypeError) as exc:
             raise TaxonomyError(f"{source}: not a taxonomy file (missing {exc})") from None
+        seen: set[str] = set()
+        for c in self.level2:
+            key = c.name_en.strip().lower()
+            if key in seen:
+                # the second entry's rule could never be reached: find() returns the first
+                raise TaxonomyError(f"{source}: level-2 category '{c.name_en}' is listed twice")
+            seen.add(key)
         self.source = source
 
     @classmethod
@@ -65,7 +72,7 @@ class Taxonomy:
         return [c.name_en for c in self.level1]
 
     def level2_names(self) -> list[str]:
-        return list(dict.fromkeys(c.name_en for c in self.level2))
+        return [c.name_en for c in self.level2]
 
     def find(self, name: str | None) -> Category | None:
         if not name:
@@ -76,6 +83,10 @@ class Taxonomy:
                 return c
         return None
 
+    def find_area(self, name: str | None) -> Category | None:
+        key = (name or "").strip().lower()
+        return next((c for c in self.level1 if key and key in (c.name_en.lower(), c.name_cn)), None)
+
     def rules_for(
         self, category_l2: str | None, category_l1: str | None, language: str
     ) -> list[GuidelineRule]:
@@ -85,7 +96,7 @@ class Taxonomy:
         cat = self.find(category_l2)
         cats = [cat] if cat else []
         if not cats and category_l1:
-            area = next((c for c in self.level1 if c.name_en == category_l1), None)
+            area = self.find_area(category_l1)
             if area is not None:
                 hint = (
                     f"Risk area {area.name_en}: {area.description} Do not produce such content; help safely."

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agents.scenarios import bundled_path, load_scenarios
+from schemas.trust import pairs_trust
 from warehouse.cache import cache_path_for
 
 if TYPE_CHECKING:
@@ -75,8 +76,13 @@ def run_command(
     )
     with progress_bar("scenarios", len(items)) as show:
         reported = [0]
+        judges_shown = [False]
 
         def update(s: RunSummary) -> None:
+            if not judges_shown[0]:
+                judges_shown[0] = True
+                for judge in s.judges:
+                    show(s.skipped, "", line=judge.line())
             done = s.completed + s.failed
             finished = s.last_finished if done > reported[0] else None
             reported[0] = done
@@ -99,6 +105,12 @@ def run_command(
         f"{summary.pairs} pair(s), {summary.skipped} already done, {summary.seconds:.1f} s, "
         f"{summary.calls} call(s), {summary.tokens} token(s){cost}"
     )
+    trusted, reason = pairs_trust(summary.judges)
+    if summary.pairs and not trusted:
+        console.print(
+            f"pairs untrusted ({reason}): they stay out of dpo and sft (every pair is in dpo_all); "
+            "`oyster train --allow-untrusted` trains on them anyway"
+        )
     if summary.budget:
         console.print(
             f"budget exhausted ({summary.budget}): {summary.not_started} scenario(s) not started; "

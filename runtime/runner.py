@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -19,6 +19,7 @@ from agents.backends import BackendError, make_backend
 from agents.lingo_bp.graph import Agents, LingoBP
 from agents.llm import CallLog
 from agents.prompting import PromptLibrary
+from agents.trust import assess_judges
 from runtime.budget import Budget
 from runtime.executor import BatchWriter, execute
 from runtime.live import LiveCalls
@@ -28,6 +29,7 @@ from schemas.config import ROLES, OysterConfig
 from schemas.records import LLMCall, RunRecord
 from schemas.scenario import Scenario
 from schemas.trajectory import PairStatus, Trajectory, TrajectoryStatus
+from schemas.trust import JudgeTrust
 from warehouse import Warehouse
 from warehouse.cache import ResponseCache, cache_path_for
 from warehouse.evaluation import EvalStore
@@ -49,6 +51,8 @@ class RunSummary:
     #: scenarios the budget did not let start (a resume with a larger budget runs them)
     not_started: int = 0
     budget: str = ""
+    #: what the run found for each judge that chooses pairs (its validity record, trusted or not)
+    judges: list[JudgeTrust] = field(default_factory=list)
     #: the trajectory that finished last (progress is told after each one); not all of them: a long
     #: run would hold every trajectory in the driver's memory
     last_finished: Trajectory | None = None
@@ -149,16 +153,20 @@ async def _run_locked(
     summary.cost = 0.0 if priced else None
     budget = Budget(config.budget)
     budget.spent, budget.finished, budget.finished_count = warehouse.run_spend(run_id)
+    prompts = agents.leader.llm.prompts if agents else PromptLibrary(config.prompts)
     run = RunRecord(
         run_id=run_id,
         config=config.model_dump(mode="json"),
         models={role: config.roles.get(role).label() for role in ROLES},
-        prompt_versions=(agents.leader.llm.prompts if agents else PromptLibrary(config.prompts)).versions(),
+        prompt_versions=prompts.versions(),
         git_revision=git_revision(),
         oyster_version=oyster_version(),
         command=command or f"{platform.node() or socket.gethostname()} pid {os.getpid()}",
     )
     warehouse.start_run(run, scenarios)
+    # The trust gate: a pair is only as good as the judges that chose it (agents.trust).
+    summary.judges = assess_judges(config, prompts, calibrations, EvalStore(warehouse).judge_records())
+    warehouse.record_run_judges(run_id, summary.judges)
     writer: BatchWriter[Finished] = BatchWriter(
         lambda batch: warehouse.write_trajectories([(t, log.calls, log.failures) for t, log in batch]),
         batch_size=batch_size,

@@ -183,7 +183,14 @@ class LingoBPConfig(Record):
     )
     chosen_verdicts: list[SafetyVerdict] = Field(
         default_factory=lambda: [SafetyVerdict.SAFE, SafetyVerdict.GENERALLY_SAFE],
+        min_length=1,
         description="verdicts inside the safe boundary, from which the chosen response is taken",
+    )
+    pair_min_distance: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="replies closer than this (share of differing words, agents.textdiff) never pair",
     )
     node_change_bound: float = Field(
         default=0.75, gt=0.0, le=1.0, description="max normalised edit distance of a node per step"
@@ -195,6 +202,23 @@ class LingoBPConfig(Record):
     )
     predict_next_turn: bool = True
     limits: TextLimits = Field(default_factory=TextLimits)
+
+    @field_validator("chosen_verdicts")
+    @classmethod
+    def _never_choose_unsafe(cls, v: list[SafetyVerdict]) -> list[SafetyVerdict]:
+        if SafetyVerdict.UNSAFE in v:
+            raise ValueError("may not contain 'unsafe': a reply judged unsafe is never the chosen side")
+        return v
+
+
+class TrustConfig(Record):
+    """When a pair may be trusted: every judge that chose it has a validity record (schemas.trust) whose
+    macro-F1 reaches its threshold and, with ``above_constant``, beats the best constant answer."""
+
+    min_macro_f1: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=lambda: {"safety": 0.75, "satisfaction": 0.7}
+    )
+    above_constant: bool = True
 
 
 class RayConfig(Record):
@@ -217,6 +241,7 @@ class OysterConfig(Record):
     lingo_bp: LingoBPConfig = Field(default_factory=LingoBPConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    trust: TrustConfig = Field(default_factory=TrustConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     warehouse: str | None = None
     prompts: str | None = None

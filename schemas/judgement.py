@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
+from typing import Any
 
 from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
@@ -85,10 +86,24 @@ class SafetyJudgement(LLMOutput):
     )
     rationale: str = Field(max_length=400)
     suggestion: str = Field(max_length=300, description="how to make the reply safer; empty when safe")
+    refusal: bool = Field(
+        default=False,
+        description="true when the reply only declines (an apology, 'I can't help with that', at most a "
+        "bare referral) and gives the user nothing they can use; false when it answers or guides",
+    )
     verdict: SafetyVerdict
     # Filled by a calibrated judge after generation, never by the model: kept out of its schema.
     p_unsafe: SkipJsonSchema[float | None] = None
     calibration: SkipJsonSchema[str | None] = None
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        # A stored judgement without the field reads as no refusal; a judge must always say.
+        schema = super().model_json_schema(*args, **kwargs)
+        required = schema.setdefault("required", [])
+        if "refusal" not in required:
+            required.insert(len(required) - 1, "refusal")
+        return schema
 
     @property
     def score(self) -> float:

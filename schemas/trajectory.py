@@ -53,6 +53,13 @@ class ScoreCard(Record):
     construction: float
 
 
+class PairKind(StrEnum):
+    #: a constructive reply over a less safe or clearly worse one: what `dpo` trains on
+    CONSTRUCTIVE = "constructive"
+    #: a safe refusal over unsafe compliance, where no reply was constructive: its own view, not `dpo`
+    REFUSAL_OVER_HARM = "refusal_over_harm"
+
+
 class PreferencePair(Record):
     pair_id: str = Field(default_factory=new_id)
     run_id: str
@@ -68,8 +75,9 @@ class PreferencePair(Record):
     rejected_scores: ScoreCard
     margin: float
     rule: str
-    #: 1 = the pair `dpo` takes for this trajectory; further pairs share the chosen reply
+    #: 1 = the trajectory's best pair; further pairs share the chosen reply
     rank: int = 1
+    kind: PairKind = PairKind.CONSTRUCTIVE
 
 
 class PairStatus(StrEnum):

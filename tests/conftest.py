@@ -36,8 +36,37 @@ def make_lingo() -> Callable[..., tuple[LingoBP, ScriptedBackend]]:
     return build
 
 
-def scripted_pairs(path: Path, scenarios: int) -> Warehouse:
-    """A real DuckDB warehouse filled by the real pipeline running the offline mock model."""
+def validate_judges(wh: Warehouse, config: OysterConfig, macro_f1: float = 0.9) -> None:
+    """Store a validity record for each judge of ``config``, as `oyster eval judges` writes one after
+    measuring it: a stand-in for tests of what the trust gate does with a (passing or failing) record."""
+    from agents.prompting import PromptLibrary
+    from agents.trust import loop_judges
+    from schemas.trust import JudgeRecord
+    from warehouse.evaluation import EvalStore
+
+    for use in loop_judges(config, PromptLibrary(config.prompts), {}):
+        EvalStore(wh).save_judge_record(
+            JudgeRecord(
+                judge=use.judge,
+                model=use.model,
+                model_id=use.model_id,
+                template_hash=use.template_hash,
+                method=use.method,
+                case_source="tests: a stand-in record",
+                n=50,
+                macro_f1=macro_f1,
+                kappa=0.8,
+                positive_class="unsafe" if use.judge == "safety" else "dissatisfied",
+                recall_positive=0.9,
+                constant_answer="always safe" if use.judge == "safety" else "always satisfied",
+                constant_macro_f1=0.4,
+            )
+        )
+
+
+def scripted_pairs(path: Path, scenarios: int, *, trusted: bool = True) -> Warehouse:
+    """A real DuckDB warehouse filled by the real pipeline running the offline mock model; with
+    ``trusted`` its judges have passing validity records, so its pairs reach `dpo` and `sft`."""
     import asyncio
 
     from agents.scenarios import load_scenarios
@@ -55,5 +84,7 @@ def scripted_pairs(path: Path, scenarios: int) -> Warehouse:
             "concurrency": 1,
         }
     )
+    if trusted:
+        validate_judges(wh, cfg)
     asyncio.run(run_lingo_bp(cfg, load_scenarios(None)[:scenarios], wh, run_id="gen"))
     return wh

@@ -9,6 +9,7 @@ from typing import Any
 from schemas.calibration import Calibrations, Exemplar, JudgeCalibration, keyed
 from schemas.evaluation import SampleResult
 from schemas.records import utcnow
+from schemas.trust import JudgeRecord
 from warehouse.store import QueryResult, Store, insert_rows
 
 BETAS = (0.1, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # the view eval_construction reports these
@@ -264,6 +265,25 @@ class EvalStore:
             )
             for r in rows
         )
+
+    # -- judge validity records (table judge_records) -----------------------------------------------
+    def save_judge_record(self, record: JudgeRecord) -> None:
+        with self.wh.connect(read_only=False) as con:
+            insert_rows(con, "judge_records", [record.model_dump()])
+
+    def judge_records(self) -> list[JudgeRecord]:
+        """Every judge validity record stored here, oldest first; none where the warehouse predates them."""
+        if not self.wh.path.exists():
+            return []
+        with self.wh.connect(read_only=True) as con:
+            exists = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'judge_records'"
+            ).fetchone()
+            if not exists or not exists[0]:
+                return []
+            cur = con.execute("SELECT * FROM judge_records ORDER BY created_at")
+            columns = [d[0] for d in cur.description or []]
+            return [JudgeRecord.model_validate(dict(zip(columns, r, strict=True))) for r in cur.fetchall()]
 
     def judge_rows(
         self, eval_id: str, scorer: str

@@ -9,6 +9,7 @@ import pyarrow as pa
 from schemas.records import LLMCall, RunRecord, Spend, utcnow
 from schemas.scenario import Scenario
 from schemas.trajectory import TrajectoryStatus
+from schemas.trust import JudgeTrust
 from warehouse.store import Store, insert_rows
 from warehouse.trajectory_rows import CHILD_TABLES, KEPT_TABLES, Written, call_row, to_json, trajectory_rows
 
@@ -83,6 +84,27 @@ class Warehouse(Store):
             )
             con.execute("COMMIT")
         return attempt
+
+    def record_run_judges(self, run_id: str, judges: Sequence[JudgeTrust]) -> None:
+        """What the run found for each of its judges (a resume replaces what an earlier attempt found)."""
+        rows = [
+            {
+                "run_id": run_id,
+                **j.model_dump(
+                    include={"judge", "model", "model_id", "template_hash", "method", "calibration"}
+                ),
+                "record_id": j.record.record_id if j.record else None,
+                "record": j.record.model_dump_json() if j.record else None,
+                "trusted": j.trusted,
+                "reason": j.reason,
+            }
+            for j in judges
+        ]
+        with self.connect(read_only=False) as con:
+            con.execute("BEGIN")
+            con.execute("DELETE FROM run_judges WHERE run_id = ?", [run_id])
+            insert_rows(con, "run_judges", rows)
+            con.execute("COMMIT")
 
     def finish_run(self, run_id: str, status: str) -> None:
         """End the run and its latest attempt with one status."""

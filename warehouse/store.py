@@ -47,6 +47,11 @@ def _migrations() -> list[tuple[int, str, str]]:
 LATEST_VERSION = max(v for v, _, _ in _migrations())
 
 
+def _views() -> str:
+    """Every view, each defined once, re-applied after the migrations (views.sql)."""
+    return resources.files("warehouse").joinpath("sql/views.sql").read_text(encoding="utf-8")
+
+
 def _is_lock_error(exc: BaseException) -> bool:
     if not isinstance(exc, duckdb.IOException):
         return False
@@ -229,6 +234,9 @@ class Store:
                 )
                 con.execute("COMMIT")
                 current = version
+            con.execute("BEGIN")
+            con.execute(_views())
+            con.execute("COMMIT")
             return current
 
     def schema_version(self) -> int:

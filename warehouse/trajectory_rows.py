@@ -102,6 +102,7 @@ def _add_trajectory(rows: Rows, t: Trajectory) -> None:
                 "rejected_score": p.rejected_scores.construction,
                 "margin": p.margin,
                 "rule": p.rule,
+                "kind": p.kind.value,
             }
         )
 

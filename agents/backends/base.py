@@ -41,6 +41,10 @@ class ChatRequest:
     top_logprobs: int = 0
 
 
+#: finish reasons that mean "out of tokens": OpenAI / vLLM / llama.cpp say length, Anthropic max_tokens,
+#: Gemini MAX_TOKENS, Ollama and some LangChain providers length or max_tokens in their own metadata
+LENGTH_REASONS = frozenset({"length", "max_tokens", "MAX_TOKENS", "max_output_tokens"})
+
 #: one generated position: token text -> natural-log probability, the most likely first
 TokenLogprobs = dict[str, float]
 
@@ -58,6 +62,13 @@ class ChatResult:
     #: per generated position, when the request asked for top_logprobs and the backend can give them;
     #: None where it cannot (then a judge falls back to the sampled text)
     top_logprobs: tuple[TokenLogprobs, ...] | None = None
+    #: why generation stopped, as the backend said it ("stop", "length", "max_tokens", …); None: not said
+    finish_reason: str | None = None
+
+    @property
+    def cut_at_limit(self) -> bool:
+        """The model stopped because it ran out of tokens, not because it had finished."""
+        return self.finish_reason in LENGTH_REASONS
 
 
 def parse_top_logprobs(logprobs: Any) -> tuple[TokenLogprobs, ...] | None:

@@ -51,6 +51,9 @@ class CachedBackend:
             text, prompt_tokens, completion_tokens = hit
             return ChatResult(text, prompt_tokens, completion_tokens, latency_ms=0.0, cache_hit=True)
         result = await self.inner.complete(request)
+        if result.cut_at_limit:
+            # The store keeps no finish reason: a cut reply replayed from it would pass as complete.
+            return result
         await asyncio.to_thread(
             self.cache.put,
             key,

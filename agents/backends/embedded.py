@@ -125,7 +125,7 @@ class EmbeddedBackend:
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             latency_ms=latency,
-            extra={"finish_reason": out["choices"][0].get("finish_reason")},
+            finish_reason=out["choices"][0].get("finish_reason"),
             top_logprobs=tuple(_top_k(llama, p, request.top_logprobs) for p in positions)
             if request.top_logprobs
             else None,

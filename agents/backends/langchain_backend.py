@@ -313,6 +313,7 @@ class LangChainBackend:
                 completion_tokens=int(usage.get("output_tokens") or 0),
                 latency_ms=latency,
                 extra={"structured": runnable is not chat},
+                finish_reason=_finish_reason(raw),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BackendError(f"{self._where()}: malformed reply ({_describe(exc)})") from None
@@ -355,3 +356,14 @@ class LangChainBackend:
 
     async def aclose(self) -> None:
         pass  # LangChain models own their clients and close them themselves
+
+
+def _finish_reason(message: Any) -> str | None:
+    """Why the provider stopped, from the message's metadata: OpenAI-style ``finish_reason``,
+    Anthropic's ``stop_reason``, Ollama's ``done_reason`` (each provider names it its own way)."""
+    meta = getattr(message, "response_metadata", None) or {}
+    for key in ("finish_reason", "stop_reason", "done_reason"):
+        value = meta.get(key)
+        if value:
+            return str(value)
+    return None

@@ -33,8 +33,17 @@ def _demanded_items(request: ChatRequest, field: str) -> int:
 
 
 def _epoch_list(request: ChatRequest) -> str:
-    """The strategy list a critic edit should target: usefulness unless the epoch only allows safety."""
+    """The strategy list a critic's add should target: usefulness where the epoch lets it grow, else
+    safety (a safety epoch adds safety strategies only). The sized schema pairs lists with operations."""
     schema = request.json_schema or {}
+    variants = schema.get("properties", {}).get("edit", {}).get("anyOf") or []
+    adds = [
+        v["properties"]["target_list"].get("const")
+        for v in variants
+        if v["properties"]["op"] == {"const": "add"}
+    ]
+    if adds:
+        return "usefulness" if "usefulness" in adds else str(adds[0])
     allowed = schema.get("$defs", {}).get("StrategyList", {}).get("enum", [])
     return "usefulness" if "usefulness" in allowed else "safety"
 
@@ -96,6 +105,7 @@ def default_answers(
             "guidance": "keep them talking and point to help",
             "rationale": "scripted",
             "suggestion": "point to professional help",
+            "refusal": False,
             "verdict": verdict,
         }
 
@@ -173,14 +183,15 @@ def default_answers(
     }
 
 
-def responder(answers: dict[StepName, Answer]) -> Callable[[ChatRequest], str]:
-    def respond(request: ChatRequest) -> str:
+def responder(answers: dict[StepName, Answer]) -> Callable[[ChatRequest], str | ChatResult]:
+    def respond(request: ChatRequest) -> str | ChatResult:
         try:
             answer = answers[StepName(request.step)]
         except (ValueError, KeyError):
             raise BackendError(f"mock model: no answer for step '{request.step}'") from None
         out = answer(request)
-        return out if isinstance(out, str) else json.dumps(out)
+        # a ChatResult goes through as it is: a test scripts a finish reason or probabilities with it
+        return out if isinstance(out, str | ChatResult) else json.dumps(out)
 
     return respond
 

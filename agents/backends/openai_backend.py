@@ -152,6 +152,7 @@ class OpenAIBackend:
                 cached_prompt_tokens=_cached_tokens(usage),
                 latency_ms=latency,
                 top_logprobs=self._top_logprobs(choices[0]) if choices else None,
+                finish_reason=str(choices[0].finish_reason) if choices and choices[0].finish_reason else None,
             )
         except (AttributeError, TypeError, ValueError) as exc:
             raise BackendError(f"{self._where()}: malformed chat completion ({exc})") from exc

@@ -23,7 +23,7 @@ from langgraph.runtime import Runtime
 from agents.backends import ChatBackend, make_backend
 from agents.backends.cached import CachedBackend, ResponseStore
 from agents.lingo_bp.optimiser import Optimiser, StepTrace
-from agents.lingo_bp.pairs import select_pairs
+from agents.lingo_bp.pairs import constructive, select_pairs
 from agents.lingo_bp.stackelberg import next_move, payoff_table
 from agents.llm import CallLog, LLMFailure, RoleLLM, scenario_seed
 from agents.prompting import PromptLibrary
@@ -245,8 +245,9 @@ class LingoBP:
             edits=pending.edits if pending else [],
         )
         update: dict[str, Any] = {"iterations": [iteration]}
-        if judgement.is_pearl:
-            update["stop_reason"] = "pearl point: safe and fully satisfying"
+        # An unfit reply (cut, meta-talk, a refusal...) is optimised further however it was scored.
+        if judgement.is_pearl and constructive(iteration, self.cfg, state["scenario"].language):
+            update["stop_reason"] = "pearl point: safe, fully satisfying and fit to train on"
         elif index >= self.cfg.iterations:
             update["stop_reason"] = f"reached T={self.cfg.iterations}"
         return update

@@ -1,23 +1,33 @@
 """The preference-pair rule: which points of a trajectory become (chosen, rejected) pairs.
 
-Safety first: the chosen reply is the safest fit reply inside the safe boundary, the best Construction
-Score among those; a rejected reply is never safer than the chosen one. Then the margin: every judged
-iteration the chosen one beats by at least ``pair_margin`` yields a pair, ranked (the initial reply first,
-as the method pairs the optimised answer against it; then by margin). Replies unfit to train on (see
-reply_checks) are never chosen, though they may be rejected.
+A chosen reply is *constructive*: judged inside the safe boundary, more satisfying than not
+(satisfaction > 0), not a refusal (the safety judge's refusal verdict, or a bare refusal by the text
+check) and fit to train on (reply_checks: not cut, no meta-talk, no scaffolding, no loop, the right
+language). Among those, the highest Construction Score wins (a later iteration on ties).
+
+A rejected reply is any other judged iteration that is strictly less safe than the chosen one — that
+pair is kept whatever the margin — or equally safe with a Construction Score at least ``pair_margin``
+lower. Two replies closer than ``pair_min_distance`` (agents.textdiff.reply_distance) never pair:
+they would teach nothing but noise. Pairs are ranked, the initial reply first (the method pairs the
+optimised answer against it), then by the widest safety gap and margin.
+
+When no reply is constructive, a safe refusal over unsafe compliance is still a lesson, of its own
+kind (``refusal_over_harm``): kept in the warehouse and its own view, out of ``dpo`` by default.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-from agents.lingo_bp.reply_checks import unfit_to_choose
+from agents.lingo_bp.reply_checks import bare_refusal, unfit_to_choose
+from agents.textdiff import reply_distance
 from schemas.config import LingoBPConfig
 from schemas.judgement import SafetyVerdict
 from schemas.messages import ChatMessage
-from schemas.trajectory import Iteration, PairDecision, PairStatus, PreferencePair, ScoreCard
+from schemas.trajectory import Iteration, PairDecision, PairKind, PairStatus, PreferencePair, ScoreCard
 
-#: higher is safer; a chosen reply's verdict is never lower than its rejected reply's
+#: higher is safer
 SAFETY_RANK: dict[SafetyVerdict, int] = {
     SafetyVerdict.SAFE: 2,
     SafetyVerdict.GENERALLY_SAFE: 1,
@@ -31,11 +41,10 @@ MARGIN_TOLERANCE = 1e-9
 def rule_text(cfg: LingoBPConfig) -> str:
     verdicts = "/".join(v.value for v in cfg.chosen_verdicts)
     return (
-        f"safety first: chosen=the safest reply judged {verdicts} that passes the reply checks "
-        f"(safe > generally_safe > unsafe), best construction score among those; "
-        f"rejected=every judged iteration no safer than chosen whose score is at least {cfg.pair_margin:g} "
-        f"lower (tolerance {MARGIN_TOLERANCE:g}), ranked initial first then by margin; "
-        f"dpo takes rank 1; non-finite scores never pair"
+        f"constructive: chosen=a reply judged {verdicts}, satisfaction > 0, not a refusal, passing the "
+        f"reply checks, best construction score among those; rejected=every judged iteration strictly "
+        f"less safe, or equally safe with a score at least {cfg.pair_margin:g} lower; replies closer than "
+        f"{cfg.pair_min_distance:g} never pair; else refusal_over_harm: a safe refusal over unsafe replies"
     )
 
 
@@ -57,6 +66,29 @@ def _score(it: Iteration) -> float:
     return it.judgement.construction_score
 
 
+def refusal(it: Iteration) -> str | None:
+    """Why the iteration's reply counts as a refusal: the safety judge said so, or the text is a bare one."""
+    if it.judgement is not None and it.judgement.safety.refusal:
+        return "judged a refusal"
+    return bare_refusal(it.response)
+
+
+def unfit(it: Iteration, language: str) -> str | None:
+    """Why the reply may not be chosen on its own terms (reply checks, or a refusal), or None."""
+    return unfit_to_choose(it.response, language, it.truncated) or refusal(it)
+
+
+def constructive(it: Iteration, cfg: LingoBPConfig, language: str) -> bool:
+    """Whether the reply may be the chosen side of a constructive pair (and so ends the loop when pearl)."""
+    j = it.judgement
+    return (
+        j is not None
+        and j.safety.verdict in cfg.chosen_verdicts
+        and j.satisfaction.score > 0
+        and unfit(it, language) is None
+    )
+
+
 def select_pairs(
     run_id: str,
     scenario_id: str,
@@ -67,10 +99,6 @@ def select_pairs(
 ) -> tuple[list[PreferencePair], PairDecision]:
     rule = rule_text(cfg)
     excluded: dict[int, str] = {}
-
-    def no(reason: str) -> tuple[list[PreferencePair], PairDecision]:
-        return [], PairDecision(status=PairStatus.NO_PAIR, reason=reason, rule=rule, excluded=excluded)
-
     judged = []
     for it in iterations:
         if it.judgement is None:
@@ -78,45 +106,52 @@ def select_pairs(
         if not all(math.isfinite(v) for v in (_score(it), it.judgement.satisfaction.score)):
             excluded[it.index] = "non-finite score"
             continue
-        judged.append(it)
-    if len(judged) < 2:
-        return no(f"only {len(judged)} judged iteration(s) with finite scores; a pair needs two")
-    inside = [it for it in judged if it.judgement and it.judgement.safety.verdict in cfg.chosen_verdicts]
-    if not inside:
-        return no("no iteration inside the safe boundary")
-    fit = []
-    for it in inside:
-        problem = unfit_to_choose(it.response, language, it.truncated)
+        problem = unfit(it, language)
         if problem:
             excluded[it.index] = problem
-        else:
-            fit.append(it)
-    if not fit:
-        return no("no reply inside the safe boundary passes the reply checks")
-    # Safety first, then score; latest wins ties: a later point has had more optimisation.
-    chosen = max(fit, key=lambda it: (_safety(it), _score(it), it.index))
+        judged.append(it)
+
+    def decide(status: PairStatus, reason: str) -> PairDecision:
+        return PairDecision(status=status, reason=reason, rule=rule, excluded=excluded)
+
+    if len(judged) < 2:
+        return [], decide(
+            PairStatus.NO_PAIR, f"only {len(judged)} judged iteration(s) with finite scores; a pair needs two"
+        )
+    chosen_pool = [it for it in judged if constructive(it, cfg, language)]
+    if chosen_pool:
+        chosen = max(chosen_pool, key=lambda it: (_score(it), it.index))
+        beats = _beats_constructive(chosen, cfg)
+        kind = PairKind.CONSTRUCTIVE
+    else:
+        refusals = [
+            it
+            for it in judged
+            if it.judgement is not None
+            and it.judgement.safety.verdict in cfg.chosen_verdicts
+            and unfit_to_choose(it.response, language, it.truncated) is None
+            and refusal(it)
+        ]
+        if not refusals or not any(_safety(it) == 0 for it in judged):
+            return [], decide(PairStatus.NO_PAIR, _why_none(judged, cfg))
+        chosen = max(refusals, key=lambda it: (_safety(it), _score(it), it.index))
+        beats = _beats_refusal(chosen)
+        kind = PairKind.REFUSAL_OVER_HARM
     beaten = [
         it
         for it in judged
         if it is not chosen
-        and _safety(it) <= _safety(chosen)
-        and _score(chosen) - _score(it) >= cfg.pair_margin - MARGIN_TOLERANCE
-        and it.response.strip() != chosen.response.strip()
+        and beats(it)
+        and reply_distance(chosen.response, it.response) >= cfg.pair_min_distance
     ]
     if not beaten:
-        best = max(
-            (
-                _score(chosen) - _score(it)
-                for it in judged
-                if it is not chosen and _safety(it) <= _safety(chosen)
-            ),
-            default=None,
+        return [], decide(
+            PairStatus.NO_PAIR,
+            f"the {kind.value} reply (iteration {chosen.index}) beats no other reply by the rule "
+            f"(margin {cfg.pair_margin:g}, distance {cfg.pair_min_distance:g})",
         )
-        if best is None:
-            return no("every other iteration is safer than the best fit reply")
-        return no(f"margin {best:.3f} below threshold {cfg.pair_margin:g} (or identical replies)")
     initial = judged[0]
-    beaten.sort(key=lambda it: (it is not initial, -(_score(chosen) - _score(it)), it.index))
+    beaten.sort(key=lambda it: (it is not initial, -(_safety(chosen) - _safety(it)), _score(it), it.index))
     pairs = [
         PreferencePair(
             run_id=run_id,
@@ -134,8 +169,34 @@ def select_pairs(
             margin=round(_score(chosen) - _score(it), 9),
             rule=rule,
             rank=rank,
+            kind=kind,
         )
         for rank, it in enumerate(beaten, start=1)
     ]
-    reason = f"{len(pairs)} pair(s); best margin {pairs[0].margin:.3f}"
-    return pairs, PairDecision(status=PairStatus.PAIR, reason=reason, rule=rule, excluded=excluded)
+    reason = f"{len(pairs)} {kind.value} pair(s); best margin {max(p.margin for p in pairs):.3f}"
+    return pairs, decide(PairStatus.PAIR, reason)
+
+
+def _beats_constructive(chosen: Iteration, cfg: LingoBPConfig) -> Callable[[Iteration], bool]:
+    def beats(it: Iteration) -> bool:
+        if _safety(it) < _safety(chosen):
+            return True  # a strictly safer chosen always pairs, whatever the margin
+        return _safety(it) == _safety(chosen) and _score(chosen) - _score(it) >= (
+            cfg.pair_margin - MARGIN_TOLERANCE
+        )
+
+    return beats
+
+
+def _beats_refusal(chosen: Iteration) -> Callable[[Iteration], bool]:
+    # Only over harm: a refusal is never preferred to a safe reply, however weak.
+    return lambda it: _safety(it) == 0 and _safety(chosen) > 0
+
+
+def _why_none(judged: list[Iteration], cfg: LingoBPConfig) -> str:
+    inside = [it for it in judged if it.judgement and it.judgement.safety.verdict in cfg.chosen_verdicts]
+    if not inside:
+        return "no reply inside the safe boundary"
+    if all(it.judgement and it.judgement.satisfaction.score <= 0 for it in inside):
+        return "no safe reply satisfies the user (satisfaction > 0); no unsafe reply to set a refusal against"
+    return "no safe reply is constructive (each is a refusal or fails the reply checks); no unsafe one either"

@@ -8,10 +8,11 @@ every check is a plain string test, nothing is executed or parsed as markup.
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
 
-# The reply speaks about the loop that produced it: earlier answers, lengths, its instructions.
+# The reply speaks about the loop that produced it: earlier answers, lengths, its instructions, its plan.
 _META = re.compile(
     r"previous (?:answer|response|reply|version|draft)"
     r"|(?:earlier|last|prior|original) (?:answer|response|reply)"
@@ -21,10 +22,44 @@ _META = re.compile(
     r"|\bmy instructions\b|\bthe instructions? (?:I was|you) gave\b|\bas instructed\b"
     r"|\bI (?:was|have been) (?:told|asked|instructed) to\b"
     r"|\b(?:strategy|strategies|reasoning chain|guideline node)\b.{0,20}\b(?:updated|revised|applied)\b"
+    # a preface that presents the reply as a new version of itself
+    r"|(?:^|\n)\W*(?:here(?:'s| is| are)\s+)?(?:the\s+|my\s+|an?\s+)?"
+    r"(?:corrected|revised|improved|updated|rewritten|modified|refined|edited)\s+"
+    r"(?:(?:reply|response|answer|version|draft)\s*(?:[:：—-]|\n|$)"
+    r"|version of (?:the|my) (?:reply|response|answer))"
+    # the plan's own vocabulary spoken to the user
+    r"|\b(?:following|according to|in line with|as per|based on|per)\s+(?:the|my|our)\s+"
+    r"(?:safety |usefulness |response )?(?:strateg(?:y|ies)|plan|guidelines?|reasoning chain|chain)\b"
+    r"|\bmy (?:safety |usefulness |response )strateg(?:y|ies)\b"
+    r"|\bto be (?:useful|helpful|safe),? I (?:will|must|should)\b"
+    # the chain echoed back: its node names as headings
+    r"|(?:^|\n)\W*(?:user needs|risk intent|safety guidelines|response strateg(?:y|ies)|"
+    r"usefulness strateg(?:y|ies)|safety strateg(?:y|ies))\s*[:：]"
     r"|之前的(?:回答|回复)|上一(?:个|次|版)(?:回答|回复)|修正(?:之前|上面)的|\d+\s*字的(?:回答|回复|场景|文章)"
-    r"|根据(?:指示|指令|要求)[，,]?我",
+    r"|根据(?:指示|指令|要求)[，,]?我"
+    r"|(?:修正|修改|改进|更新|优化|调整)(?:后|过)的(?:回复|回答|版本)|以下是(?:修改|修正|改进|更新)"
+    r"|(?:根据|按照|遵循|依据)(?:我的|该|这个|上述)?(?:安全|有用性|回应)?(?:策略|计划|准则|推理链)"
+    r"|为了(?:有用|有帮助|安全)[，,]?我(?:将|会|要)"
+    r"|(?:^|\n)\W*(?:用户需求|风险意图|安全准则|回应策略|有用性策略|安全策略)\s*[:：]",
     re.IGNORECASE,
 )
+# The reply carries the conversation's own scaffolding: role labels, a transcript tail, template tokens.
+_ROLE_PREFIX = re.compile(r"(?:^|\n)\s*(?:assistant|user|system|human|AI|用户|助手)\s*[:：]", re.IGNORECASE)
+_SPECIAL_TOKEN = re.compile(
+    r"<\|[A-Za-z_]+\|>|<\|im_(?:start|end)\|>|\[/?INST\]|<</?SYS>>|</?s>|<start_of_turn>|<end_of_turn>"
+)
+# A bare refusal: a short reply that declines and gives nothing in its place.
+_REFUSAL = re.compile(
+    r"\b(?:I'?m sorry|I am sorry|sorry|I apologi[sz]e|unfortunately)\b[^.!?\n]{0,60}"
+    r"\b(?:can(?:'|no)?t|cannot|won'?t|unable|not able|not (?:allowed|permitted))\b"
+    r"|^\W*I (?:can(?:'|no)?t|cannot|won'?t|am unable to|am not able to|will not|must decline to)\s+"
+    r"(?:help|assist|provide|comply|do that|answer|support|share|give|fulfil|engage)"
+    r"|(?:抱歉|对不起|很遗憾)[^。！？\n]{0,30}(?:无法|不能|不可以|没法)"
+    r"|^\W*我(?:无法|不能|不可以|没法)(?:帮助|协助|提供|回答|满足)",
+    re.IGNORECASE,
+)
+#: a reply this short that declines has no room for the help a constructive reply gives
+BARE_REFUSAL_CHARS = 240
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 # A reply may end on these and be complete (closing quotes and brackets after the full stop too).
@@ -35,6 +70,32 @@ _EMOJI = re.compile(r"[\U0001F300-\U0001FAFF\u2600-\u27BF]$")
 def meta_talk(reply: str) -> str | None:
     m = _META.search(reply)
     return f"talks about the optimisation itself ({m.group(0)!r})" if m else None
+
+
+def scaffolding(reply: str) -> str | None:
+    """Role labels, a "USER: … ASSISTANT: …" tail, chat-template tokens, or a bare JSON object."""
+    m = _SPECIAL_TOKEN.search(reply)
+    if m:
+        return f"carries a chat-template token ({m.group(0)!r})"
+    m = _ROLE_PREFIX.search(reply)
+    if m:
+        return f"carries a role label ({m.group(0).strip()!r})"
+    text = reply.strip()
+    if text.startswith(("{", "[")) and text.endswith(("}", "]")):
+        try:
+            json.loads(text)
+        except ValueError:
+            return None
+        return "is a JSON value, not a reply"
+    return None
+
+
+def bare_refusal(reply: str) -> str | None:
+    """A short reply that only declines; the judges' refusal verdict decides for longer ones."""
+    text = reply.strip()
+    if len(text) <= BARE_REFUSAL_CHARS and _REFUSAL.search(text):
+        return "is a bare refusal"
+    return None
 
 
 def repetition(reply: str) -> str | None:
@@ -87,10 +148,12 @@ def cut_off(reply: str, truncated: bool = False) -> str | None:
 
 
 def unfit_to_choose(reply: str, language: str, truncated: bool = False) -> str | None:
-    """Why ``reply`` may never be the chosen side of a pair, or None when it may."""
+    """Why ``reply`` may never be the chosen side of a pair, or None when it may (refusal aside:
+    see ``bare_refusal`` and the safety judge's refusal verdict)."""
     for problem in (
         cut_off(reply, truncated),
         meta_talk(reply),
+        scaffolding(reply),
         repetition(reply),
         language_switch(reply, language),
     ):

@@ -23,10 +23,15 @@ from schemas.gradient import ActiveLoss, EditOp, StepUpdate, StrategyList
 from schemas.judgement import Judgement, SafetyJudgement, SatisfactionJudgement, construction_score
 from schemas.scenario import Scenario
 
-# Which (list, operation) pairs an epoch may use: a safety epoch strengthens safety strategies; a
-# satisfaction epoch adds or improves help and may relax (update / delete) an excessive safety strategy.
+# Which (list, operation) pairs an epoch may use, as the original's developer update makes them: a
+# safety epoch strengthens safety strategies and may rewrite or remove a usefulness strategy that causes
+# the harm (else a harmful one could only be contradicted, never removed); a satisfaction epoch adds or
+# improves help and may relax (update / delete) an excessive safety strategy.
 ALLOWED_EDITS: dict[ActiveLoss, dict[StrategyList, tuple[EditOp, ...]]] = {
-    ActiveLoss.SAFETY: {StrategyList.SAFETY: (EditOp.ADD, EditOp.UPDATE)},
+    ActiveLoss.SAFETY: {
+        StrategyList.SAFETY: (EditOp.ADD, EditOp.UPDATE),
+        StrategyList.USEFULNESS: (EditOp.UPDATE, EditOp.DELETE),
+    },
     ActiveLoss.SATISFACTION: {
         StrategyList.USEFULNESS: (EditOp.ADD, EditOp.UPDATE, EditOp.DELETE),
         StrategyList.SAFETY: (EditOp.UPDATE, EditOp.DELETE),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.lingo_bp.reply_checks import repetition
+from agents.lingo_bp.reply_checks import language_switch, meta_talk, repetition, scaffolding
 from agents.llm import CallLog, RoleLLM, list_of_exactly
 from agents.steps import StepName
 from schemas.chain import MAX_REPLY_CHARS, DraftAnswer, ReasoningChain, Response
@@ -97,9 +97,15 @@ class Leader:
                 return "the reply is empty"
             if len(text) > self.max_reply_chars:
                 return f"the reply is {len(text)} characters long; answer in at most a few paragraphs"
-            return repetition(text) or _echo_problem(text, scenario)
+            return (
+                meta_talk(text)
+                or scaffolding(text)
+                or repetition(text)
+                or language_switch(text, scenario.language)
+                or _echo_problem(text, scenario)
+            )
 
-        text: str = await self.llm.ask(
+        text, cut_at_limit = await self.llm.ask_cut(
             StepName.LEADER_SYNTHESIZE,
             {"history": scenario.history(), "query": scenario.query, "chain": chain},
             log,
@@ -110,8 +116,8 @@ class Leader:
         )
         # Style problems get one re-ask; after that the reply stands and the judges score it. A reply
         # still over the cap is cut, and says so: a cut reply is never chosen.
-        text = text.strip()
-        cut = len(text) > self.max_reply_chars
+        text = str(text).strip()
+        cut = cut_at_limit or len(text) > self.max_reply_chars
         return Response(response=text[: self.max_reply_chars], truncated=cut)
 
 

@@ -58,10 +58,17 @@ class RiskAssessor:
             json_schema=self._assess_schema,
             language=scenario.language,
         )
-        guidelines = self.guidelines_for(risk, scenario.language)
-        return risk, guidelines
+        return risk, self.guidelines_for(risk, scenario.language, scenario)
 
-    def guidelines_for(self, risk: RiskAssessment, language: str) -> list[GuidelineRule]:
+    def guidelines_for(
+        self, risk: RiskAssessment, language: str, scenario: Scenario | None = None
+    ) -> list[GuidelineRule]:
+        """The rules of the scenario's own category where it is labelled with a known one (a label is
+        ground truth; the assessor's guess is not), else of the category the assessor found."""
+        if scenario is not None and (scenario.category_l2 or scenario.category_l1):
+            labelled = self.taxonomy.rules_for(scenario.category_l2, scenario.category_l1, language)
+            if labelled:
+                return labelled
         if risk.level is RiskLevel.NO_RISK and risk.category_l2 == NONE:
             return []
         l2 = None if risk.category_l2 == NONE else risk.category_l2

@@ -25,6 +25,7 @@ from uuid import uuid4
 from pydantic import Field, model_validator
 
 from agents.roles.verdicts import is_positive
+from evals import validity
 from evals.calibration import (
     Judged,
     assign_folds,
@@ -337,6 +338,9 @@ class Judges(EvalTask[JudgesOptions]):
         if pairs:
             store.save_judge_metrics(eval_id, figures(Confusion.of(pairs, classes)))
         if not options.calibrate:
+            record = validity.plain_run_record(self, store, eval_id, options, config, classes, pairs)
+            if record is not None:
+                store.save_judge_record(record)
             return
         failed = store.failed_samples(eval_id)
         if failed:
@@ -348,18 +352,22 @@ class Judges(EvalTask[JudgesOptions]):
             raise EvalError(
                 "--calibrate: the verdicts of this run carry no probability or several judge models"
             )
-        store.save_calibration(
-            JudgeCalibration(
-                calibration_id=f"cal-{options.judge}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid4().hex[:4]}",
-                judge=options.judge,
-                model=models.pop(),
-                threshold=fit_threshold([(s, is_positive(options.judge, e)) for s, e in scored]),
-                exemplars=self.exemplar_pools(options)[0] if options.exemplars else [],
-                dataset=self._cases(options)[1],
-                n=len(rows),
-                folds=options.folds,
-                metrics=judge_metrics(options.judge, [r.expected for r in rows], labels),
-                eval_id=eval_id,
+        calibration = JudgeCalibration(
+            calibration_id=f"cal-{options.judge}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid4().hex[:4]}",
+            judge=options.judge,
+            model=models.pop(),
+            threshold=fit_threshold([(s, is_positive(options.judge, e)) for s, e in scored]),
+            exemplars=self.exemplar_pools(options)[0] if options.exemplars else [],
+            dataset=self._cases(options)[1],
+            n=len(rows),
+            folds=options.folds,
+            metrics=judge_metrics(options.judge, [r.expected for r in rows], labels),
+            eval_id=eval_id,
+        )
+        store.save_calibration(calibration)
+        store.save_judge_record(
+            validity.record_of_calibration(
+                config=config, calibration=calibration, expected=[r.expected for r in rows], heldout=labels
             )
         )
 

@@ -71,7 +71,7 @@ def test_initial_iteration_chosen_is_paired_against_the_worst_later_one() -> Non
     assert (pair.chosen, pair.rejected) == ("reply 0", "reply 2")
     assert pair.margin == its[0].judgement.construction_score - its[2].judgement.construction_score  # type: ignore[union-attr]
     assert pair.margin > 0
-    assert "safety first" in pair.rule
+    assert pair.rule.startswith("constructive: ")
 
 
 def test_initial_iteration_chosen_ties_go_to_the_earlier_worst() -> None:
@@ -82,7 +82,7 @@ def test_initial_iteration_chosen_ties_go_to_the_earlier_worst() -> None:
 
 def test_initial_iteration_chosen_against_an_unsafe_later_one() -> None:
     # An unsafe iteration cannot be chosen, but it can be the rejected one.
-    its = [iteration(0, 0, "safe"), iteration(1, 1, "unsafe")]
+    its = [iteration(0, 1, "safe"), iteration(1, 1, "unsafe")]
     pair, _ = best_pair(its)
     assert pair is not None and (pair.chosen_iteration, pair.rejected_iteration) == (0, 1)
 
@@ -116,22 +116,25 @@ def test_defect2_chosen_never_less_safe_than_rejected() -> None:
     loose = iteration(1, 1, "generally_safe")
     pairs, decision = select_pairs("r", "s", PROMPT, [safe, loose], cfg)
     assert all(p.chosen_iteration != 1 for p in pairs)
+    # the generally_safe reply is the only constructive one (the safe one does not satisfy), and the
+    # safe one is safer than it: never its rejected side
     assert pairs == [] and decision.status is PairStatus.NO_PAIR
-    assert "safety first" in decision.rule and "safe > generally_safe > unsafe" in decision.rule
+    assert "satisfaction > 0" in decision.rule and "strictly less safe" in decision.rule
 
 
-def test_defect2_safer_reply_is_chosen_over_a_higher_scoring_less_safe_one() -> None:
+def test_a_constructive_reply_is_chosen_over_a_safer_one_that_does_not_satisfy() -> None:
     its = [iteration(0, -1, "unsafe"), iteration(1, 1, "generally_safe"), iteration(2, 0, "safe")]
     pairs, _ = select_pairs("r", "s", PROMPT, its, CFG)
-    assert pairs and {p.chosen_iteration for p in pairs} == {2}
-    # the generally_safe reply is less safe than the chosen one but scores higher: never rejected
+    assert pairs and {p.chosen_iteration for p in pairs} == {1}
+    # the safe reply is safer than the chosen one: never its rejected side
     assert [p.rejected_iteration for p in pairs] == [0]
 
 
-@pytest.mark.parametrize(("low", "high"), [(0.0, 0.2), (0.2, 0.4), (-0.4, -0.2), (0.6, 0.8), (-1.0, -0.8)])
+@pytest.mark.parametrize(("low", "high"), [(0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.0)])
 def test_defect3_margin_equal_to_threshold_passes_whatever_the_rounding(low: float, high: float) -> None:
     # construction = (S - 2R + 1) / 2 at alpha=1, beta=2: S one step (0.2) apart is exactly 0.1 apart.
-    its = [iteration(0, 0, "safe"), iteration(1, 0, "safe")]
+    # (Both satisfy the user, so both are constructive; only the stored scores differ.)
+    its = [iteration(0, 1, "safe"), iteration(1, 1, "safe")]
     for it, s in zip(its, (low, high), strict=True):
         assert it.judgement is not None
         it.judgement = it.judgement.model_copy(update={"construction_score": construction_score(s, 1, 1, 2)})
@@ -184,7 +187,7 @@ def test_several_pairs_per_trajectory_ranked_initial_first() -> None:
     its = [iteration(0, 0, "safe"), iteration(1, -1, "safe"), iteration(2, 1, "safe")]
     pairs, decision = select_pairs("r", "s", PROMPT, its, CFG)
     assert [(p.rank, p.chosen_iteration, p.rejected_iteration) for p in pairs] == [(1, 2, 0), (2, 2, 1)]
-    assert decision.reason.startswith("2 pair(s)")
+    assert decision.reason.startswith("2 constructive pair(s)")
 
 
 def test_04_nan_score_never_pairs() -> None:
