@@ -105,10 +105,17 @@ def export(
         typer.Option("--push", help="hf: upload the folder to this Hub dataset repo (needs a token)."),
     ] = None,
     license_id: Annotated[str, typer.Option("--license", help="hf: the card's licence id.")] = "apache-2.0",
+    allow_untrusted: Annotated[
+        bool,
+        typer.Option(
+            "--allow-untrusted",
+            help="hf: also release pairs whose judges were never validated (the card says so).",
+        ),
+    ] = False,
 ) -> None:
     """Export a view to JSONL / Parquet / CSV (TRL loads dpo as is), or a Hugging Face dataset folder."""
     if fmt == "hf":
-        _export_hf(out, warehouse, force, push, license_id, view, where)
+        _export_hf(out, warehouse, force, push, license_id, view, where, allow_untrusted)
         return
     if fmt not in EXPORT_FORMATS and fmt != "oyster":
         raise typer.BadParameter(
@@ -129,6 +136,15 @@ def export(
     else:
         n = wh.export(view, fmt, out, where)
     console.print(f"wrote {n} row(s) of {view} to {out}")
+    if view in ("dpo", "sft"):
+        from warehouse.release import trust_counts
+
+        _, untrusted, why = trust_counts(wh)
+        if untrusted:
+            console.print(
+                f"{untrusted} untrusted pair(s) are not in {view} ({why[:200]}); "
+                f"they are in {'dpo_per_prompt' if view == 'dpo' else 'sft_all'}"
+            )
 
 
 def _export_hf(
@@ -139,17 +155,29 @@ def _export_hf(
     license_id: str,
     view: str | None,
     where: str | None,
+    allow_untrusted: bool,
 ) -> None:
     if view is not None or where is not None:
         raise typer.BadParameter("hf exports every config of the release; --view and --where do not apply")
     from report.card import push as push_folder
     from report.card import write_release
+    from warehouse.release import trust_counts
 
     wh = existing_warehouse(warehouse)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not force)):
         raise ExportError(f"{out}: exists and is not an empty folder; pass --force to write into it")
     wh.migrate()  # near_duplicates and the review-aware views, on a warehouse made before them
-    done = write_release(wh, out, license_id)
+    trusted, untrusted, why = trust_counts(wh)
+    if untrusted and not trusted and not allow_untrusted:
+        raise ExportError(
+            f"all {untrusted} pair(s) are untrusted ({why[:300]}): validate the judges with "
+            "`oyster eval judges`, or pass --allow-untrusted (the dataset card then says so)"
+        )
+    done = write_release(wh, out, license_id, allow_untrusted)
+    if untrusted and not allow_untrusted:
+        console.print(
+            f"{untrusted} untrusted pair(s) left out ({why[:200]}); --allow-untrusted releases them"
+        )
     sizes = ", ".join(f"{c} {sum(n.values())}" for c, n in done["counts"].items())
     console.print(f"wrote {out} ({sizes} rows; {done['removed']} near-duplicate prompt(s) left out)")
     if push:

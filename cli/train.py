@@ -33,6 +33,16 @@ def train(
         int, typer.Option(help="> 0: train data-parallel on that many Ray Train workers.")
     ] = 0,
     gpu: Annotated[bool, typer.Option("--gpu/--no-gpu", help="Ray Train workers use one GPU each.")] = False,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="reply | reasoning: train on the replies, or on the reasoning path then the reply."
+        ),
+    ] = None,
+    allow_untrusted: Annotated[
+        bool,
+        typer.Option("--allow-untrusted", help="Also train on pairs whose judges were never validated."),
+    ] = False,
 ) -> None:
     """Fine-tune on the warehouse's pairs (dpo/orpo) or best safe replies (sft) with TRL; LoRA by default."""
     from schemas.training import TrainMethod
@@ -51,6 +61,8 @@ def train(
             "train.epochs": epochs,
             "train.learning_rate": learning_rate,
             "train.lora": NULL if full else None,
+            "train.target": target,
+            "train.allow_untrusted": True if allow_untrusted else None,
         },
     )
     result = run_training(

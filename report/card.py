@@ -56,12 +56,16 @@ def metadata(
     }
 
 
-def write_release(store: Store, out: Path, license_id: str = "apache-2.0") -> dict[str, Any]:
-    """Find near-duplicates, write every config's splits and README.md into `out`; returns the facts."""
+def write_release(
+    store: Store, out: Path, license_id: str = "apache-2.0", allow_untrusted: bool = False
+) -> dict[str, Any]:
+    """Find near-duplicates, write every config's splits and README.md into `out`; returns the facts.
+    Pairs whose judges were never validated are left out unless ``allow_untrusted`` (the card says which)."""
     out.mkdir(parents=True, exist_ok=True)
     removed = find_near_duplicates(store)
-    counts = write_splits(store, out)
+    counts = write_splits(store, out, allow_untrusted)
     facts = card_facts(store)
+    facts["trust"]["allowed"] = allow_untrusted
     meta = metadata(out, counts, facts, license_id)
     template = resources.files("report").joinpath("templates/card.md.j2").read_text(encoding="utf-8")
     # Markdown, not HTML: nothing to escape; the card is our own text and SQL values.

@@ -43,6 +43,7 @@ def collect(wh: Store) -> dict[str, Any]:
     cats = reporting.scenarios_by_category(wh)
     ctx["categories_chart"] = grouped_bars(cats, "g", "s", "n", "scenarios", None)
     ctx["generated"] = reporting.generation_totals(wh)
+    ctx["run_judges"] = reporting.run_judges(wh)
     if reporting.has(wh, "run_costs"):
         ctx["costs"] = [{**r, "cost": money(r["cost"])} for r in reporting.run_costs(wh)]
     if irows or levels:

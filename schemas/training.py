@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field
 
@@ -16,8 +17,16 @@ class TrainMethod(StrEnum):
 
     @property
     def view(self) -> str:
-        """The warehouse view a method reads: preference methods read pairs, SFT the best safe replies."""
+        """The warehouse view a method trains on: preference methods on pairs, SFT on the best safe
+        replies (the trusted rows only; see ``source``)."""
         return "sft" if self is TrainMethod.SFT else "dpo"
+
+    def source(self, target: str = "reply") -> str:
+        """The view rows are read from, trusted or not: the trust gate then keeps the trusted ones
+        unless untrusted pairs are allowed (`oyster train --allow-untrusted`)."""
+        if self is TrainMethod.SFT:
+            return "sft_all"
+        return "dpo_reasoning" if target == "reasoning" else "dpo_per_prompt"
 
 
 class LoraConfig(Record):
@@ -43,6 +52,14 @@ class TrainConfig(Record):
     logging_steps: int = Field(default=1, gt=0)
     bf16: bool | None = Field(default=None, description="null = on when a CUDA GPU supports it")
     gradient_checkpointing: bool | None = Field(default=None, description="null = on with a GPU")
+    target: Literal["reply", "reasoning"] = Field(
+        default="reply",
+        description="reply: chosen/rejected are the replies; reasoning: the reasoning path, then the reply "
+        "(dpo / orpo; view dpo_reasoning)",
+    )
+    allow_untrusted: bool = Field(
+        default=False, description="also train on pairs whose judges were never validated (see trust)"
+    )
     convert_adapter_to_gguf: bool = Field(
         default=True, description="write adapter.gguf for the embedded backend when the base is a preset"
     )

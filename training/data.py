@@ -7,32 +7,53 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from schemas.training import TrainMethod
+from schemas.training import TrainConfig, TrainMethod
 from training import TrainError
 from warehouse.training import TrainingStore
 
 
-def load_examples(store: TrainingStore, method: TrainMethod, where: str | None) -> list[dict[str, Any]]:
-    rows = store.examples(method.view, where)
+def load_examples(
+    store: TrainingStore, method: TrainMethod, where: str | None, cfg: TrainConfig
+) -> list[dict[str, Any]]:
+    """The rows to train on: trusted ones, unless ``cfg.allow_untrusted``; untrusted rows alone are
+    refused in one line that says why they are untrusted."""
+    if cfg.target == "reasoning" and method is TrainMethod.SFT:
+        raise TrainError("--target reasoning trains on pairs: use --method dpo or orpo")
+    view = method.source(cfg.target)
+    rows = store.examples(view, where)
+    cond = f" matching {where!r}" if where else ""
     if not rows:
-        cond = f" matching {where!r}" if where else ""
-        raise TrainError(f"no rows in view '{method.view}'{cond} in {store.wh.path}: nothing to train on")
-    return rows
+        raise TrainError(f"no rows in view '{view}'{cond} in {store.wh.path}: nothing to train on")
+    if cfg.allow_untrusted:
+        return rows
+    trusted = [r for r in rows if r["trusted"]]
+    if not trusted:
+        reasons = sorted({str(r["trust_reason"]) for r in rows})
+        raise TrainError(
+            f"all {len(rows)} row(s) of '{view}'{cond} are untrusted ({'; '.join(reasons)[:300]}): "
+            "validate the judges with `oyster eval judges`, or pass --allow-untrusted"
+        )
+    return trusted
 
 
 def split_examples(
     rows: Sequence[dict[str, Any]], eval_fraction: float, seed: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Reproducible split: order by a seeded hash of the example id, hold out the first share."""
+    """Reproducible split by prompt: prompts are ordered by a seeded hash of the prompt and the first
+    share held out, so a prompt's examples (from several runs, or several pairs) share one split."""
 
-    def rank(row: dict[str, Any]) -> str:
-        return hashlib.sha256(f"{seed}:{row['example_id']}".encode()).hexdigest()
+    def rank(key: str) -> str:
+        return hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()
 
-    ordered = sorted(rows, key=rank)
-    n_eval = round(len(ordered) * eval_fraction)
-    if eval_fraction > 0 and len(ordered) > 1:
-        n_eval = max(1, min(n_eval, len(ordered) - 1))
-    return ordered[n_eval:], ordered[:n_eval]
+    keys = sorted({str(r["prompt_key"]) for r in rows}, key=rank)
+    n_eval = round(len(keys) * eval_fraction)
+    if eval_fraction > 0 and len(keys) > 1:
+        n_eval = max(1, min(n_eval, len(keys) - 1))
+    held = set(keys[:n_eval])
+    ordered = sorted(rows, key=lambda r: (rank(str(r["prompt_key"])), str(r["example_id"])))
+    return [r for r in ordered if r["prompt_key"] not in held], [
+        r for r in ordered if r["prompt_key"] in held
+    ]
 
 
 def _messages(value: Any) -> list[dict[str, str]]:

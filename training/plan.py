@@ -89,7 +89,7 @@ def make_plan(
     train_id: str | None,
 ) -> RunPlan:
     """Read and split the examples and resolve the base: every user error surfaces before training starts."""
-    rows = load_examples(store, method, where)
+    rows = load_examples(store, method, where, cfg)
     train_rows, eval_rows = split_examples(rows, cfg.eval_fraction, cfg.seed)
     # Ray workers and a later conversion need a path that does not depend on their working directory.
     out_dir = out_dir.expanduser().resolve()

@@ -212,7 +212,7 @@ def train(
         method=method.value,
         base_model=plan.base.label,
         out_dir=str(plan.out_dir),
-        view=method.view,
+        view=method.source(cfg.target),
         where=where,
         splits=plan.splits,
         config={**cfg.model_dump(mode="json"), **executor.settings},

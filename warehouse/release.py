@@ -84,23 +84,36 @@ def find_near_duplicates(store: Store, threshold: float = THRESHOLD) -> int:
     return len(found)
 
 
-def _select(store: Store, config: str) -> str:
-    """The config's rows as released: JSON columns as text (Parquet readers see a string, not bytes)."""
+#: the view each config is released from, trusted pairs only or every pair (--allow-untrusted)
+SOURCES = {False: {"dpo": "dpo", "sft": "sft"}, True: {"dpo": "dpo_per_prompt", "sft": "sft_all"}}
+
+
+def _select(store: Store, view: str) -> str:
+    """The view's rows as released: JSON columns as text (Parquet readers see a string, not bytes)."""
     cols = [
         f'v."{c}"::VARCHAR AS "{c}"' if t == "JSON" else f'v."{c}"'
-        for c, t, *_ in store.query(f"DESCRIBE {config}").rows
+        for c, t, *_ in store.query(f"DESCRIBE {view}").rows
+        if c != "split"  # the release's own split (below) is the one that counts
     ]
-    return (
-        f"SELECT {', '.join(cols)}, u.split FROM {config} v JOIN ({RELEASED}) u USING (run_id, scenario_id)"
-    )
+    return f"SELECT {', '.join(cols)}, u.split FROM {view} v JOIN ({RELEASED}) u USING (run_id, scenario_id)"
 
 
-def write_splits(store: Store, out: Path) -> dict[str, dict[str, int]]:
+def trust_counts(store: Store) -> tuple[int, int, str]:
+    """(trusted, untrusted) constructive pairs, one per prompt, and why the untrusted ones are."""
+    row = store.query(
+        "SELECT count(*) FILTER (WHERE trusted), count(*) FILTER (WHERE NOT trusted), "
+        "string_agg(DISTINCT trust_reason, '; ') FILTER (WHERE NOT trusted) FROM dpo_per_prompt"
+    ).rows[0]
+    return int(row[0]), int(row[1]), str(row[2] or "")
+
+
+def write_splits(store: Store, out: Path, allow_untrusted: bool = False) -> dict[str, dict[str, int]]:
     """Parquet files `CONFIG/SPLIT-00000-of-00001.parquet`; a split with no rows gets no file."""
     counts: dict[str, dict[str, int]] = {}
     # Built before the connection opens: a query runs on its own (sandboxed) connection, and DuckDB
     # refuses two connections with different settings to one file in one process.
-    selects = {config: _select(store, config) for config in CONFIGS}
+    views = SOURCES[allow_untrusted]
+    selects = {config: _select(store, views.get(config, config)) for config in CONFIGS}
     with store.connect(read_only=True) as con:
         for config, select in selects.items():
             counts[config] = {}
@@ -136,7 +149,18 @@ def card_facts(store: Store) -> dict[str, Any]:
         ).rows
         return [(str(k), int(n)) for k, n in rows]
 
+    trusted, untrusted, why = trust_counts(store)
     return {
+        "trust": {
+            "trusted": trusted,
+            "untrusted": untrusted,
+            "reason": why,
+            "judges": store.query(
+                "SELECT run_id, judge, model, method, trusted, reason, record ->> 'macro_f1' AS macro_f1, "
+                "record ->> 'constant_macro_f1' AS constant_macro_f1, record ->> 'n' AS n, "
+                "record ->> 'case_source' AS case_source FROM run_judges ORDER BY run_id, judge"
+            ).records(),
+        },
         "runs": runs,
         "languages": [k for k, _ in by("language") if k != "unknown"],
         "by_language": by("language"),

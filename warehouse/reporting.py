@@ -133,6 +133,20 @@ def generation_totals(wh: Store) -> Records:
     ).records()
 
 
+def run_judges(wh: Store) -> Records:
+    """Each run's judges: the validity record found for each and whether its pairs are trusted."""
+    if not has(wh, "run_judges"):
+        return []
+    return wh.query(
+        """SELECT run_id, judge, model, method,
+                  CASE WHEN trusted THEN 'trusted' ELSE 'untrusted' END AS trust,
+                  round(TRY_CAST(record ->> 'macro_f1' AS DOUBLE), 2) AS macro_f1,
+                  round(TRY_CAST(record ->> 'constant_macro_f1' AS DOUBLE), 2) AS constant_macro_f1,
+                  TRY_CAST(record ->> 'n' AS INTEGER) AS n, reason
+           FROM run_judges ORDER BY run_id, judge"""
+    ).records()
+
+
 def run_costs(wh: Store) -> Records:
     """Per run: the calls and tokens paid for (cache hits are free), tokens per preference pair, and the
     cost at the per-role prices of the run's config (None where no role had a price)."""

@@ -15,8 +15,12 @@ from warehouse.store import QueryResult, Store, insert_rows
 
 #: view -> (id expression, columns handed to the trainer)
 _SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "dpo": ("pair_id", ("prompt", "chosen", "rejected")),
-    "sft": ("run_id || ':' || scenario_id", ("prompt", "completion")),
+    view: (id_expr, (*columns, "prompt_key", "trusted", "trust_reason"))
+    for views, id_expr, columns in (
+        (("dpo", "dpo_per_prompt", "dpo_reasoning"), "pair_id", ("prompt", "chosen", "rejected")),
+        (("sft", "sft_all"), "run_id || ':' || scenario_id", ("prompt", "completion")),
+    )
+    for view in views
 }
 
 
@@ -25,7 +29,8 @@ class TrainingStore:
         self.wh = warehouse
 
     def examples(self, view: str, where: str | None = None) -> list[dict[str, Any]]:
-        """Rows of `dpo` or `sft` as TRL conversational records, each with its `example_id`, in id order."""
+        """Rows of a training view as TRL conversational records, each with its `example_id`, its prompt key
+        (the split is by prompt) and its trust, in id order."""
         if view not in _SOURCES:
             raise WarehouseError(f"unknown training view '{view}' (use {', '.join(_SOURCES)})")
         id_expr, columns = _SOURCES[view]

@@ -180,7 +180,10 @@ async def test_case_e_a_reply_that_presents_itself_as_a_correction_is_never_chos
 
 
 async def test_case_f_a_reply_cut_at_the_token_limit_is_truncated_and_never_chosen(make_lingo: Build) -> None:
-    cut = "I'm worried about you. Here is what can help right now:\n1. Eat a small meal.\n2. Contact a crisis line such as"
+    cut = (
+        "I'm worried about you. Here is what can help right now:\n1. Eat a small meal.\n"
+        "2. Contact a crisis line such as"
+    )
     traj = await run(
         make_lingo,
         [
