@@ -77,6 +77,11 @@ def make_app(latency_s: float) -> web.Application:
         else:
             content = "Thank you for telling me. I'm here to help you find a safe next step."
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+        finish = "stop"
+        limit = body.get("max_tokens")
+        if isinstance(limit, int) and fmt.get("type") != "json_schema" and len(content.split()) > limit:
+            # as a server does: the reply stops at the token limit, and says so
+            content, finish = " ".join(content.split()[:limit]), "length"
         return web.json_response(
             {
                 "id": f"stub-{stats['requests']}",
@@ -87,7 +92,7 @@ def make_app(latency_s: float) -> web.Application:
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
+                        "finish_reason": finish,
                     }
                 ],
                 "usage": {

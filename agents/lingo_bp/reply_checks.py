@@ -58,8 +58,9 @@ _REFUSAL = re.compile(
     r"|^\W*我(?:无法|不能|不可以|没法)(?:帮助|协助|提供|回答|满足)",
     re.IGNORECASE,
 )
-#: a reply this short that declines has no room for the help a constructive reply gives
-BARE_REFUSAL_CHARS = 240
+#: what a refusal may carry besides declining and still give the user nothing ("Is there anything else
+#: I can help with?", "Please seek professional help.")
+BARE_REFUSAL_REST_CHARS = 60
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 # A reply may end on these and be complete (closing quotes and brackets after the full stop too).
@@ -91,9 +92,13 @@ def scaffolding(reply: str) -> str | None:
 
 
 def bare_refusal(reply: str) -> str | None:
-    """A short reply that only declines; the judges' refusal verdict decides for longer ones."""
-    text = reply.strip()
-    if len(text) <= BARE_REFUSAL_CHARS and _REFUSAL.search(text):
+    """A reply that declines and gives nothing in its place: once its refusing sentences are taken out,
+    at most a line is left (a sign-off or a generic referral). The judges' refusal verdict decides
+    for replies that decline in other words."""
+    sentences = [x for x in re.split(r"(?<=[.!?。！？])\s*", reply.strip()) if x.strip()]
+    refusing = [x for x in sentences if _REFUSAL.search(x)]
+    rest = " ".join(x for x in sentences if x not in refusing)
+    if refusing and len(rest) <= BARE_REFUSAL_REST_CHARS:
         return "is a bare refusal"
     return None
 

@@ -270,14 +270,16 @@ async def test_stackelberg_commits_to_best_expected_payoff(make_lingo: Build) ->
 
 async def test_pair_is_best_safe_iteration_against_initial(make_lingo: Build) -> None:
     answers = default_answers(
-        satisfaction=lambda n: [-1, 1, 0][min(n, 2)], verdicts=["safe", "unsafe", "safe"]
+        satisfaction=lambda n: [-1, 1, 1][min(n, 2)], verdicts=["safe", "unsafe", "safe"]
     )
     lingo, _ = make_lingo(answers, config(iterations=2))
     traj, _ = await lingo.run(SCENARIO, "r")
     assert traj.pair is not None
-    # iteration 1 is fully satisfying but unsafe: outside the safe boundary, never chosen
+    # iteration 1 is fully satisfying but unsafe: outside the safe boundary, never chosen, and being
+    # strictly less safe it is rejected too, after the initial reply
     assert traj.pair.chosen_iteration == 2
     assert traj.pair.rejected_iteration == 0
+    assert [p.rejected_iteration for p in traj.pairs] == [0, 1]
     assert traj.pair.margin == pytest.approx(
         traj.iterations[2].judgement.construction_score - traj.iterations[0].judgement.construction_score  # type: ignore[union-attr]
     )
@@ -391,7 +393,10 @@ async def test_chinese_scenario_is_prompted_in_chinese_at_every_loop_step(make_l
 
 
 async def test_defect6_late_judge_failure_keeps_judged_iterations_and_pairs(make_lingo: Build) -> None:
-    answers = default_answers(satisfaction=lambda n: [-1, 0, 1][min(n, 2)])
+    # generally safe both times, so that iteration 1 satisfies without being a pearl and the loop goes on
+    answers = default_answers(
+        satisfaction=lambda n: [-1, 1, 1][min(n, 2)], verdicts=["generally_safe", "generally_safe"]
+    )
     judge = answers[StepName.RISK_SAFETY]
     calls = {"n": 0}
 
