@@ -64,6 +64,29 @@ def validate_judges(wh: Warehouse, config: OysterConfig, macro_f1: float = 0.9) 
         )
 
 
+def trust_run(wh: Warehouse, run_id: str, trusted: bool = True) -> None:
+    """Record the run's judges as validated (or not): for tests of the views, not of the gate itself."""
+    from schemas.trust import LOOP_JUDGES, JudgeTrust
+
+    wh.record_run_judges(
+        run_id,
+        [
+            JudgeTrust(
+                judge=judge,
+                model="scripted:test",
+                model_id="scripted:test",
+                template_hash="t",
+                method="sampled",
+                trusted=trusted,
+                reason="validated above the thresholds"
+                if trusted
+                else "unvalidated: run `oyster eval judges`",
+            )
+            for judge in LOOP_JUDGES
+        ],
+    )
+
+
 def scripted_pairs(path: Path, scenarios: int, *, trusted: bool = True) -> Warehouse:
     """A real DuckDB warehouse filled by the real pipeline running the offline mock model; with
     ``trusted`` its judges have passing validity records, so its pairs reach `dpo` and `sft`."""

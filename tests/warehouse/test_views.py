@@ -12,6 +12,7 @@ from agents.backends.mock import default_answers
 from agents.lingo_bp.graph import LingoBP
 from schemas import LingoBPConfig, OysterConfig, RunRecord, Scenario
 from schemas.trajectory import Trajectory
+from tests.conftest import trust_run
 from warehouse import Warehouse
 from warehouse.oyster_format import oyster_history
 
@@ -34,7 +35,7 @@ async def _run(make_lingo: Build, run_id: str, **kw: Any) -> tuple[Trajectory, A
     return await lingo.run(SCENARIO, run_id)
 
 
-def _store(wh: Warehouse, traj: Trajectory, log: Any, day: int = 1) -> None:
+def _store(wh: Warehouse, traj: Trajectory, log: Any, day: int = 1, trusted: bool = True) -> None:
     run = RunRecord(
         run_id=traj.run_id,
         started_at=datetime(2025, 1, day, tzinfo=UTC),
@@ -44,6 +45,7 @@ def _store(wh: Warehouse, traj: Trajectory, log: Any, day: int = 1) -> None:
         oyster_version="t",
     )
     wh.start_run(run, [SCENARIO])
+    trust_run(wh, traj.run_id, trusted)
     wh.write_trajectories([(traj, log.calls, log.failures)])
 
 
@@ -63,6 +65,59 @@ async def test_defect7_dpo_and_sft_hold_each_example_once(make_lingo: Build, war
     assert q("SELECT run_id, rank FROM dpo_all ORDER BY rank").rows == [("r1", 1), ("r1", 2)]
     assert q("SELECT run_id, rank FROM dpo").rows == [("r1", 1)]
     assert q("SELECT count(*) FROM sft").rows == [(1,)]
+
+
+async def test_dpo_holds_one_pair_per_prompt_across_runs(make_lingo: Build, warehouse: Warehouse) -> None:
+    traj, log = await _run(make_lingo, "r1")
+    _store(warehouse, traj, log)
+    # A second run of the same prompt made other replies: its pairs are new, with a wider margin.
+    wider = traj.model_copy(
+        update={
+            "run_id": "r2",
+            "pairs": [
+                p.model_copy(
+                    update={
+                        "pair_id": p.pair_id + "x",
+                        "run_id": "r2",
+                        "chosen": p.chosen + " (second run)",
+                        "margin": p.margin + 0.5,
+                    }
+                )
+                for p in traj.pairs
+            ],
+        }
+    )
+    _store(warehouse, wider, log, day=2)
+    q = warehouse.query
+    assert q("SELECT count(*) FROM dpo_all").rows == [(4,)]
+    assert q("SELECT run_id, rank FROM dpo").rows == [("r2", 1)]
+
+
+async def test_untrusted_pairs_stay_out_of_dpo_and_sft(make_lingo: Build, warehouse: Warehouse) -> None:
+    traj, log = await _run(make_lingo, "r1")
+    _store(warehouse, traj, log, trusted=False)
+    q = warehouse.query
+    assert q("SELECT count(*) FROM dpo").rows == [(0,)] and q("SELECT count(*) FROM sft").rows == [(0,)]
+    assert q("SELECT count(*), bool_or(trusted) FROM dpo_all").rows == [(2, False)]
+    assert q("SELECT count(*) FROM dpo_per_prompt").rows == [(1,)]
+    assert q("SELECT count(*) FROM sft_all").rows == [(1,)]
+    (reason,) = q("SELECT DISTINCT trust_reason FROM dpo_all").rows[0]
+    assert "safety judge unvalidated" in reason and "satisfaction judge unvalidated" in reason
+
+
+async def test_dpo_reasoning_carries_the_chain_then_the_reply(
+    make_lingo: Build, warehouse: Warehouse
+) -> None:
+    traj, log = await _run(make_lingo, "r1")
+    _store(warehouse, traj, log)
+    row = warehouse.query("SELECT chosen, rejected FROM dpo_reasoning").records()[0]
+    chosen = row["chosen"][0]["content"]
+    pair = traj.pairs[0]
+    assert chosen.startswith("<think>\nUser needs: " + pair.chosen_chain.user_needs)
+    assert chosen.endswith("</think>\n\n" + pair.chosen)
+    for strategy in pair.chosen_chain.strategies.usefulness + pair.chosen_chain.strategies.safety:
+        assert strategy in chosen
+    assert row["rejected"][0]["content"].endswith(pair.rejected)
 
 
 async def test_dpo_has_chains_and_a_split_fixed_by_the_prompt(
