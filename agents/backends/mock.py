@@ -44,8 +44,13 @@ def _epoch_list(request: ChatRequest) -> str:
     ]
     if adds:
         return "usefulness" if "usefulness" in adds else str(adds[0])
+    # Unsized, the schema does not say which list may grow; a safety step adds a safety strategy, and
+    # only a safety step's schema leaves out user_needs (a frozen node has no property).
     allowed = schema.get("$defs", {}).get("StrategyList", {}).get("enum", [])
-    return "usefulness" if "usefulness" in allowed else "safety"
+    safety_step = "risk_intent" in schema.get("properties", {}) and "user_needs" not in schema.get(
+        "properties", {}
+    )
+    return "usefulness" if "usefulness" in allowed and not safety_step else "safety"
 
 
 def _items(value: int) -> dict[str, int]:

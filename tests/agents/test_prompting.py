@@ -78,7 +78,7 @@ def test_taxonomy_rules() -> None:
     from agents.taxonomy import Taxonomy
 
     tax = Taxonomy.load()
-    assert len(tax.level1) == 9 and len(tax.level2) == 67
+    assert len(tax.level1) == 9 and len(tax.level2) == 66  # Gambling was listed twice
     rule = tax.rules_for("Mental Health", "Physical and Mental Harm", "en")
     assert rule[0].category == "Mental Health" and "1." in rule[0].rule
     zh = tax.rules_for("心理健康", None, "zh")

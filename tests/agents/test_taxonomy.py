@@ -1,4 +1,4 @@
-"""The risk taxonomy: a scenario's own labels pick the guideline, and every category's rule reaches a prompt."""
+"""The risk taxonomy: a scenario's own labels pick the guideline; every category's rule reaches a prompt."""
 
 from __future__ import annotations
 

@@ -113,13 +113,21 @@ def test_orpo_and_sft_train_from_their_views(
 
 
 def test_split_is_reproducible_by_seed() -> None:
-    rows = [{"example_id": f"p{i}"} for i in range(20)]
+    rows = [{"example_id": f"p{i}", "prompt_key": f"p{i}"} for i in range(20)]
     a_train, a_eval = split_examples(rows, 0.25, seed=1)
     _, b_eval = split_examples(list(reversed(rows)), 0.25, seed=1)
     assert a_eval == b_eval and len(a_eval) == 5 and len(a_train) == 15
     assert {r["example_id"] for r in a_eval} != {
         r["example_id"] for r in split_examples(rows, 0.25, seed=2)[1]
     }
+
+
+def test_split_keeps_each_prompt_in_one_split() -> None:
+    # three examples of each prompt (from several runs or pairs): never on both sides
+    rows = [{"example_id": f"p{i}-{k}", "prompt_key": f"p{i}"} for i in range(10) for k in range(3)]
+    train, held = split_examples(rows, 0.3, seed=0)
+    assert {r["prompt_key"] for r in train}.isdisjoint({r["prompt_key"] for r in held})
+    assert len(held) == 9 and len(train) == 21
 
 
 def test_where_is_a_read_only_condition(pair_warehouse: Warehouse) -> None:

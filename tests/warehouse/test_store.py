@@ -15,7 +15,7 @@ from agents.backends.mock import default_answers
 from agents.lingo_bp.graph import LingoBP
 from schemas import Failure, FailureKind, LingoBPConfig, OysterConfig, RunRecord, Scenario
 from schemas.trajectory import Trajectory
-from tests.conftest import scripted_pairs
+from tests.conftest import scripted_pairs, trust_run
 from warehouse import LATEST_VERSION, TRAJECTORY_TABLES, Warehouse, WarehouseError
 from warehouse.store import insert_rows
 
@@ -46,6 +46,7 @@ def _store(wh: Warehouse, written: Written) -> None:
         oyster_version="t",
     )
     wh.start_run(run, [SCENARIO])
+    trust_run(wh, run.run_id)
     wh.write_trajectories([written])
 
 

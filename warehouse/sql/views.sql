@@ -85,13 +85,14 @@ LEFT JOIN run_trust t USING (run_id)
 WHERE u.copy = 1
   AND u.pair_id NOT IN (SELECT pair_id FROM rejected_pairs);  -- a reviewer's reject takes it out
 
--- One constructive pair per prompt, across runs: the widest margin (the newest run on ties), trusted
+-- One constructive pair per prompt, across runs: the widest margin (the earliest run on ties, as a
+-- release keeps the earliest copy of a prompt), trusted
 -- or not. `dpo` is its trusted part; `oyster train --allow-untrusted` reads all of it.
 CREATE OR REPLACE VIEW dpo_per_prompt AS
 SELECT * EXCLUDE (rk, started_at)
 FROM (
     SELECT d.*, row_number() OVER (
-        PARTITION BY d.prompt_key ORDER BY d.margin DESC, d.started_at DESC, d.run_id DESC, d.rank
+        PARTITION BY d.prompt_key ORDER BY d.margin DESC, d.started_at, d.run_id, d.rank
     ) AS rk
     FROM dpo_all d
     WHERE d.kind = 'constructive'
@@ -108,7 +109,7 @@ CREATE OR REPLACE VIEW dpo_refusal AS
 SELECT * EXCLUDE (rk, started_at)
 FROM (
     SELECT d.*, row_number() OVER (
-        PARTITION BY d.prompt_key ORDER BY d.margin DESC, d.started_at DESC, d.run_id DESC, d.rank
+        PARTITION BY d.prompt_key ORDER BY d.margin DESC, d.started_at, d.run_id, d.rank
     ) AS rk
     FROM dpo_all d
     WHERE d.kind = 'refusal_over_harm'
