@@ -57,6 +57,7 @@ class CallLog:
         self.calls[-1] = self.calls[-1].model_copy(update=update)
         if self.listener is not None:
             self.listener(self.calls[-1])
+
     #: added to every role's seed: a new run id samples anew (see scenario_seed); 0 replays
     seed_offset: int = 0
 

@@ -83,10 +83,7 @@ class LineProgress:
         done_here = self.completed - (self.first or 0)
         left = self.total - self.completed
         eta = f", ETA {_clock(elapsed / done_here * left)}" if done_here and left else ""
-        return (
-            f"{self.label} {self.completed}/{self.total} · {self.detail} · "
-            f"elapsed {_clock(elapsed)}{eta}"
-        )
+        return f"{self.label} {self.completed}/{self.total} · {self.detail} · elapsed {_clock(elapsed)}{eta}"
 
     def _tick(self) -> None:
         while not self._stop.wait(self.every_s):

@@ -96,7 +96,6 @@ class BatchWriter(Generic[R]):
             self._last_flush = self.clock()
             return not self.buffer
 
-
     async def drain(self, deadline_s: float = 600.0, pause_s: float = 1.0) -> None:
         """Flush until everything is written, retrying failed writes until ``deadline_s`` has passed.
 
@@ -172,9 +171,7 @@ async def results(
 
     async def drive() -> None:
         try:
-            await ray_map(
-                pool, items, key=key, call=remote.call, on_result=got, on_lost=lost, admit=admit
-            )
+            await ray_map(pool, items, key=key, call=remote.call, on_result=got, on_lost=lost, admit=admit)
         finally:
             await arrived.put(None)
 

@@ -44,8 +44,18 @@ def test_10_ctrl_c_prints_the_resume_hint(tmp_path: Path) -> None:
     roles = "\n".join(f"  {r}: {{backend: scripted, model: '{SCRIPTED['model']}'}}" for r in SCRIPTED_ROLES)
     config.write_text(f"roles:\n{roles}\nlingo_bp: {{iterations: 2}}\nconcurrency: 1\n", encoding="utf-8")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.app", "run", "-c", str(config), "-w", str(tmp_path / "w.duckdb"),
-         "--run-id", "ctrl-c"],
+        [
+            sys.executable,
+            "-m",
+            "cli.app",
+            "run",
+            "-c",
+            str(config),
+            "-w",
+            str(tmp_path / "w.duckdb"),
+            "--run-id",
+            "ctrl-c",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -21,7 +21,6 @@ ARGS = [
 SHOTS = os.environ.get("OYSTER_SCREENSHOTS")
 
 
-
 def test_filter_open_review_with_keyboard_and_reload(server: str, wh_path: Path, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 

@@ -93,8 +93,14 @@ async def test_call_budget_with_concurrency_and_prices(warehouse: Warehouse) -> 
 
 def _call(scenario: str, tokens: int, cache_hit: bool = False) -> LLMCall:
     return LLMCall(
-        scenario_id=scenario, role="leader", step="x", prompt_hash="h", backend="b", model="m",
-        prompt_tokens=tokens, cache_hit=cache_hit,
+        scenario_id=scenario,
+        role="leader",
+        step="x",
+        prompt_hash="h",
+        backend="b",
+        model="m",
+        prompt_tokens=tokens,
+        cache_hit=cache_hit,
     )
 
 
