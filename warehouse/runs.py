@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pyarrow as pa
-
 from schemas.records import LLMCall, RunRecord, Spend, utcnow
 from schemas.scenario import Scenario
 from schemas.trajectory import TrajectoryStatus
@@ -139,6 +137,8 @@ class Warehouse(Store):
         """
         if not batch:
             return
+        import pyarrow as pa  # here: reading commands (`oyster sql`) never write
+
         rows = trajectory_rows(batch)
         with self.connect(read_only=False) as con:
             con.execute("BEGIN")

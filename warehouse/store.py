@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from schemas.records import utcnow
@@ -116,7 +115,10 @@ def insert_rows(
     unknown = [n for n in names if schema.get_field_index(n) < 0]
     if unknown:
         raise WarehouseError(f"table {table} has no column {', '.join(map(repr, unknown))}")
-    # Bulk insert through Arrow: DuckDB's executemany runs one statement per row.
+    # Bulk insert through Arrow: DuckDB's executemany runs one statement per row. Imported here:
+    # reading commands (`oyster sql`) never write.
+    import pyarrow as pa
+
     batch = pa.Table.from_pylist(list(rows), schema=pa.schema([schema.field(n) for n in names]))
     # Not unregistered on failure: that would raise again inside the aborted transaction and hide why.
     con.register("batch_rows", batch)

@@ -72,6 +72,6 @@ def test_a_registered_backend_is_built_by_name() -> None:
 
 
 def test_a_name_cannot_be_taken_twice() -> None:
-    register_backend("openai", OpenAIBackend)  # the same registration again is harmless
-    with pytest.raises(BackendError, match="'openai' is already registered"):
-        register_backend("openai", EmbeddedBackend)
+    register_backend("scripted", ScriptedBackend.from_config)  # the same registration again is harmless
+    with pytest.raises(BackendError, match="'scripted' is already registered"):
+        register_backend("scripted", EmbeddedBackend)
