@@ -19,6 +19,7 @@ from agents.backends import ScriptedBackend
 from agents.lingo_bp.graph import Agents, LingoBP
 from schemas import Failure, LingoBPConfig, LLMCall, OysterConfig, RunRecord, Scenario
 from schemas.trajectory import Trajectory
+from testing.warehouse import bulk_synthetic_pairs
 from warehouse import TRAJECTORY_TABLES, Warehouse
 
 
@@ -72,7 +73,7 @@ def main() -> None:
         )
         big = Warehouse(Path(tmp) / "big.duckdb")
         big.migrate()
-        big.bulk_synthetic_pairs(args.rows)
+        bulk_synthetic_pairs(big, args.rows)
         sql = (
             "SELECT rule, count(*) AS n, avg(margin) AS mean_margin, avg(chosen_score) AS chosen, "
             "avg(rejected_score) AS rejected FROM preference_pairs GROUP BY rule"

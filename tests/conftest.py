@@ -50,8 +50,7 @@ def scripted_pairs(path: Path, scenarios: int) -> Warehouse:
         {
             "roles": dict.fromkeys(ROLES, mock),
             "lingo_bp": {"iterations": 1},
-            # One scenario at a time: the mock model's answers alternate per call, so a fixed call
-            # order gives a fixed number of pairs.
+            # The mock answers each scenario alike at any concurrency (tests/agents/test_mock.py).
             "concurrency": 1,
         }
     )
