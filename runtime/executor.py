@@ -12,10 +12,9 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from runtime.ray_pool import Admit, RayPool, ray_map
+from runtime.ray_pool import Admit, RayPool, RemoteCall, ray_map
 from schemas.errors import OysterError
 
 T = TypeVar("T")
@@ -120,15 +119,6 @@ class BatchWriter(Generic[R]):
 
 class WriteFailed(OysterError, RuntimeError):
     """Finished results could not be written before the writer's deadline."""
-
-
-@dataclass
-class RemoteCall(Generic[T, R]):
-    """How items travel to Ray actors and back: the call on a worker, decoding, and a lost item."""
-
-    call: Callable[[Any, T], Any]
-    decode: Callable[[T, Any], R]
-    lost: Callable[[T, Exception], R]
 
 
 async def results(
