@@ -29,7 +29,11 @@ def template_trajectory() -> tuple[Trajectory, list[LLMCall], list[Failure]]:
     answers = default_answers(satisfaction=lambda n: [-1, 1][n % 2])
     backend = ScriptedBackend(responder(answers))
     cfg = OysterConfig(lingo_bp=LingoBPConfig(iterations=1))
-    lingo = LingoBP(Agents.build(cfg, backends=dict.fromkeys(("user", "leader", "risk", "critic"), backend)))
+    lingo = LingoBP(
+        Agents.build(
+            cfg, backends=dict.fromkeys(("user", "leader", "risk", "critic"), backend), calibrations={}
+        )
+    )
     traj, log = asyncio.run(lingo.run(Scenario(id="t", text="template"), "bench"))
     assert traj.pair is not None
     return traj, log.calls, log.failures

@@ -206,7 +206,7 @@ async def prepare(
     warehouse: Store | None = None,
 ) -> EvalPlan:
     """Load and check what a run needs, failing fast: bad options or model spec, unusable models.
-    Judges use the calibrations stored in ``warehouse`` (or in ``config.warehouse``). A task whose
+    Judges use the calibrations stored in ``warehouse`` (none without one). A task whose
     samples carry their verdicts (`recorded_scorers`) checks and builds no model."""
     task = get_task(task) if isinstance(task, str) else task
     settings = settings or RunSettings()
@@ -224,7 +224,7 @@ async def prepare(
     await target.check()
     if recorded is not None:
         return EvalPlan(task, opts, config, settings, samples, dataset, target, recorded, recorded=True)
-    calibrations = EvalStore(warehouse).calibrations() if warehouse is not None else None
+    calibrations = EvalStore(warehouse).calibrations() if warehouse is not None else {}
     judges = Agents.build(config, calibrations=calibrations)
     scorers = task.scorers(judges, opts)
     pool = None

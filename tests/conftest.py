@@ -30,7 +30,9 @@ def make_lingo() -> Callable[..., tuple[LingoBP, ScriptedBackend]]:
         table = dict(answers or default_answers())
         table.update({StepName(step): answer for step, answer in overrides.items()})
         backend = ScriptedBackend(responder(table))
-        agents = Agents.build(config or OysterConfig(), backends=dict.fromkeys(ROLES, backend))
+        agents = Agents.build(
+            config or OysterConfig(), backends=dict.fromkeys(ROLES, backend), calibrations={}
+        )
         return LingoBP(agents), backend
 
     return build

@@ -35,6 +35,15 @@ def default_path() -> Path:
     return Path(os.environ.get("OYSTER_WAREHOUSE", DEFAULT_PATH)).expanduser()
 
 
+def resolve_path(flag: str | Path | None, configured: str | None = None) -> Path:
+    """The one rule for which warehouse a command uses: the flag (--warehouse), else the environment
+    (OYSTER_WAREHOUSE), else the config file's `warehouse`, else ~/.oyster/warehouse.duckdb."""
+    for given in (flag, os.environ.get("OYSTER_WAREHOUSE"), configured):
+        if given:
+            return Path(given).expanduser()
+    return Path(DEFAULT_PATH).expanduser()
+
+
 def _migrations() -> list[tuple[int, str, str]]:
     out = []
     for f in resources.files("warehouse").joinpath("sql").iterdir():

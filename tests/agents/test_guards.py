@@ -116,7 +116,9 @@ def guarded_agents(url: str, model: str, guard: str) -> Agents:
     risk = {"backend": "openai", "base_url": url, "model": model, "guard": guard, "max_retries": 0}
     config = OysterConfig.model_validate({"roles": {"risk": risk}})
     scripted = ScriptedBackend(responder(default_answers()))
-    return Agents.build(config, backends=dict.fromkeys(("user", "leader", "critic"), scripted))
+    return Agents.build(
+        config, backends=dict.fromkeys(("user", "leader", "critic"), scripted), calibrations={}
+    )
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ def scripted_agents(**overrides: Any) -> Agents:
     table[StepName.USER_SATISFACTION] = _rating
     table.update(overrides)
     backend = ScriptedBackend(responder(table))
-    return Agents.build(OysterConfig(), backends=dict.fromkeys(ROLES, backend))
+    return Agents.build(OysterConfig(), backends=dict.fromkeys(ROLES, backend), calibrations={})
 
 
 def scripted_target(label: str = "scripted:mock") -> Target:
