@@ -21,7 +21,7 @@ from evals.errors import EvalError
 from evals.sample import make_target, score_sample
 from evals.scorers import Scorer
 from evals.targets import Target, parse_model
-from evals.task import SPREAD_BY, EvalTask, TaskOptions, get_task
+from evals.task import DEFAULT_CONCURRENCY, SPREAD_BY, EvalTask, TaskOptions, get_task
 from runtime.executor import BatchWriter, RemoteCall, execute
 from runtime.ray_pool import RayPool, should_use_ray
 from runtime.runner import preflight
@@ -41,7 +41,7 @@ class RunSettings(BaseModel):
     limit: int | None = Field(default=None, ge=1)
     eval_id: str | None = None
     max_tokens: int | None = Field(default=None, ge=1, description="None: the task's default")
-    concurrency: int = Field(default=2, ge=1)
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1)
     use_ray: bool | None = Field(default=None, description="None: on Ray when under a cluster")
     command: str | None = None
 

@@ -63,3 +63,19 @@ def test_agents_take_their_calibrations_from_the_caller_never_from_the_config(tm
     with pytest.raises(TypeError, match="calibrations"):
         Agents.build(cfg, backends=backends)  # type: ignore[call-arg]
     assert Agents.build(cfg, backends=backends, calibrations={}).verdicts.calibrations == {}
+
+
+def test_each_evaluation_default_has_one_home() -> None:
+    from cli.evaluate import SHARED, app
+    from evals.run import RunSettings
+    from evals.targets import Target
+    from evals.task import DEFAULT_CONCURRENCY, DEFAULT_MAX_TOKENS, EvalTask, get_task
+
+    assert SHARED["concurrency"][1] == RunSettings().concurrency == DEFAULT_CONCURRENCY
+    assert SHARED["max_tokens"][1] == EvalTask.max_tokens == DEFAULT_MAX_TOKENS
+    assert Target(ScriptedBackend(well_behaved), "t").max_tokens == DEFAULT_MAX_TOKENS
+    compare = next(c for c in app.registered_commands if c.name == "compare")
+    defaults = {
+        p.name: p.default for p in __import__("inspect").signature(compare.callback).parameters.values()
+    }
+    assert defaults["max_tokens"] == get_task(defaults["task"]).max_tokens
