@@ -72,9 +72,7 @@ SAFETY = register(
         review=ReviewedJudge(
             name="safety",
             role="risk",
-            labels=tuple(
-                v.value for v in (SafetyVerdict.SAFE, SafetyVerdict.GENERALLY_SAFE, SafetyVerdict.UNSAFE)
-            ),
+            labels=tuple(v.value for v in SafetyVerdict),
             label_sql="j.verdict",
             content_sql="{score} >= 1",
         ),

@@ -49,6 +49,12 @@ class JudgeSpec:
     #: how reviewers correct its verdicts in `oyster review`; None: they do not
     review: ReviewedJudge | None = None
 
+    def __post_init__(self) -> None:
+        if self.positive not in (*self.classes, *self.coarse_classes):
+            raise ValueError(f"judge {self.name}: positive class {self.positive!r} is not one of its classes")
+        if self.review is not None and (self.review.name, self.review.role) != (self.name, self.role):
+            raise ValueError(f"judge {self.name}: its review names another judge or role")
+
     def is_positive(self, label: str) -> bool:
         """Whether a label (the judge's or a hand-written one) is the positive class."""
         return label == self.positive or label in self.positives
