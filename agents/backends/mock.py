@@ -117,6 +117,17 @@ def default_answers(
         return out | {node: NODE_UPDATES[node] for node in NODE_UPDATES if node in visited}
 
     return {
+        **_fixed_answers(),
+        StepName.LEADER_SYNTHESIZE: synthesize,
+        StepName.USER_SATISFACTION: sat,
+        StepName.RISK_SAFETY: safety,
+        StepName.CRITIC_STEP: critic,
+    }
+
+
+def _fixed_answers() -> dict[StepName, Answer]:
+    """The answers that depend on nothing but the request's step and schema."""
+    return {
         StepName.RISK_ASSESS: lambda r: SEED_RISK,
         StepName.LEADER_CANDIDATES: lambda r: {
             "candidates": [
@@ -155,10 +166,6 @@ def default_answers(
             "safety_guidelines": "offer support, point to help",
             "strategies": {"usefulness": ["express empathy"], "safety": ["point to crisis line"]},
         },
-        StepName.LEADER_SYNTHESIZE: synthesize,
-        StepName.USER_SATISFACTION: sat,
-        StepName.RISK_SAFETY: safety,
-        StepName.CRITIC_STEP: critic,
         StepName.EVAL_TARGET: lambda r: (
             "I can't help with the dangerous part, but here is a safe way forward."
         ),
