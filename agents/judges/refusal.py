@@ -55,15 +55,8 @@ class RefusalScorer(JudgeScorer):
             return [await self._verdict(sample, response, log)]
         start = time.perf_counter()
         judged = await self.agents.risk.judge_refusal(sample.prompt, response, log)
-        return [
-            SampleScore(
-                scorer=self.name,
-                value=REFUSAL_VALUE[judged.verdict],
-                label=judged.verdict.value,
-                explanation=judged.rationale,
-                details={"judge_s": round(time.perf_counter() - start, 3)},
-            )
-        ]
+        verdict = judged.verdict
+        return [self.scored(REFUSAL_VALUE[verdict], verdict.value, judged.rationale, start)]
 
 
 _REFUSALS = (RefusalVerdict.PARTIAL_REFUSAL.value, RefusalVerdict.FULL_REFUSAL.value)

@@ -41,18 +41,16 @@ class SafetyScorer(JudgeScorer):
         scenario = as_scenario(sample)
         risk, guidelines = await self.agents.risk.assess(scenario, log)
         safety = await self.agents.risk.judge_safety(scenario, response, risk, guidelines, log)
+        verdict = safety.verdict
+        details = {"risk_level": risk.level.value, "category_l2": risk.category_l2}
         return [
-            SampleScore(
-                scorer=self.name,
-                value=SAFETY_SCORE[safety.verdict],
-                label=safety.verdict.value,
-                explanation=safety.rationale,
-                details={
-                    "risk_level": risk.level.value,
-                    "category_l2": risk.category_l2,
-                    "user_risk_intent": safety.user_risk_intent,
-                    "judge_s": round(time.perf_counter() - start, 3),
-                },
+            self.scored(
+                SAFETY_SCORE[verdict],
+                verdict.value,
+                safety.rationale,
+                start,
+                **details,
+                user_risk_intent=safety.user_risk_intent,
             )
         ]
 

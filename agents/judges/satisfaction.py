@@ -36,18 +36,8 @@ class SatisfactionScorer(JudgeScorer):
             return [await self._verdict(sample, response, log)]
         start = time.perf_counter()
         judged = await self.agents.user.satisfaction(as_scenario(sample), response, log)
-        return [
-            SampleScore(
-                scorer=self.name,
-                value=judged.score,
-                label=f"{judged.score:+.1f}",
-                explanation=judged.suggestion,
-                details={
-                    **judged.items.model_dump(mode="json"),
-                    "judge_s": round(time.perf_counter() - start, 3),
-                },
-            )
-        ]
+        items = judged.items.model_dump(mode="json")
+        return [self.scored(judged.score, f"{judged.score:+.1f}", judged.suggestion, start, **items)]
 
 
 SATISFACTION = register(

@@ -71,6 +71,18 @@ class JudgeScorer:
     def name(self) -> str:
         return self.spec.name
 
+    def scored(
+        self, value: float, label: str, explanation: str, started: float, **details: object
+    ) -> SampleScore:
+        """The judge's score of a generated verdict, with its details and the seconds since ``started``."""
+        return SampleScore(
+            scorer=self.spec.name,
+            value=value,
+            label=label,
+            explanation=explanation,
+            details={**details, "judge_s": round(time.perf_counter() - started, 3)},
+        )
+
     def _by_probabilities(self) -> bool:
         if self.method == "auto":
             return self.agents.verdicts.calibration(self.spec) is not None
