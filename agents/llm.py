@@ -9,7 +9,7 @@ import logging
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, TypeVar
 
@@ -317,6 +317,7 @@ class RoleLLM:
         return {a: float(a == answer) for a in answers}, False
 
     async def _call(self, request: ChatRequest, version: str, attempt: int, log: CallLog) -> ChatResult:
+        request = replace(request, scenario=f"{log.run_id}/{log.scenario_id}")
         try:
             result = await self.backend.complete(request)
         except BackendError as exc:

@@ -15,23 +15,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from agents.judges import get_judge
 from agents.prompting import PromptLibrary
-from agents.steps import StepName
 from schemas.calibration import JudgeCalibration
 from schemas.config import OysterConfig, RoleModel, TrustConfig
 from schemas.trust import LOOP_JUDGES, JudgeRecord, JudgeTrust
 
-#: the role whose model gives each judge's verdict
-JUDGE_ROLE = {"safety": "risk", "satisfaction": "user", "refusal": "risk"}
-#: the templates behind each (judge, method); a change to any of them is another judge
-TEMPLATES: dict[tuple[str, str], tuple[StepName, ...]] = {
-    ("safety", "sampled"): (StepName.RISK_ASSESS, StepName.RISK_SAFETY),
-    ("safety", "probabilities"): (StepName.JUDGE_VERDICT_HARM, StepName.JUDGE_VERDICT_DECLINES),
-    ("satisfaction", "sampled"): (StepName.USER_SATISFACTION,),
-    ("satisfaction", "probabilities"): (StepName.JUDGE_VERDICT_SATISFIED,),
-    ("refusal", "sampled"): (StepName.EVAL_REFUSAL,),
-    ("refusal", "probabilities"): (StepName.JUDGE_VERDICT_DECLINES, StepName.JUDGE_VERDICT_ANSWERS),
-}
 #: records shipped with the package for the bundled presets (benchmarks/judge_records.py writes them)
 BUNDLED_RECORDS = "data/judge_records.jsonl"
 
@@ -52,10 +41,12 @@ def model_identity(rm: RoleModel) -> str:
 
 
 def template_hash(prompts: PromptLibrary, judge: str, method: str) -> str:
-    """One hash over the judge's templates (English set: the records are measured on it)."""
-    steps = TEMPLATES.get((judge, method))
-    if steps is None:
-        return "untemplated"  # a guard model brings its own instructions
+    """One hash over the templates the judge reads in this method (English set: records are measured
+    on it): its generated form's, or its verdict questions'; a guard model brings its own."""
+    spec = get_judge(judge)
+    steps = spec.generated if method == "sampled" else tuple(step for _, step in spec.questions)
+    if method == "guard" or not steps:
+        return "untemplated"
     joined = "+".join(prompts.get(step).version for step in steps)
     return hashlib.sha256(joined.encode()).hexdigest()[:12]
 
@@ -80,7 +71,7 @@ def loop_judges(
     """The judges whose verdicts choose pairs in a run of ``config``, as the loop calls them."""
     uses = []
     for judge in LOOP_JUDGES:
-        rm = config.roles.get(JUDGE_ROLE[judge])
+        rm = config.roles.get(get_judge(judge).role)
         cal = calibrations.get((judge, rm.label())) if judge == "safety" else None
         if rm.guard is not None and judge == "safety":
             method = "guard"

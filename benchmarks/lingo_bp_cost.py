@@ -59,7 +59,7 @@ async def measure(scenario: Scenario, iterations: int) -> Cost:
 
     backend = ScriptedBackend(counted)
     config = OysterConfig(lingo_bp=LingoBPConfig(iterations=iterations))
-    lingo = LingoBP(Agents.build(config, backends=dict.fromkeys(ROLES, backend)))
+    lingo = LingoBP(Agents.build(config, backends=dict.fromkeys(ROLES, backend), calibrations={}))
     traj, log = await lingo.run(scenario, "cost")
     return Cost(
         scenario=scenario.id,

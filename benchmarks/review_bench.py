@@ -17,6 +17,7 @@ from pathlib import Path
 from starlette.testclient import TestClient
 
 from report.review.app import create_app
+from testing.warehouse import bulk_synthetic_pairs
 from warehouse import Warehouse
 
 
@@ -27,7 +28,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wh = Warehouse(Path(tmp) / "big.duckdb")
         wh.migrate()
-        wh.bulk_synthetic_pairs(n)
+        bulk_synthetic_pairs(wh, n)
         client = TestClient(create_app(wh.path, "bench"))
         client.get("/")  # warm the file cache
 

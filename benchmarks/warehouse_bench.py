@@ -19,6 +19,7 @@ from agents.backends import ScriptedBackend
 from agents.lingo_bp.graph import Agents, LingoBP
 from schemas import Failure, LingoBPConfig, LLMCall, OysterConfig, RunRecord, Scenario
 from schemas.trajectory import Trajectory
+from testing.warehouse import bulk_synthetic_pairs
 from warehouse import TRAJECTORY_TABLES, Warehouse
 
 
@@ -28,7 +29,11 @@ def template_trajectory() -> tuple[Trajectory, list[LLMCall], list[Failure]]:
     answers = default_answers(satisfaction=lambda n: [-1, 1][n % 2])
     backend = ScriptedBackend(responder(answers))
     cfg = OysterConfig(lingo_bp=LingoBPConfig(iterations=1))
-    lingo = LingoBP(Agents.build(cfg, backends=dict.fromkeys(("user", "leader", "risk", "critic"), backend)))
+    lingo = LingoBP(
+        Agents.build(
+            cfg, backends=dict.fromkeys(("user", "leader", "risk", "critic"), backend), calibrations={}
+        )
+    )
     traj, log = asyncio.run(lingo.run(Scenario(id="t", text="template"), "bench"))
     assert traj.pair is not None
     return traj, log.calls, log.failures
@@ -72,7 +77,7 @@ def main() -> None:
         )
         big = Warehouse(Path(tmp) / "big.duckdb")
         big.migrate()
-        big.bulk_synthetic_pairs(args.rows)
+        bulk_synthetic_pairs(big, args.rows)
         sql = (
             "SELECT rule, count(*) AS n, avg(margin) AS mean_margin, avg(chosen_score) AS chosen, "
             "avg(rejected_score) AS rejected FROM preference_pairs GROUP BY rule"

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from schemas.config import OysterConfig, load_config
 from schemas.errors import OysterError
-from warehouse import Warehouse
+from warehouse import Warehouse, resolve_path
 
 # Soft wrap: in logs (no terminal) a line stays one line whatever its length.
 console = Console(soft_wrap=True)
@@ -28,7 +28,10 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML con
 WarehouseOpt = Annotated[
     Path | None,
     typer.Option(
-        "--warehouse", "-w", help="DuckDB file [env OYSTER_WAREHOUSE, default ~/.oyster/warehouse.duckdb]."
+        "--warehouse",
+        "-w",
+        help="DuckDB file [env OYSTER_WAREHOUSE, else the config's `warehouse`, "
+        "else ~/.oyster/warehouse.duckdb].",
     ),
 ]
 
@@ -43,11 +46,8 @@ class WarehouseMissing(OysterError, FileNotFoundError):
 
 
 def open_warehouse(path: Path | None, config: OysterConfig | None = None) -> Warehouse:
-    if path is not None:
-        return Warehouse(path)
-    if config is not None and config.warehouse:
-        return Warehouse(config.warehouse)
-    return Warehouse()
+    """The command's warehouse, resolved once (flag > OYSTER_WAREHOUSE > config) and passed on from here."""
+    return Warehouse(resolve_path(path, config.warehouse if config is not None else None))
 
 
 class LineProgress:
@@ -83,10 +83,7 @@ class LineProgress:
         done_here = self.completed - (self.first or 0)
         left = self.total - self.completed
         eta = f", ETA {_clock(elapsed / done_here * left)}" if done_here and left else ""
-        return (
-            f"{self.label} {self.completed}/{self.total} · {self.detail} · "
-            f"elapsed {_clock(elapsed)}{eta}"
-        )
+        return f"{self.label} {self.completed}/{self.total} · {self.detail} · elapsed {_clock(elapsed)}{eta}"
 
     def _tick(self) -> None:
         while not self._stop.wait(self.every_s):

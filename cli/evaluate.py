@@ -17,7 +17,16 @@ import click
 import typer
 
 from cli.common import ConfigOpt, WarehouseOpt, console, load, open_warehouse, print_result, progress_bar
-from evals.task import CliOption, EvalTask, Summary, TaskOptions, cli_options, tasks
+from evals.task import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_TOKENS,
+    CliOption,
+    EvalTask,
+    Summary,
+    TaskOptions,
+    cli_options,
+    tasks,
+)
 
 if TYPE_CHECKING:
     from evals.run import EvalSummary
@@ -52,8 +61,8 @@ SHARED: dict[str, tuple[Any, Any]] = {
     "warehouse": (WarehouseOpt, None),
     "config": (ConfigOpt, None),
     "eval_id": (EvalIdOpt, None),
-    "max_tokens": (MaxTokensOpt, 200),
-    "concurrency": (ConcurrencyOpt, 2),
+    "max_tokens": (MaxTokensOpt, DEFAULT_MAX_TOKENS),
+    "concurrency": (ConcurrencyOpt, DEFAULT_CONCURRENCY),
     "use_ray": (RayOpt, None),
     "actors": (ActorsOpt, None),
 }
@@ -173,7 +182,7 @@ def _compare_command() -> None:
             Annotated[list[str], typer.Option("--model", "-m", help="Two or more targets (repeat).")],
         ),
         _param("task", Annotated[str, typer.Option(help=" | ".join(names) + ".")], names[0]),
-        *_shared(("model", "eval_id"), max_tokens=300),
+        *_shared(("model", "eval_id"), max_tokens=comparable[0].max_tokens),
     ]
 
     def body(values: dict[str, Any]) -> None:

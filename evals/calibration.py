@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agents.roles.verdicts import DEFAULT_THRESHOLD, is_positive, label_for
+from agents.judges import JudgeSpec
+from agents.roles.verdicts import DEFAULT_THRESHOLD
 from evals.metrics import Confusion, best_constant, scores
 from schemas.calibration import Exemplar
 from schemas.evaluation import EvalSample
@@ -92,12 +93,12 @@ class Judged:
     seconds: float | None = None
 
 
-def heldout_labels(judge: str, rows: Sequence[Judged], k: int, *, exemplars: bool) -> list[str]:
+def heldout_labels(judge: JudgeSpec, rows: Sequence[Judged], k: int, *, exemplars: bool) -> list[str]:
     """Each row's label at the threshold fitted on its calibration folds."""
     thresholds = {
         f: fit_threshold(
             [
-                (r.score, is_positive(judge, r.expected))
+                (r.score, judge.is_positive(r.expected))
                 for r in rows
                 if r.fold in calibration_folds(f, k, exemplars=exemplars) and r.score is not None
             ]
@@ -105,7 +106,7 @@ def heldout_labels(judge: str, rows: Sequence[Judged], k: int, *, exemplars: boo
         for f in range(k)
     }
     return [
-        r.label if r.score is None else label_for(judge, r.score, r.parts or {}, thresholds[r.fold])
+        r.label if r.score is None else judge.label_at(r.score, r.parts or {}, thresholds[r.fold])
         for r in rows
     ]
 
@@ -128,13 +129,13 @@ def binary_metrics(truth: Sequence[bool], predicted: Sequence[bool]) -> dict[str
     }
 
 
-def judge_metrics(judge: str, expected: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+def judge_metrics(judge: JudgeSpec, expected: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
     """The binary metrics of a judge's labels, the best constant answer's agreement beside them, and
-    for refusal the agreement over its three classes."""
-    truth = [is_positive(judge, e) for e in expected]
-    out: dict[str, Any] = binary_metrics(truth, [is_positive(judge, x) for x in labels])
+    for a judge of more than two classes (refusal) the agreement over all of them ("exact")."""
+    truth = [judge.is_positive(e) for e in expected]
+    out: dict[str, Any] = binary_metrics(truth, [judge.is_positive(x) for x in labels])
     out["constant"] = best_constant(_binary(truth, truth)).agreement
-    if judge == "refusal":
+    if len(judge.classes) > 2:
         out["exact"] = scores(Confusion.of(zip(expected, labels, strict=True))).agreement
     out["n"] = len(truth)
     return out

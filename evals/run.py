@@ -15,19 +15,18 @@ from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.backends import BackendError
 from agents.lingo_bp.graph import Agents
-from agents.llm import CallLog, LLMFailure
 from agents.prompting import PromptLibrary
 from evals.errors import EvalError
+from evals.sample import make_target, score_sample
 from evals.scorers import Scorer
-from evals.targets import ReplayTarget, Target, build_target, parse_model
-from evals.task import SPREAD_BY, EvalTask, TaskOptions, get_task
+from evals.targets import Target, parse_model
+from evals.task import DEFAULT_CONCURRENCY, SPREAD_BY, EvalTask, TaskOptions, get_task
 from runtime.executor import BatchWriter, RemoteCall, execute
 from runtime.ray_pool import RayPool, should_use_ray
 from runtime.runner import preflight
-from schemas.config import OysterConfig, RoleModel
-from schemas.evaluation import EvalSample, SampleResult, SampleScore
+from schemas.config import OysterConfig
+from schemas.evaluation import EvalSample, SampleResult
 from warehouse import Store, Warehouse
 from warehouse.evaluation import EvalStore
 
@@ -42,7 +41,7 @@ class RunSettings(BaseModel):
     limit: int | None = Field(default=None, ge=1)
     eval_id: str | None = None
     max_tokens: int | None = Field(default=None, ge=1, description="None: the task's default")
-    concurrency: int = Field(default=2, ge=1)
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1)
     use_ray: bool | None = Field(default=None, description="None: on Ray when under a cluster")
     command: str | None = None
 
@@ -94,39 +93,6 @@ def _meta(key: str, sample: EvalSample) -> str:
 
 def _expected(sample: EvalSample) -> str:
     return sample.target or ""
-
-
-def make_target(task: EvalTask[Any], model: RoleModel | None, max_tokens: int) -> Target:
-    """The task's target: the given model, or a replay of the written responses."""
-    if not task.needs_target:
-        return ReplayTarget()
-    if model is None:
-        raise EvalError(f"task '{task.name}' needs a target model")
-    return build_target(model, max_tokens)
-
-
-async def score_sample(
-    task: EvalTask[Any],
-    options: TaskOptions,
-    sample: EvalSample,
-    target: Target,
-    scorers: Sequence[Scorer],
-    eval_id: str,
-) -> SampleResult:
-    """Answer one sample and score the answer; any failure becomes the sample's recorded error."""
-    log = CallLog(run_id=eval_id, scenario_id=sample.id)
-    try:
-        response, latency = await target.respond(sample)
-    except BackendError as exc:
-        return SampleResult(sample=sample, response=None, error=f"target: {exc}")
-    scores: list[SampleScore] = []
-    try:
-        for scorer in scorers:
-            scores.extend(await scorer.score(sample, response, log))
-    except (LLMFailure, BackendError) as exc:
-        return SampleResult(sample=sample, response=response, latency_s=latency, error=f"judge: {exc}")
-    scores = task.annotate(sample, scores, options)
-    return SampleResult(sample=sample, response=response, scores=scores, latency_s=latency)
 
 
 def _options(task: EvalTask[Any], options: TaskOptions | Mapping[str, Any]) -> TaskOptions:
@@ -240,7 +206,7 @@ async def prepare(
     warehouse: Store | None = None,
 ) -> EvalPlan:
     """Load and check what a run needs, failing fast: bad options or model spec, unusable models.
-    Judges use the calibrations stored in ``warehouse`` (or in ``config.warehouse``). A task whose
+    Judges use the calibrations stored in ``warehouse`` (none without one). A task whose
     samples carry their verdicts (`recorded_scorers`) checks and builds no model."""
     task = get_task(task) if isinstance(task, str) else task
     settings = settings or RunSettings()
@@ -258,12 +224,11 @@ async def prepare(
     await target.check()
     if recorded is not None:
         return EvalPlan(task, opts, config, settings, samples, dataset, target, recorded, recorded=True)
-    calibrations = EvalStore(warehouse).calibrations() if warehouse is not None else None
+    calibrations = EvalStore(warehouse).calibrations() if warehouse is not None else {}
     judges = Agents.build(config, calibrations=calibrations)
     scorers = task.scorers(judges, opts)
     pool = None
     if should_use_ray(config, settings.use_ray):
-        # evals.worker imports this module for the per-sample work.
         from evals.worker import WorkerSpec, eval_pool
 
         spec = WorkerSpec(

@@ -11,6 +11,7 @@ import time
 from agents.backends import make_backend
 from agents.backends.base import ChatBackend, ChatRequest
 from evals.errors import EvalError
+from evals.task import DEFAULT_MAX_TOKENS
 from schemas.config import RoleModel
 from schemas.evaluation import EvalSample
 
@@ -19,7 +20,12 @@ class Target:
     """Plain chat completion of the sample's messages; returns (reply, seconds)."""
 
     def __init__(
-        self, backend: ChatBackend, label: str, *, max_tokens: int = 200, temperature: float = 0.0
+        self,
+        backend: ChatBackend,
+        label: str,
+        *,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        temperature: float = 0.0,
     ) -> None:
         self.backend = backend
         self.label = label

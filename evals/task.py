@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 Summary = tuple[str, "QueryResult"]
 #: the metadata keys a limited run spreads its samples over unless a task says otherwise
 SPREAD_BY = ("language", "level", "kind")
+#: the defaults of every evaluation, defined here only: new tokens a target may generate (a task may
+#: ask for more, see EvalTask.max_tokens), and samples in flight in one process
+DEFAULT_MAX_TOKENS = 200
+DEFAULT_CONCURRENCY = 2
 
 
 def option(
@@ -125,7 +129,7 @@ class EvalTask(ABC, Generic[OptionsT]):
     #: False: the samples carry their responses and the scorers are under test (no --model)
     needs_target: ClassVar[bool] = True
     #: default of --max-tokens
-    max_tokens: ClassVar[int] = 200
+    max_tokens: ClassVar[int] = DEFAULT_MAX_TOKENS
 
     def parse(self, values: Mapping[str, Any]) -> OptionsT:
         """Options from plain values (command-line strings or JSON); a bad one is one line naming it."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from agents.judges import get_judge
 from agents.prompting import PromptLibrary
-from agents.roles.verdicts import is_positive
-from agents.trust import JUDGE_ROLE, model_identity, template_hash
+from agents.trust import model_identity, template_hash
 from evals.metrics import Confusion, best_constant, scores
 from schemas.calibration import JudgeCalibration
 from schemas.config import OysterConfig
@@ -22,22 +22,14 @@ from schemas.trust import JudgeRecord
 if TYPE_CHECKING:
     from warehouse.evaluation import EvalStore
 
-#: the class whose misses matter most, per judge: harm let through, a refusal not seen, a dissatisfied
-#: user scored as satisfied
-POSITIVE_CLASS = {"safety": "unsafe", "refusal": "refusal", "satisfaction": "dissatisfied"}
-
-
-def _positive(judge: str, label: str) -> bool:
-    hit = is_positive(judge, label)
-    return not hit if judge == "satisfaction" else hit
-
 
 def recall_of_positive(judge: str, pairs: Sequence[tuple[str, str]]) -> float | None:
     """Of the cases labelled with the judge's most important class, the share it found."""
-    wanted = [(e, j) for e, j in pairs if _positive(judge, e)]
+    spec = get_judge(judge)
+    wanted = [(e, j) for e, j in pairs if spec.is_critical(e)]
     if not wanted:
         return None
-    return sum(_positive(judge, j) for _, j in wanted) / len(wanted)
+    return sum(spec.is_critical(j) for _, j in wanted) / len(wanted)
 
 
 def plain_run_record(
@@ -56,7 +48,7 @@ def plain_run_record(
         return None
     judge: str = options.judge
     case_source = str(task._cases(options)[1])
-    rm = config.roles.get(JUDGE_ROLE[judge])
+    rm = config.roles.get(get_judge(judge).role)
     calibration = store.calibrations().get((judge, rm.label())) if options.method == "auto" else None
     if rm.guard is not None and judge != "satisfaction":
         method = "guard"
@@ -92,7 +84,7 @@ def record_of_run(
     """The record of a judge judged at its default threshold (or with a calibration fitted elsewhere)."""
     confusion = Confusion.of(pairs, classes)
     mine, constant = scores(confusion), best_constant(confusion)
-    rm = config.roles.get(JUDGE_ROLE[judge])
+    rm = config.roles.get(get_judge(judge).role)
     return JudgeRecord(
         judge=judge,
         model=rm.label(),
@@ -104,7 +96,7 @@ def record_of_run(
         n=mine.n,
         macro_f1=mine.macro_f1,
         kappa=mine.kappa,
-        positive_class=POSITIVE_CLASS[judge],
+        positive_class=get_judge(judge).critical_class,
         recall_positive=recall_of_positive(judge, pairs),
         constant_answer=constant.answer,
         constant_macro_f1=constant.macro_f1,
@@ -123,15 +115,15 @@ def record_of_calibration(
     """The record of a freshly calibrated judge: each case labelled at the threshold fitted without
     its fold (the k-fold held-out figures), in the judge's binary classes."""
     judge = calibration.judge
-    positive = POSITIVE_CLASS[judge]
+    positive = get_judge(judge).critical_class
 
     def side(label: str) -> str:
-        return positive if _positive(judge, label) else f"not {positive}"
+        return positive if get_judge(judge).is_critical(label) else f"not {positive}"
 
     pairs = [(side(e), side(x)) for e, x in zip(expected, heldout, strict=True)]
     confusion = Confusion.of(pairs, (positive, f"not {positive}"))
     mine, constant = scores(confusion), best_constant(confusion)
-    rm = config.roles.get(JUDGE_ROLE[judge])
+    rm = config.roles.get(get_judge(judge).role)
     return JudgeRecord(
         judge=judge,
         model=rm.label(),

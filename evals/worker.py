@@ -9,7 +9,7 @@ import ray
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.lingo_bp.graph import Agents
-from evals.run import make_target, score_sample
+from evals.sample import make_target, score_sample
 from evals.task import get_task
 from runtime.ray_pool import RayPool, ensure_ray
 from schemas.calibration import JudgeCalibration, keyed

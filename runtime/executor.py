@@ -12,10 +12,9 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from runtime.ray_pool import Admit, RayPool, ray_map
+from runtime.ray_pool import Admit, RayPool, RemoteCall, ray_map
 from schemas.errors import OysterError
 
 T = TypeVar("T")
@@ -96,7 +95,6 @@ class BatchWriter(Generic[R]):
             self._last_flush = self.clock()
             return not self.buffer
 
-
     async def drain(self, deadline_s: float = 600.0, pause_s: float = 1.0) -> None:
         """Flush until everything is written, retrying failed writes until ``deadline_s`` has passed.
 
@@ -121,15 +119,6 @@ class BatchWriter(Generic[R]):
 
 class WriteFailed(OysterError, RuntimeError):
     """Finished results could not be written before the writer's deadline."""
-
-
-@dataclass
-class RemoteCall(Generic[T, R]):
-    """How items travel to Ray actors and back: the call on a worker, decoding, and a lost item."""
-
-    call: Callable[[Any, T], Any]
-    decode: Callable[[T, Any], R]
-    lost: Callable[[T, Exception], R]
 
 
 async def results(
@@ -172,9 +161,7 @@ async def results(
 
     async def drive() -> None:
         try:
-            await ray_map(
-                pool, items, key=key, call=remote.call, on_result=got, on_lost=lost, admit=admit
-            )
+            await ray_map(pool, items, key=key, call=remote.call, on_result=got, on_lost=lost, admit=admit)
         finally:
             await arrived.put(None)
 

@@ -13,7 +13,8 @@ import asyncio
 import os
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import ray
 from pydantic import ValidationError
@@ -28,10 +29,8 @@ from schemas.scenario import Scenario
 from schemas.trajectory import Trajectory, TrajectoryStatus
 from warehouse.cache import ResponseCache
 
-if TYPE_CHECKING:
-    from runtime.executor import RemoteCall
-
 T = TypeVar("T")
+R = TypeVar("R")
 #: asked before an item starts (not when a dead worker's item is resubmitted); False: it never starts
 Admit = Callable[[T], bool]
 
@@ -214,9 +213,17 @@ async def ray_map(
         submit()
 
 
+@dataclass
+class RemoteCall(Generic[T, R]):
+    """How items travel to Ray actors and back: the call on a worker, decoding, and a lost item."""
+
+    call: Callable[[Any, T], Any]
+    decode: Callable[[T, Any], R]
+    lost: Callable[[T, Exception], R]
+
+
 def scenario_remote(run_id: str) -> RemoteCall[Scenario, tuple[Trajectory, CallLog]]:
     """Scenarios on ScenarioWorker actors: JSON out, validated trajectories and call logs back."""
-    from runtime.executor import RemoteCall
 
     def failed(
         scenario: Scenario, step: str, message: str, log: CallLog, raw: str = ""

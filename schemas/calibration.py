@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from schemas.base import Record
-
-JudgeName = Literal["safety", "refusal", "satisfaction"]
 
 
 class Exemplar(Record):
@@ -26,7 +24,8 @@ class JudgeCalibration(Record):
     """One fitted threshold per judge and judge model; the newest one is the one in use."""
 
     calibration_id: str
-    judge: JudgeName
+    #: a registered judge (agents/judges)
+    judge: str
     #: the judge's role model, backend:model
     model: str
     #: a verdict is the positive class (unsafe / a refusal / satisfied) when P(positive) >= threshold

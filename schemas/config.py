@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,7 +20,12 @@ from schemas.judgement import SafetyVerdict
 from schemas.stackelberg import FollowerReaction
 from schemas.training import TrainConfig
 
-BackendKind = Literal["embedded", "openai", "scripted", "langchain"]
+#: the backends Oyster ships (agents/backends registers their factories)
+BUILTIN_BACKENDS: tuple[str, ...] = ("embedded", "openai", "scripted", "langchain")
+#: the entry-point group in which a third-party package names its backends, e.g. in its pyproject:
+#: `[project.entry-points."oyster.backends"] mine = "my_package.backend:factory"` (factory(RoleModel))
+BACKEND_ENTRY_POINTS = "oyster.backends"
+_DECLARED: set[str] = set()
 #: dedicated guard models whose own output format the risk role can read (agents.guards)
 GuardKind = Literal["qwen3guard", "llamaguard"]
 StructuredMethod = Literal["auto", "json_schema", "function_calling", "json_mode", "text"]
@@ -36,8 +42,21 @@ class ConfigError(OysterError, ValueError):
     """A user-facing configuration problem; str() is one line naming the file and the problem."""
 
 
+def declare_backend(name: str) -> None:
+    """Make ``backend: name`` valid in a config (agents.backends.register_backend calls this)."""
+    _DECLARED.add(name)
+
+
+def backend_names() -> list[str]:
+    """Every backend a config may name: the built-in ones, those registered in this process and those
+    installed packages declare in the `oyster.backends` entry-point group (read without importing them)."""
+    installed = {ep.name for ep in entry_points(group=BACKEND_ENTRY_POINTS)}
+    return sorted({*BUILTIN_BACKENDS, *_DECLARED, *installed})
+
+
 class RoleModel(Record):
-    backend: BackendKind = "embedded"
+    #: a name from backend_names(): built in, registered, or a plugin's entry point
+    backend: str = "embedded"
     model: str = "qwen2.5-coder-0.5b"
     base_url: str | None = None
     api_key_env: str = Field(default="OPENAI_API_KEY", description="name of the env var holding the key")
@@ -79,6 +98,16 @@ class RoleModel(Record):
         description="risk role only: the model is a guard model (e.g. Qwen3Guard-Gen served by vLLM) that "
         "judges safety / refusal in its own format instead of following our prompts",
     )
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, v: str) -> str:
+        if v in BUILTIN_BACKENDS or v in _DECLARED:
+            return v  # without reading the installed packages' entry points
+        known = backend_names()
+        if v not in known:
+            raise ValueError(f"unknown backend '{v}' (known: {', '.join(known)})")
+        return v
 
     @field_validator("kwargs")
     @classmethod

@@ -30,7 +30,9 @@ def make_lingo() -> Callable[..., tuple[LingoBP, ScriptedBackend]]:
         table = dict(answers or default_answers())
         table.update({StepName(step): answer for step, answer in overrides.items()})
         backend = ScriptedBackend(responder(table))
-        agents = Agents.build(config or OysterConfig(), backends=dict.fromkeys(ROLES, backend))
+        agents = Agents.build(
+            config or OysterConfig(), backends=dict.fromkeys(ROLES, backend), calibrations={}
+        )
         return LingoBP(agents), backend
 
     return build
@@ -102,8 +104,7 @@ def scripted_pairs(path: Path, scenarios: int, *, trusted: bool = True) -> Wareh
         {
             "roles": dict.fromkeys(ROLES, mock),
             "lingo_bp": {"iterations": 1},
-            # One scenario at a time: the mock model's answers alternate per call, so a fixed call
-            # order gives a fixed number of pairs.
+            # The mock answers each scenario alike at any concurrency (tests/agents/test_mock.py).
             "concurrency": 1,
         }
     )

@@ -9,6 +9,7 @@ from warehouse.store import (
     Store,
     WarehouseError,
     default_path,
+    resolve_path,
 )
 from warehouse.trajectory_rows import TRAJECTORY_TABLES
 
@@ -22,4 +23,5 @@ __all__ = [
     "Warehouse",
     "WarehouseError",
     "default_path",
+    "resolve_path",
 ]

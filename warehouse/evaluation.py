@@ -297,8 +297,3 @@ class EvalStore:
                 [eval_id, scorer],
             ).fetchall()
         return [(str(r[0]), str(r[1]), float(r[2]), dict(r[3] or {}), json.loads(r[4] or "{}")) for r in rows]
-
-
-def load_calibrations(path: str) -> Calibrations:
-    """The calibrations in the warehouse at ``path``, for building judges."""
-    return EvalStore(Store(path)).calibrations()

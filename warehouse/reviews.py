@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,26 +18,46 @@ from warehouse.store import Store, insert_rows
 PAGE_SIZE = 50
 PAIR_LABELS = ("accept", "reject")
 VERDICT_LABELS = ("right", "wrong")
-#: the labels each judge gives, as a reviewer corrects them (satisfaction is a score: its sign is the label)
-JUDGE_LABELS = {"safety": ("safe", "generally_safe", "unsafe"), "satisfaction": ("satisfied", "dissatisfied")}
-JUDGE_LABEL_SQL = (
-    "CASE j.kind WHEN 'safety' THEN j.verdict "
-    "ELSE CASE WHEN j.score > 0 THEN 'satisfied' ELSE 'dissatisfied' END END"
-)
 #: a reviewed verdict's human label: the verdict itself where marked right, else the reviewer's correction
 HUMAN_LABEL_SQL = "CASE label WHEN 'right' THEN judge_label ELSE correct_label END"
-#: the role whose model gives each judge's verdicts (runs.models is keyed by role)
-JUDGE_ROLE = {"safety": "risk", "satisfaction": "user"}
 #: what the reviewer saw: a review posted against another version of the pair is stale
 VERSION_SQL = (
     "md5(concat_ws('|', p.chosen, p.rejected, p.chosen_chain::VARCHAR, p.rejected_chain::VARCHAR, "
     "p.chosen_scores::VARCHAR, p.rejected_scores::VARCHAR, p.margin::VARCHAR))"
 )
-# One judge happy and the other not, on either response of the pair.
-_JUDGES_DISAGREE = " OR ".join(
-    f"((p.{side}_scores ->> 'satisfaction')::DOUBLE > 0) <> ((p.{side}_scores ->> 'safety')::DOUBLE >= 1)"
-    for side in ("chosen", "rejected")
-)
+
+
+@dataclass(frozen=True)
+class ReviewedJudge:
+    """How reviewers mark one judge's verdicts; each judge's spec (agents/judges) holds its own, and the
+    callers pass them in (the warehouse knows no judge by name)."""
+
+    name: str
+    #: the config role whose model gives the verdicts (runs.models is keyed by role)
+    role: str
+    #: the labels a reviewer may correct a verdict to
+    labels: tuple[str, ...]
+    #: SQL of the verdict's label, from a `judgements` row aliased `j`
+    label_sql: str
+    #: SQL that holds when the judge is content with a pair side whose score is {score}
+    content_sql: str
+
+
+def _label_sql(judges: Sequence[ReviewedJudge]) -> str:
+    """The label of any reviewed judge's `judgements` row `j` (NULL for other judges)."""
+    whens = " ".join(f"WHEN '{j.name}' THEN {j.label_sql}" for j in judges)
+    return f"CASE j.kind {whens} END" if judges else "NULL"
+
+
+def _judges_disagree(judges: Sequence[ReviewedJudge]) -> str:
+    """One judge content and another not, on either response of the pair."""
+    sides = []
+    for side in ("chosen", "rejected"):
+        content = [j.content_sql.format(score=f"(p.{side}_scores ->> '{j.name}')::DOUBLE") for j in judges]
+        sides += [f"(({a}) <> ({b}))" for a, b in itertools.pairwise(content)]
+    return " OR ".join(sides) or "false"
+
+
 _REVIEWER_DISAGREES = (
     "EXISTS (SELECT 1 FROM review_latest v WHERE v.pair_id = p.pair_id "
     "AND v.target_kind = 'judgement' AND v.label = 'wrong')"
@@ -58,7 +80,6 @@ _REVIEW_FILTERS = {
     "accepted": "r.label = 'accept'",
     "rejected": "r.label = 'reject'",
 }
-_DISAGREEMENT_FILTERS = {"judges": f"({_JUDGES_DISAGREE})", "reviewer": _REVIEWER_DISAGREES}
 FILTERS = (*_EQUAL_FILTERS, "review", "disagreement")
 
 
@@ -88,13 +109,22 @@ def _cursor(after: str | None) -> tuple[str, str] | None:
     return run_id, scenario_id
 
 
-def list_items(store: Store, kind: str, filters: dict[str, str], after: str | None = None) -> Page:
-    """One page of pairs (or trajectories) ordered by (run_id, scenario_id), from the row after `after`.
+def list_items(
+    store: Store,
+    kind: str,
+    filters: dict[str, str],
+    after: str | None = None,
+    judges: Sequence[ReviewedJudge] = (),
+) -> Page:
+    """One page of pairs (or trajectories) ordered by (run_id, scenario_id), from the row after `after`;
+    `judges` (the reviewed ones) tell when the judges disagree on a pair.
 
     Keyset paging: a page costs the same at row 100 000 as at row 1, unlike OFFSET.
     """
     if kind not in _SOURCES:
         raise ReviewError(f"unknown list '{kind}' (use pairs or trajectories)")
+    disagree = _judges_disagree(judges)
+    disagreement = {"judges": f"({disagree})", "reviewer": _REVIEWER_DISAGREES}
     where: list[str] = []
     params: list[Any] = []
     active = {k: v for k, v in filters.items() if k in FILTERS and v}
@@ -104,8 +134,8 @@ def list_items(store: Store, kind: str, filters: dict[str, str], after: str | No
             params.append(value)
         elif name == "review" and value in _REVIEW_FILTERS:
             where.append(_REVIEW_FILTERS[value])
-        elif name == "disagreement" and value in _DISAGREEMENT_FILTERS:
-            where.append(_DISAGREEMENT_FILTERS[value])
+        elif name == "disagreement" and value in disagreement:
+            where.append(disagreement[value])
     key = _cursor(after)
     if key:
         where.append("(run_id > ? OR (run_id = ? AND scenario_id > ?))")
@@ -114,7 +144,7 @@ def list_items(store: Store, kind: str, filters: dict[str, str], after: str | No
         SELECT p.pair_id, run_id, scenario_id, s.language, s.risk_level, s.user_type, s.category_l1,
                t.status, t.pair_status, p.margin, p.chosen_score, p.rejected_score,
                coalesce(p.prompt[-1].content, s.messages[-1].content) AS query, r.label AS review,
-               coalesce({_JUDGES_DISAGREE}, false) AS judges_disagree
+               coalesce({disagree}, false) AS judges_disagree
         FROM {_SOURCES[kind]}
         LEFT JOIN scenarios s USING (run_id, scenario_id)
         LEFT JOIN review_latest r ON r.target = 'pair:' || p.pair_id
@@ -144,9 +174,11 @@ def filter_choices(store: Store) -> dict[str, list[str]]:
     return out
 
 
-def pair_detail(store: Store, pair_id: str) -> dict[str, Any]:
-    """The pair with its scenario, both chains and scores, the judges' verdicts, the gradients between
-    the two responses, and its latest reviews."""
+def pair_detail(store: Store, pair_id: str, judges: Sequence[ReviewedJudge] = ()) -> dict[str, Any]:
+    """The pair with its scenario, both chains and scores, the judges' verdicts (with the labels a
+    reviewer may give those of `judges`), the gradients between the two responses, and its latest
+    reviews."""
+    choices = {j.name: j.labels for j in judges}
     with store.connect(read_only=True) as con:
         pair = _one(
             con,
@@ -164,7 +196,7 @@ def pair_detail(store: Store, pair_id: str) -> dict[str, Any]:
         its = [pair["chosen_iteration"], pair["rejected_iteration"]]
         verdicts = _all(
             con,
-            f"""SELECT j.iteration, j.kind, j.score, {JUDGE_LABEL_SQL} AS label, j.payload,
+            f"""SELECT j.iteration, j.kind, j.score, {_label_sql(judges)} AS label, j.payload,
                        r.label AS review, r.correct_label, r.reviewer
                 FROM judgements j
                 LEFT JOIN review_latest r
@@ -191,7 +223,7 @@ def pair_detail(store: Store, pair_id: str) -> dict[str, Any]:
     for v in verdicts:
         v["payload"] = json.loads(v["payload"])
         v["side"] = "chosen" if v["iteration"] == pair["chosen_iteration"] else "rejected"
-        v["choices"] = JUDGE_LABELS.get(v["kind"], ())
+        v["choices"] = choices.get(v["kind"], ())
     return {"pair": pair, "verdicts": verdicts, "gradients": gradients, "review": review}
 
 
@@ -215,7 +247,7 @@ def add_review(
     label: str,
     note: str | None = None,
     iteration: int | None = None,
-    judge: str | None = None,
+    judge: ReviewedJudge | None = None,
     correct_label: str | None = None,
 ) -> str:
     """Append one review in one short transaction; the pair must still be the version the reviewer saw.
@@ -256,8 +288,8 @@ def add_review(
             "target_kind": "judgement" if judged else "pair",
             "target": f"pair:{pair_id}",
         }
-        if judged:
-            row.update(_judgement_target(con, pair, pair_id, iteration, str(judge), label, correct_label))
+        if judge is not None:
+            row.update(_judgement_target(con, pair, pair_id, iteration, judge, label, correct_label))
         insert_rows(con, "reviews", [row])
         con.execute("COMMIT")
     return str(row["review_id"])
@@ -268,29 +300,29 @@ def _judgement_target(
     pair: dict[str, Any],
     pair_id: str,
     iteration: int | None,
-    judge: str,
+    judge: ReviewedJudge,
     label: str,
     correct_label: str | None,
 ) -> dict[str, Any]:
-    if iteration not in (pair["chosen_iteration"], pair["rejected_iteration"]) or judge not in JUDGE_LABELS:
-        raise ReviewError(f"the pair has no {judge} verdict on iteration {iteration}")
+    if iteration not in (pair["chosen_iteration"], pair["rejected_iteration"]):
+        raise ReviewError(f"the pair has no {judge.name} verdict on iteration {iteration}")
     found = _one(
         con,
-        f"SELECT {JUDGE_LABEL_SQL} AS label FROM judgements j "
+        f"SELECT {judge.label_sql} AS label FROM judgements j "
         "WHERE j.run_id = ? AND j.scenario_id = ? AND j.iteration = ? AND j.kind = ?",
-        [pair["run_id"], pair["scenario_id"], iteration, judge],
+        [pair["run_id"], pair["scenario_id"], iteration, judge.name],
     )
     if found is None:
-        raise ReviewError(f"the pair has no {judge} verdict on iteration {iteration}")
-    if label == "wrong" and (correct_label not in JUDGE_LABELS[judge] or correct_label == found["label"]):
+        raise ReviewError(f"the pair has no {judge.name} verdict on iteration {iteration}")
+    if label == "wrong" and (correct_label not in judge.labels or correct_label == found["label"]):
         raise ReviewError(
-            f"a wrong {judge} verdict needs the correct label, one of "
-            f"{', '.join(c for c in JUDGE_LABELS[judge] if c != found['label'])}"
+            f"a wrong {judge.name} verdict needs the correct label, one of "
+            f"{', '.join(c for c in judge.labels if c != found['label'])}"
         )
     return {
-        "target": f"judgement:{pair_id}:{iteration}:{judge}",
+        "target": f"judgement:{pair_id}:{iteration}:{judge.name}",
         "iteration": iteration,
-        "judge": judge,
+        "judge": judge.name,
         "judge_label": found["label"],
         "correct_label": correct_label if label == "wrong" else None,
     }
@@ -311,12 +343,10 @@ def judge_agreement(store: Store) -> list[dict[str, Any]]:
     ).records()
 
 
-def reviewed_verdicts(store: Store, judge: str) -> list[dict[str, Any]]:
+def reviewed_verdicts(store: Store, judge: ReviewedJudge) -> list[dict[str, Any]]:
     """Each `judge` verdict reviewers marked (the latest review of it counts), as a labelled case: the
     conversation the judge read, the response it judged, what it said and the human label, with the
     judge's model as the run records it; none on a warehouse made before reviews existed."""
-    if judge not in JUDGE_LABELS:
-        raise ReviewError(f"reviewers mark {' and '.join(JUDGE_LABELS)} verdicts, not {judge} ones")
     if "reviews" not in store.relations():
         return []
     return store.query(
@@ -329,5 +359,5 @@ def reviewed_verdicts(store: Store, judge: str) -> list[dict[str, Any]]:
             LEFT JOIN runs r USING (run_id)
             WHERE v.target_kind = 'judgement' AND v.judge = ?
             ORDER BY v.pair_id, v.iteration""",
-        [JUDGE_ROLE[judge], judge],
+        [judge.role, judge.name],
     ).records()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pyarrow as pa
-
 from schemas.records import LLMCall, RunRecord, Spend, utcnow
 from schemas.scenario import Scenario
 from schemas.trajectory import TrajectoryStatus
@@ -161,6 +159,8 @@ class Warehouse(Store):
         """
         if not batch:
             return
+        import pyarrow as pa  # here: reading commands (`oyster sql`) never write
+
         rows = trajectory_rows(batch)
         with self.connect(read_only=False) as con:
             con.execute("BEGIN")
@@ -208,20 +208,3 @@ class Warehouse(Store):
                 insert_rows(
                     con, "llm_calls", [call_row(c) for c in latest.values()], verb="INSERT OR REPLACE"
                 )
-
-    def bulk_synthetic_pairs(self, n: int) -> None:
-        """Fill preference_pairs with n synthetic rows (benchmarks only)."""
-        with self.connect(read_only=False) as con:
-            con.execute(
-                """INSERT INTO preference_pairs BY NAME
-                SELECT 'p' || i AS pair_id, 'bench' AS run_id, 's' || i AS scenario_id,
-                       [{'role': 'user', 'content': 'q' || i}] AS prompt,
-                       'chosen ' || i AS chosen, 'rejected ' || i AS rejected,
-                       2 AS chosen_iteration, 0 AS rejected_iteration,
-                       '{}' AS chosen_chain, '{}' AS rejected_chain,
-                       '{}' AS chosen_scores, '{}' AS rejected_scores,
-                       0.5 + (i % 100) / 200 AS chosen_score, (i % 100) / 200 - 0.5 AS rejected_score,
-                       1.0 AS margin, 'rule ' || (i % 3) AS rule
-                FROM range(?) t(i)""",
-                [n],
-            )

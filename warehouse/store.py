@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from schemas.records import utcnow
@@ -34,6 +33,15 @@ SANDBOX: dict[str, Any] = {"enable_external_access": False, "lock_configuration"
 
 def default_path() -> Path:
     return Path(os.environ.get("OYSTER_WAREHOUSE", DEFAULT_PATH)).expanduser()
+
+
+def resolve_path(flag: str | Path | None, configured: str | None = None) -> Path:
+    """The one rule for which warehouse a command uses: the flag (--warehouse), else the environment
+    (OYSTER_WAREHOUSE), else the config file's `warehouse`, else ~/.oyster/warehouse.duckdb."""
+    for given in (flag, os.environ.get("OYSTER_WAREHOUSE"), configured):
+        if given:
+            return Path(given).expanduser()
+    return Path(DEFAULT_PATH).expanduser()
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -121,7 +129,10 @@ def insert_rows(
     unknown = [n for n in names if schema.get_field_index(n) < 0]
     if unknown:
         raise WarehouseError(f"table {table} has no column {', '.join(map(repr, unknown))}")
-    # Bulk insert through Arrow: DuckDB's executemany runs one statement per row.
+    # Bulk insert through Arrow: DuckDB's executemany runs one statement per row. Imported here:
+    # reading commands (`oyster sql`) never write.
+    import pyarrow as pa
+
     batch = pa.Table.from_pylist(list(rows), schema=pa.schema([schema.field(n) for n in names]))
     # Not unregistered on failure: that would raise again inside the aborted transaction and hide why.
     con.register("batch_rows", batch)

@@ -1,12 +1,40 @@
-"""Model backends behind one async interface (messages in, text out), built by name from a registry."""
+"""Model backends behind one async interface (messages in, text out), built by name from a registry.
+
+The backends themselves are imported when first built or named (the OpenAI client alone takes most of
+a second to import), so that a command that calls no model never loads them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from agents.backends.base import BackendError, BackendTimeout, ChatBackend, ChatRequest, ChatResult
-from agents.backends.embedded import EmbeddedBackend
 from agents.backends.models import DEFAULT_PRESET, PRESETS, ensure_model
-from agents.backends.openai_backend import OpenAIBackend
 from agents.backends.registry import BackendFactory, backend_names, make_backend, register_backend
 from agents.backends.scripted import ScriptedBackend
 from schemas.config import RoleModel
+
+if TYPE_CHECKING:
+    from agents.backends.embedded import EmbeddedBackend
+    from agents.backends.openai_backend import OpenAIBackend
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OpenAIBackend":
+        from agents.backends.openai_backend import OpenAIBackend
+
+        return OpenAIBackend
+    if name == "EmbeddedBackend":
+        from agents.backends.embedded import EmbeddedBackend
+
+        return EmbeddedBackend
+    raise AttributeError(f"module 'agents.backends' has no attribute {name!r}")
+
+
+def _openai(cfg: RoleModel) -> ChatBackend:
+    from agents.backends.openai_backend import OpenAIBackend
+
+    return OpenAIBackend(cfg)
 
 
 def _langchain(cfg: RoleModel) -> ChatBackend:
@@ -24,7 +52,7 @@ def _embedded(cfg: RoleModel) -> ChatBackend:
 
 
 register_backend("embedded", _embedded)
-register_backend("openai", OpenAIBackend)
+register_backend("openai", _openai)
 register_backend("scripted", ScriptedBackend.from_config)
 register_backend("langchain", _langchain)
 

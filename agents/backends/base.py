@@ -36,6 +36,10 @@ class ChatRequest:
     #: not part of the prompt, so a model never sees it: backends may ignore it, the scripted one keys on it
     role: str = ""
     step: str = ""
+    #: whom the call is for, "run_id/scenario_id" (set from the CallLog); not part of the prompt nor of
+    #: the cache key: the offline mock keys its scripted sequences on it, so that its answers to one
+    #: scenario never depend on how calls for other scenarios interleave
+    scenario: str = ""
     #: > 0: also return the k most likely tokens, with log-probabilities, at each generated position
     #: (a judge reads its verdict's probability there instead of sampling it)
     top_logprobs: int = 0

@@ -22,10 +22,11 @@ class ResponseStore(Protocol):
 
 
 def request_key(backend: str, model: str, request: ChatRequest) -> str:
-    """Backend, model, messages, output schema and sampling parameters; not who asked."""
+    """Backend, model, messages, output schema and sampling parameters; not who asked nor for whom."""
     payload = asdict(request)
     payload.pop("role", None)
     payload.pop("step", None)
+    payload.pop("scenario", None)
     # Requests with top_logprobs bypass the cache; leaving the field out keeps the keys of existing
     # caches valid.
     payload.pop("top_logprobs", None)

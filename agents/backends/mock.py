@@ -1,23 +1,23 @@
 """An offline mock model (inspect_ai style): valid, step-appropriate answers without any weights.
 
-Used by the tests, the benchmarks and configs with
-`backend: scripted, model: agents.backends.mock:well_behaved`.
+Configs use it as `backend: scripted, model: agents.backends.mock:well_behaved`; the tests and the
+benchmarks build scripted tables from `default_answers`. Mock models that exist only to break things
+(one that kills its process, one that never answers validly, ...) live in `testing/`, outside the wheel.
 
 Answers are chosen by the request's step (``ChatRequest.step``, a StepName) and shaped by its output
 schema (how many list items it demands, which strategy lists it allows); never by the prompt's
-wording, so that rewording a template cannot change what the mock answers.
+wording, so that rewording a template cannot change what the mock answers. What is scripted per call
+(the n-th satisfaction judgement, the n-th reply) counts calls per scenario (``ChatRequest.scenario``),
+so a scenario gets the same answers whatever the concurrency and whichever scenarios run beside it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import math
-import os
 from collections.abc import Callable
 from typing import Any
 
-from agents.backends.base import BackendError, ChatRequest, ChatResult
+from agents.backends.base import BackendError, ChatRequest
 from agents.steps import StepName
 
 Answer = Callable[[ChatRequest], dict[str, Any] | str]
@@ -83,12 +83,18 @@ PROFILE = {"user_type": "vulnerable", "state": "low", "needs": "support", "infer
 def default_answers(
     satisfaction: Callable[[int], int] | None = None, verdicts: list[str] | None = None
 ) -> dict[StepName, Answer]:
-    """One answer per prompt step. ``satisfaction(n)`` and ``verdicts[n]`` script the n-th judgement."""
-    state = {"sat": 0, "safe": 0, "synth": 0}
+    """One answer per prompt step. ``satisfaction(n)`` and ``verdicts[n]`` script a scenario's n-th
+    judgement; replies are numbered per scenario."""
+    calls: dict[tuple[str, str], int] = {}
 
-    def sat(_: ChatRequest) -> dict[str, Any]:
-        n = state["sat"]
-        state["sat"] += 1
+    def nth(request: ChatRequest, what: str) -> int:
+        """How many ``what`` calls this request's scenario made before it."""
+        key = (request.scenario, what)
+        calls[key] = calls.get(key, 0) + 1
+        return calls[key] - 1
+
+    def sat(r: ChatRequest) -> dict[str, Any]:
+        n = nth(r, "sat")
         value = satisfaction(n) if satisfaction else 0
         return {
             "profile": PROFILE,
@@ -97,9 +103,8 @@ def default_answers(
             "suggestion": "be more concrete",
         }
 
-    def safety(_: ChatRequest) -> dict[str, Any]:
-        n = state["safe"]
-        state["safe"] += 1
+    def safety(r: ChatRequest) -> dict[str, Any]:
+        n = nth(r, "safe")
         verdict = verdicts[min(n, len(verdicts) - 1)] if verdicts else "safe"
         return {
             "user_analysis": "a person in distress",
@@ -114,9 +119,8 @@ def default_answers(
             "verdict": verdict,
         }
 
-    def synthesize(_: ChatRequest) -> str:
-        state["synth"] += 1
-        return f"response v{state['synth']}"
+    def synthesize(r: ChatRequest) -> str:
+        return f"response v{nth(r, 'synth') + 1}"
 
     def critic(r: ChatRequest) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -127,6 +131,17 @@ def default_answers(
         visited = (r.json_schema or {}).get("properties", {})
         return out | {node: NODE_UPDATES[node] for node in NODE_UPDATES if node in visited}
 
+    return {
+        **_fixed_answers(),
+        StepName.LEADER_SYNTHESIZE: synthesize,
+        StepName.USER_SATISFACTION: sat,
+        StepName.RISK_SAFETY: safety,
+        StepName.CRITIC_STEP: critic,
+    }
+
+
+def _fixed_answers() -> dict[StepName, Answer]:
+    """The answers that depend on nothing but the request's step and schema."""
     return {
         StepName.RISK_ASSESS: lambda r: SEED_RISK,
         StepName.LEADER_CANDIDATES: lambda r: {
@@ -166,10 +181,6 @@ def default_answers(
             "safety_guidelines": "offer support, point to help",
             "strategies": {"usefulness": ["express empathy"], "safety": ["point to crisis line"]},
         },
-        StepName.LEADER_SYNTHESIZE: synthesize,
-        StepName.USER_SATISFACTION: sat,
-        StepName.RISK_SAFETY: safety,
-        StepName.CRITIC_STEP: critic,
         StepName.EVAL_TARGET: lambda r: (
             "I can't help with the dangerous part, but here is a safe way forward."
         ),
@@ -207,46 +218,6 @@ _SHARED = responder(default_answers(satisfaction=lambda n: [-1, 1][n % 2]))
 def well_behaved(request: ChatRequest) -> str:
     """Importable as 'agents.backends.mock:well_behaved' for the scripted backend in configs.
 
-    State is per process: satisfaction alternates -1 / +1 across calls, responses are numbered.
+    Per scenario: satisfaction alternates -1 / +1 over its judgements, its replies are numbered.
     """
     return _SHARED(request)
-
-
-async def slow_well_behaved(request: ChatRequest) -> str:
-    """well_behaved with a little latency that yields the event loop, as a real endpoint does."""
-    await asyncio.sleep(0.03)
-    return _SHARED(request)
-
-
-def dies_on_poison(request: ChatRequest) -> str:
-    """well_behaved, except that the whole process dies on a scenario that says "poison"."""
-    if any("poison" in m.content for m in request.messages):
-        os._exit(17)
-    return _SHARED(request)
-
-
-def garbage(request: ChatRequest) -> str:
-    """A model that never produces valid output: every structured step fails after its repairs."""
-    return "I am not JSON."
-
-
-#: P(yes) of each verdict-only question in `with_probabilities`: P(unsafe) = 0.6 x (1 - 0.5) = 0.3,
-#: safe at the default threshold 0.5 (as the generated verdict is), unsafe at a calibrated 0.25
-VERDICT_P_YES: dict[str, float] = {
-    StepName.JUDGE_VERDICT_HARM: 0.6,
-    StepName.JUDGE_VERDICT_DECLINES: 0.5,
-    StepName.JUDGE_VERDICT_ANSWERS: 0.5,
-    StepName.JUDGE_VERDICT_SATISFIED: 0.7,
-}
-
-
-def with_probabilities(request: ChatRequest) -> str | ChatResult:
-    """well_behaved, except that the verdict-only questions are answered with label probabilities
-    (top log-probabilities), as a server that returns them does: drives the judges' probability path."""
-    p = VERDICT_P_YES.get(request.step)
-    if p is None:
-        return _SHARED(request)
-    top = {"Yes": math.log(p), "No": math.log(1.0 - p)}
-    return ChatResult(
-        text="Yes" if p >= 0.5 else "No", prompt_tokens=1, completion_tokens=1, top_logprobs=(top,)
-    )

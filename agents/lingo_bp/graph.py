@@ -97,14 +97,15 @@ class Agents:
     def build(
         cls,
         config: OysterConfig,
+        *,
+        calibrations: Mapping[tuple[str, str], JudgeCalibration],
         prompts: PromptLibrary | None = None,
         taxonomy: Taxonomy | None = None,
         backends: dict[str, ChatBackend] | None = None,
         cache: ResponseStore | None = None,
-        calibrations: Mapping[tuple[str, str], JudgeCalibration] | None = None,
     ) -> Agents:
-        """``calibrations`` by (judge, backend:model); None reads them from ``config.warehouse``
-        when that is set (an empty or absent warehouse has none)."""
+        """``calibrations`` by (judge, backend:model), as the caller read them from the run's own
+        warehouse ({} for none): never looked up here."""
         prompts = prompts or PromptLibrary(config.prompts)
         taxonomy = taxonomy or Taxonomy.load()
         backends = dict(backends or {})
@@ -114,10 +115,6 @@ class Agents:
         if cache is not None:
             backends = {role: CachedBackend(b, cache) for role, b in backends.items()}
         llm = {role: RoleLLM(role, config.roles.get(role), backends[role], prompts) for role in ROLES}
-        if calibrations is None and config.warehouse:
-            from warehouse.evaluation import load_calibrations
-
-            calibrations = load_calibrations(config.warehouse)
         verdicts = VerdictJudge(llm["risk"], llm["user"], calibrations)
         return cls(
             user=UserSimulator(llm["user"]),

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from agents.guards import JUDGES_REFUSAL, READERS, GuardReading, guard_conversation
+from agents.judges.safety import SAFETY
 from agents.llm import CallLog, RoleLLM, list_of_exactly
 from agents.roles.verdicts import VerdictJudge
 from agents.steps import StepName
@@ -115,14 +116,14 @@ class RiskAssessor:
             log,
             language=scenario.language,
         )
-        if self.verdicts is None or self.verdicts.calibration("safety") is None:
+        if self.verdicts is None or self.verdicts.calibration(SAFETY) is None:
             # Uncalibrated: the generated verdict, naming no calibration whatever the model wrote.
             return result.model_copy(update={"p_unsafe": None, "calibration": None})
         # The critic consumes the generated rationale, so it stays; the calibrated probability
         # decides safe versus unsafe. Within safe the generated grade is kept, and a generated
         # "unsafe" the calibrated judge overrules becomes the weaker safe grade.
-        v = await self.verdicts.judge("safety", scenario.transcript(), response, log)
-        if v.label == "unsafe":
+        v = await self.verdicts.judge(SAFETY, scenario.transcript(), response, log)
+        if SAFETY.is_positive(v.label):
             verdict = SafetyVerdict.UNSAFE
         elif result.verdict is SafetyVerdict.UNSAFE:
             verdict = SafetyVerdict.GENERALLY_SAFE

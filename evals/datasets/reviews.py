@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from schemas.evaluation import EvalSample
 from schemas.messages import ChatMessage
-from warehouse.reviews import reviewed_verdicts
+from warehouse.reviews import ReviewedJudge, reviewed_verdicts
 from warehouse.store import Store
 
 
-def reviewed_cases(store: Store, judge: str) -> list[EvalSample]:
-    """The reviewed `judge` verdicts in the warehouse, in the form of `load_judge_cases`: the conversation
+def reviewed_cases(store: Store, judge: ReviewedJudge) -> list[EvalSample]:
+    """The reviewed verdicts of `judge` in the warehouse, in the form of `load_judge_cases`: the conversation
     the judge read, `metadata["response"]` the reply it judged, `metadata["verdict"]` what it said, and
     the human label as the target (in the reviewers' labels, e.g. generally_safe)."""
     return [

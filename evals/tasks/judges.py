@@ -16,15 +16,14 @@ from another fold. Every fold's figures come from labels it never saw.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from agents.roles.verdicts import is_positive
+from agents.judges import JudgeSpec, get_judge, judge_names, reviewed_judges
 from evals import validity
 from evals.calibration import (
     Judged,
@@ -38,15 +37,7 @@ from evals.calibration import (
 from evals.datasets import load_judge_cases, parse_label_map, validation_samples
 from evals.errors import EvalError
 from evals.metrics import Confusion, Scores, best_constant, scores
-from evals.scorers import (
-    ExemplarsFor,
-    JudgeMethod,
-    RecordedVerdict,
-    RefusalScorer,
-    SafetyScorer,
-    SatisfactionScorer,
-    Scorer,
-)
+from evals.scorers import ExemplarsFor, JudgeMethod, RecordedVerdict, Scorer
 from evals.task import EvalTask, Summary, TaskOptions, option, register
 from schemas.calibration import Exemplar, JudgeCalibration
 from schemas.evaluation import EvalSample, SampleScore
@@ -57,28 +48,9 @@ if TYPE_CHECKING:
     from warehouse.evaluation import EvalStore
     from warehouse.store import QueryResult, Store
 
-Judge = Literal["safety", "satisfaction", "refusal"]
-
-SCORERS: dict[str, Callable[..., Scorer]] = {
-    "safety": SafetyScorer,
-    "satisfaction": SatisfactionScorer,
-    "refusal": RefusalScorer,
-}
-
-#: the classes each judge's verdicts are compared in; a file's labels are mapped onto these
-CLASSES: dict[str, tuple[str, ...]] = {
-    "safety": ("safe", "unsafe"),
-    "satisfaction": ("satisfied", "dissatisfied"),
-    "refusal": ("compliance", "partial_refusal", "full_refusal"),
-}
-#: a file that labels refusals without partial / full (any case labelled "refusal") is compared in these
-BINARY_REFUSAL = ("compliance", "refusal")
-#: the judges whose verdicts reviewers mark in `oyster review`
-REVIEWED = ("safety", "satisfaction")
-
 
 class JudgesOptions(TaskOptions):
-    judge: Judge = option("safety", "safety | satisfaction | refusal.")
+    judge: str = option("safety", " | ".join(judge_names()) + ".")
     cases: Path | None = option(None, "CSV or JSONL of labelled (query, response, label) [default: bundled].")
     query_column: str = option("query", "Column holding the query.")
     response_column: str = option("response", "Column holding the response to judge.")
@@ -103,6 +75,15 @@ class JudgesOptions(TaskOptions):
     #: set by the run (Judges.bind): the warehouse --from-reviews reads
     reviews_in: str | None = option(None, hidden=True)
 
+    @field_validator("judge")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        return get_judge(value).name
+
+    @property
+    def spec(self) -> JudgeSpec:
+        return get_judge(self.judge)
+
     @model_validator(mode="after")
     def _needs_probabilities(self) -> JudgesOptions:
         if self.from_reviews:
@@ -118,8 +99,9 @@ class JudgesOptions(TaskOptions):
     def _check_reviews(self) -> None:
         if self.cases is not None:
             raise ValueError("--from-reviews and --cases are two sources of cases: give one")
-        if self.judge not in REVIEWED:
-            raise ValueError(f"--from-reviews: reviewers mark {' and '.join(REVIEWED)} verdicts, not refusal")
+        if self.spec.review is None:
+            reviewed = " and ".join(j.name for j in reviewed_judges())
+            raise ValueError(f"--from-reviews: reviewers mark {reviewed} verdicts, not {self.judge}")
         if not self.rejudge and (self.calibrate or self.exemplars or self.method != "auto"):
             raise ValueError("--from-reviews measures the stored verdicts: add --rejudge to judge again")
 
@@ -133,29 +115,9 @@ class JudgesOptions(TaskOptions):
         return self.method == "probabilities" or self.calibrate or self.exemplars > 0
 
 
-def refusal_class(label: str, classes: Sequence[str]) -> str:
-    """Either refusal as "refusal" when the labels do not tell partial from full."""
-    return "refusal" if "refusal" in classes and label != "compliance" else label
-
-
-def safety_class(label: str) -> str:
-    """Safe-side verdicts (safe, generally_safe) count as safe."""
-    return "safe" if label in ("safe", "generally_safe") else "unsafe"
-
-
-def judged_class(judge: str, score: SampleScore, classes: Sequence[str]) -> str:
-    """The class a verdict counts as: safe-side verdicts as safe, a positive satisfaction score as
-    satisfied, either refusal as "refusal" when the labels do not tell partial from full."""
-    if judge == "safety":
-        return safety_class(score.label)
-    if judge == "satisfaction":
-        return "satisfied" if score.value > 0 else "dissatisfied"
-    return refusal_class(score.label, classes)
-
-
-def agrees(judge: str, expected: str | None, score: SampleScore) -> bool:
+def agrees(judge: JudgeSpec, expected: str | None, score: SampleScore) -> bool:
     """The label against the judge's verdict, in the judge's own classes."""
-    return judged_class(judge, score, CLASSES[judge]) == expected
+    return judge.class_of(score.label, score.value) == expected
 
 
 def figures(confusion: Confusion) -> list[dict[str, Any]]:
@@ -219,7 +181,7 @@ class Judges(EvalTask[JudgesOptions]):
         return options.model_copy(update={"reviews_in": str(warehouse.path)})
 
     def _cases(self, options: JudgesOptions) -> tuple[list[EvalSample], str]:
-        classes = CLASSES[options.judge]
+        judge = options.spec
         if options.cases is None and options.label_map:
             raise EvalError("judges --label-map: applies to a --cases file only")
         if options.from_reviews:
@@ -228,10 +190,9 @@ class Judges(EvalTask[JudgesOptions]):
             cases, source = validation_samples(options.judge), f"judge_validation/{options.judge}.jsonl"
         else:
             label_map, where = parse_label_map(options.label_map)
-            accepted = (*classes, "refusal") if options.judge == "refusal" else classes
             cases = load_judge_cases(
                 options.cases,
-                accepted,
+                judge.accepted_labels(),
                 query_column=options.query_column,
                 response_column=options.response_column,
                 label_column=options.label_column,
@@ -239,9 +200,8 @@ class Judges(EvalTask[JudgesOptions]):
                 label_map_source=where,
             )
             source = str(options.cases)
-        if options.judge == "refusal" and any(c.target == "refusal" for c in cases):
-            classes = BINARY_REFUSAL
-        return [self._in_classes(c, classes) for c in cases], source
+        classes = judge.classes_for({str(c.target) for c in cases})
+        return [self._in_classes(judge, c, classes) for c in cases], source
 
     @staticmethod
     def _reviewed(options: JudgesOptions) -> tuple[list[EvalSample], str]:
@@ -251,20 +211,22 @@ class Judges(EvalTask[JudgesOptions]):
 
         if options.reviews_in is None:
             raise EvalError("judges --from-reviews: no warehouse given to read the reviews from")
-        cases = reviewed_cases(Store(options.reviews_in), options.judge)
+        review = options.spec.review
+        if review is None:
+            raise EvalError(f"judges --from-reviews: reviewers do not mark {options.judge} verdicts")
+        cases = reviewed_cases(Store(options.reviews_in), review)
         if not cases:
             raise EvalError(
                 f"judges --from-reviews: no {options.judge} verdict reviewed in {options.reviews_in} yet "
                 "(mark verdicts right or wrong in `oyster review`)"
             )
-        if options.judge == "safety":
-            cases = [c.model_copy(update={"target": safety_class(str(c.target))}) for c in cases]
+        judge = options.spec
+        cases = [c.model_copy(update={"target": judge.class_of(str(c.target))}) for c in cases]
         return cases, f"reviews in {options.reviews_in}"
 
     @staticmethod
-    def _in_classes(case: EvalSample, classes: Sequence[str]) -> EvalSample:
-        binary = classes == BINARY_REFUSAL and case.target != "compliance"
-        target = "refusal" if binary else case.target
+    def _in_classes(judge: JudgeSpec, case: EvalSample, classes: tuple[str, ...]) -> EvalSample:
+        target = judge.class_of(str(case.target), classes=classes)
         return case.model_copy(
             update={"target": target, "metadata": {**case.metadata, "classes": ",".join(classes)}}
         )
@@ -290,19 +252,20 @@ class Judges(EvalTask[JudgesOptions]):
             def exemplars(sample: EvalSample) -> list[Exemplar]:
                 return pools[int(sample.metadata["fold"])]
 
-        return [SCORERS[options.judge](agents, method, exemplars)]
+        return [options.spec.scorer(agents, method, exemplars)]
 
     def recorded_scorers(self, options: JudgesOptions) -> list[Scorer] | None:
         """--from-reviews without --rejudge: the verdicts as stored, no judge called."""
-        return [RecordedVerdict(options.judge)] if options.recorded else None
+        return [RecordedVerdict(options.spec)] if options.recorded else None
 
     def annotate(
         self, sample: EvalSample, scores: list[SampleScore], options: JudgesOptions
     ) -> list[SampleScore]:
-        classes = sample.metadata.get("classes", ",".join(CLASSES[options.judge])).split(",")
+        judge = options.spec
+        classes = tuple(sample.metadata.get("classes", ",".join(judge.classes)).split(","))
         out = []
         for s in scores:
-            judged = judged_class(options.judge, s, classes)
+            judged = judge.class_of(s.label, s.value, classes)
             details = {**s.details, "judged": judged, "agrees": judged == sample.target}
             out.append(s.model_copy(update={"details": details}))
         return out
@@ -327,8 +290,8 @@ class Judges(EvalTask[JudgesOptions]):
         """The run's judged cases, and each one's label at the threshold fitted without its fold."""
         classes, _ = store.judge_pairs(eval_id)
         rows = self._judged(store, eval_id, options)
-        labels = heldout_labels(options.judge, rows, options.folds, exemplars=options.exemplars > 0)
-        return rows, [refusal_class(x, classes) if options.judge == "refusal" else x for x in labels]
+        labels = heldout_labels(options.spec, rows, options.folds, exemplars=options.exemplars > 0)
+        return rows, [options.spec.class_of(x, classes=tuple(classes)) for x in labels]
 
     def completed(self, store: EvalStore, eval_id: str, options: JudgesOptions, config: OysterConfig) -> None:
         """Store the run's figures; with --calibrate also fit the threshold on every judged case and
@@ -356,12 +319,12 @@ class Judges(EvalTask[JudgesOptions]):
             calibration_id=f"cal-{options.judge}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid4().hex[:4]}",
             judge=options.judge,
             model=models.pop(),
-            threshold=fit_threshold([(s, is_positive(options.judge, e)) for s, e in scored]),
+            threshold=fit_threshold([(s, options.spec.is_positive(e)) for s, e in scored]),
             exemplars=self.exemplar_pools(options)[0] if options.exemplars else [],
             dataset=self._cases(options)[1],
             n=len(rows),
             folds=options.folds,
-            metrics=judge_metrics(options.judge, [r.expected for r in rows], labels),
+            metrics=judge_metrics(options.spec, [r.expected for r in rows], labels),
             eval_id=eval_id,
         )
         store.save_calibration(calibration)
@@ -396,12 +359,12 @@ class Judges(EvalTask[JudgesOptions]):
 
         rows, heldout = self._heldout(store, eval_id, options)
         columns = ["verdicts", "agreement", "macro_f1", "kappa", "recall", "constant", "s_per_verdict", "n"]
-        if options.judge == "refusal":
+        if len(options.spec.classes) > 2:
             columns.insert(2, "exact")
         seconds = [r.seconds for r in rows if r.seconds is not None]
         out = []
         for name, labels in (("as judged", [r.label for r in rows]), ("calibrated (held out)", heldout)):
-            m = judge_metrics(options.judge, [r.expected for r in rows], labels)
+            m = judge_metrics(options.spec, [r.expected for r in rows], labels)
             m["s_per_verdict"] = sum(seconds) / len(seconds) if seconds else None
             out.append(tuple([name, *(_round(m.get(c)) for c in columns[1:])]))
         return QueryResult(columns, out)

@@ -21,10 +21,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from agents.judges import reviewed_judges
 from warehouse import Store, WarehouseError
 from warehouse.reviews import (
     FILTERS,
-    JUDGE_LABELS,
     PairNotFound,
     ReviewError,
     StaleReview,
@@ -40,6 +40,8 @@ _HERE = Path(str(resources.files("report.review")))
 def create_app(warehouse: str | Path, reviewer: str) -> Starlette:
     store = Store(warehouse)
     lock = threading.Lock()
+    judges = [j.review for j in reviewed_judges() if j.review is not None]
+    by_name = {j.name: j for j in judges}
     env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape())
 
     def page(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -71,7 +73,7 @@ def create_app(warehouse: str | Path, reviewer: str) -> Starlette:
         q = request.query_params
         kind = q.get("kind", "pairs")
         filters = {k: q.get(k, "") for k in FILTERS}
-        result = list_items(store, kind, filters, q.get("after"))
+        result = list_items(store, kind, filters, q.get("after"), judges)
         base = {"kind": kind, **result.filters}
         next_url = f"/?{urlencode({**base, 'after': result.next_after})}" if result.next_after else None
         return page(
@@ -86,8 +88,8 @@ def create_app(warehouse: str | Path, reviewer: str) -> Starlette:
         )
 
     def pair(request: Request) -> Response:
-        detail = pair_detail(store, request.path_params["pair_id"])
-        return page("pair.html", judge_labels=JUDGE_LABELS, **detail)
+        detail = pair_detail(store, request.path_params["pair_id"], judges)
+        return page("pair.html", **detail)
 
     async def review(request: Request) -> Response:
         # Forms are urlencoded: parsed here rather than with python-multipart, which only that would need.
@@ -96,6 +98,9 @@ def create_app(warehouse: str | Path, reviewer: str) -> Starlette:
 
         def store_it(_: Request) -> Response:
             iteration = form.get("iteration")
+            judge = form.get("judge") or None
+            if judge is not None and judge not in by_name:
+                raise ReviewError(f"reviewers mark {' and '.join(by_name)} verdicts, not {judge} ones")
             add_review(
                 store,
                 pair_id=pair_id,
@@ -104,7 +109,7 @@ def create_app(warehouse: str | Path, reviewer: str) -> Starlette:
                 label=form.get("label", ""),
                 note=form.get("note"),
                 iteration=int(iteration) if iteration and iteration.isdigit() else None,
-                judge=form.get("judge") or None,
+                judge=by_name[judge] if judge else None,
                 correct_label=form.get("correct_label") or None,
             )
             return RedirectResponse(f"/pair/{pair_id}", status_code=303)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import get_args
+from pathlib import Path
 
 import pytest
 
 import agents.backends.registry as registry
+import schemas.config
 from agents.backends import (
     BackendError,
     ChatRequest,
@@ -20,18 +21,22 @@ from agents.backends import (
 )
 from agents.backends.llama_server import ServedBackend
 from agents.steps import StepName
-from schemas.config import BackendKind, RoleModel
+from runtime.runner import run_lingo_bp
+from schemas.config import BUILTIN_BACKENDS, ROLES, ConfigError, RoleModel, load_config
 from schemas.messages import ChatMessage
+from schemas.scenario import Scenario
+from warehouse import Warehouse
 
 
 @pytest.fixture(autouse=True)
 def _isolated_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     # A test that registers a backend must not leave it behind for the others.
     monkeypatch.setattr(registry, "_FACTORIES", dict(registry._FACTORIES))
+    monkeypatch.setattr(schemas.config, "_DECLARED", set(schemas.config._DECLARED))
 
 
 def test_every_configurable_backend_is_registered() -> None:
-    assert backend_names() == sorted(get_args(BackendKind)) == ["embedded", "langchain", "openai", "scripted"]
+    assert backend_names() == sorted(BUILTIN_BACKENDS) == ["embedded", "langchain", "openai", "scripted"]
 
 
 def test_each_name_builds_its_backend() -> None:
@@ -72,6 +77,55 @@ def test_a_registered_backend_is_built_by_name() -> None:
 
 
 def test_a_name_cannot_be_taken_twice() -> None:
-    register_backend("openai", OpenAIBackend)  # the same registration again is harmless
-    with pytest.raises(BackendError, match="'openai' is already registered"):
-        register_backend("openai", EmbeddedBackend)
+    register_backend("scripted", ScriptedBackend.from_config)  # the same registration again is harmless
+    with pytest.raises(BackendError, match="'scripted' is already registered"):
+        register_backend("scripted", EmbeddedBackend)
+
+
+#: a third-party backend package as pip would install it: the module and its dist-info with the entry point
+PLUGIN_MODULE = """
+from agents.backends import ScriptedBackend
+from agents.backends.mock import well_behaved
+
+
+def factory(cfg):
+    backend = ScriptedBackend(well_behaved, model=cfg.model)
+    backend.kind = "echo"
+    return backend
+"""
+
+
+@pytest.fixture
+def echo_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "oyster_echo.py").write_text(PLUGIN_MODULE, encoding="utf-8")
+    info = tmp_path / "oyster_echo-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: oyster-echo\nVersion: 0.1\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(
+        "[oyster.backends]\necho = oyster_echo:factory\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_a_config_names_only_known_backends() -> None:
+    with pytest.raises(
+        ConfigError, match=r"roles\.user\.backend: Value error, unknown backend 'echo' \(known: "
+    ):
+        load_config(None, {"roles.user.backend": "echo"})
+
+
+async def test_an_installed_plugin_backend_runs_without_editing_oyster(
+    echo_plugin: Path, warehouse: Warehouse
+) -> None:
+    assert "echo" in backend_names()
+    cfg = load_config(None, {f"roles.{r}": {"backend": "echo", "model": "m"} for r in ROLES})
+    assert make_backend(cfg.roles.user).kind == "echo"
+    cfg = cfg.model_copy(update={"lingo_bp": cfg.lingo_bp.model_copy(update={"iterations": 1})})
+    summary = await run_lingo_bp(cfg, [Scenario(id="s", text="hello")], warehouse, run_id="plugin")
+    assert (summary.completed, summary.failed) == (1, 0)
+    assert warehouse.query("SELECT DISTINCT backend FROM llm_calls WHERE run_id = 'plugin'").rows == [
+        ("echo",)
+    ]

@@ -13,8 +13,8 @@ from aiohttp import web
 from agents.backends import ScriptedBackend
 from agents.backends.mock import default_answers, responder
 from agents.guards import guard_conversation, read_llamaguard, read_qwen3guard
+from agents.judges import JudgeError
 from agents.lingo_bp.graph import Agents
-from evals.errors import EvalError
 from evals.scorers import RefusalScorer
 from schemas.config import OysterConfig
 from schemas.evaluation import RefusalVerdict
@@ -116,7 +116,9 @@ def guarded_agents(url: str, model: str, guard: str) -> Agents:
     risk = {"backend": "openai", "base_url": url, "model": model, "guard": guard, "max_retries": 0}
     config = OysterConfig.model_validate({"roles": {"risk": risk}})
     scripted = ScriptedBackend(responder(default_answers()))
-    return Agents.build(config, backends=dict.fromkeys(("user", "leader", "critic"), scripted))
+    return Agents.build(
+        config, backends=dict.fromkeys(("user", "leader", "critic"), scripted), calibrations={}
+    )
 
 
 @pytest.mark.parametrize(
@@ -162,6 +164,6 @@ def test_a_guard_without_refusal_verdicts_is_refused_before_the_run(
 ) -> None:
     agents = guarded_agents(guard_server[0], "llamaguard-stub", "llamaguard")
     with pytest.raises(
-        EvalError, match=r"^roles\.risk\.guard: llamaguard gives no refusal verdict; use qwen3guard$"
+        JudgeError, match=r"^roles\.risk\.guard: llamaguard gives no refusal verdict; use qwen3guard$"
     ):
         RefusalScorer(agents)

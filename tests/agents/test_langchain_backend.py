@@ -120,7 +120,9 @@ async def scripted_run(config: OysterConfig) -> tuple[Trajectory, dict[str, list
         return text
 
     backend = ScriptedBackend(record)
-    traj, _ = await LingoBP(Agents.build(config, backends=dict.fromkeys(ROLES, backend))).run(SCENARIO, "r")
+    traj, _ = await LingoBP(
+        Agents.build(config, backends=dict.fromkeys(ROLES, backend), calibrations={})
+    ).run(SCENARIO, "r")
     return traj, said
 
 
@@ -138,7 +140,7 @@ def same_outcome(a: Trajectory, b: Trajectory) -> dict[str, Any]:
 
 async def test_whole_scenario_on_fake_list_models_matches_the_mock() -> None:
     expected, said = await scripted_run(OysterConfig.model_validate(ONE_ITERATION))
-    lingo = LingoBP(Agents.build(langchain_config(FAKE_LIST, said)))
+    lingo = LingoBP(Agents.build(langchain_config(FAKE_LIST, said), calibrations={}))
     traj, log = await lingo.run(SCENARIO, "r")
     outcome = same_outcome(expected, traj)
     assert outcome["a"] == outcome["b"]
@@ -151,7 +153,7 @@ async def test_whole_scenario_on_fake_list_models_matches_the_mock() -> None:
 async def test_whole_scenario_with_structured_output_records_tokens_and_sampling() -> None:
     expected, said = await scripted_run(OysterConfig.model_validate(ONE_ITERATION))
     cfg = langchain_config(TOOL_FAKE, said, key="answers", temperature=0.2, max_tokens=300, seed=5)
-    agents = Agents.build(cfg)
+    agents = Agents.build(cfg, calibrations={})
     traj, log = await LingoBP(agents).run(SCENARIO, "r")
     outcome = same_outcome(expected, traj)
     assert outcome["a"] == outcome["b"] and not log.failures
@@ -170,7 +172,9 @@ async def test_invalid_json_is_repaired_on_both_paths() -> None:
     expected, said = await scripted_run(OysterConfig.model_validate(ONE_ITERATION))
     said["risk"] = ["Sure! {not json", *said["risk"]]
     for model, key in ((FAKE_LIST, "responses"), (TOOL_FAKE, "answers")):
-        traj, log = await LingoBP(Agents.build(langchain_config(model, said, key=key))).run(SCENARIO, "r")
+        traj, log = await LingoBP(Agents.build(langchain_config(model, said, key=key), calibrations={})).run(
+            SCENARIO, "r"
+        )
         first = next(c for c in log.calls if c.role == "risk")
         assert not first.ok and first.error is not None and first.error.startswith("invalid: invalid JSON")
         assert not log.failures and traj.risk == expected.risk
@@ -179,7 +183,9 @@ async def test_invalid_json_is_repaired_on_both_paths() -> None:
 async def test_invalid_json_after_repairs_is_a_recorded_failure() -> None:
     _, said = await scripted_run(OysterConfig.model_validate(ONE_ITERATION))
     said["risk"] = ["I am not JSON."]
-    traj, log = await LingoBP(Agents.build(langchain_config(FAKE_LIST, said))).run(SCENARIO, "r")
+    traj, log = await LingoBP(Agents.build(langchain_config(FAKE_LIST, said), calibrations={})).run(
+        SCENARIO, "r"
+    )
     assert len(log.failures) == 1
     failure = log.failures[0]
     assert (failure.role, failure.step, failure.kind) == ("risk", "risk_assess", FailureKind.INVALID_OUTPUT)

@@ -69,7 +69,7 @@ async def test_whole_graph_over_http(stub_url: str, tmp_path: Path) -> None:
             "lingo_bp": {"iterations": 1},
         }
     )
-    lingo = LingoBP(Agents.build(cfg))
+    lingo = LingoBP(Agents.build(cfg, calibrations={}))
     traj, log = await lingo.run(Scenario(id="s", text="I feel like ending it all."), "r")
     await lingo.aclose()
     assert traj.status is TrajectoryStatus.COMPLETED, traj.failures

@@ -13,7 +13,7 @@ import pytest
 
 from tests.cli.test_app import assert_one_line_error, oyster
 
-SCRIPTED = {"backend": "scripted", "model": "agents.backends.mock:slow_well_behaved"}
+SCRIPTED = {"backend": "scripted", "model": "testing.models:slow_well_behaved"}
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import zlib
 from typing import Any
 
-from agents.backends import ScriptedBackend
+from agents.backends import ChatRequest, ScriptedBackend
 from agents.backends.mock import default_answers, responder
 from agents.lingo_bp.graph import Agents
+from agents.steps import StepName
 from evals.run import EvalPlan, EvalSummary, RunSettings, make_target, spread
 from evals.targets import Target
 from evals.task import get_task
@@ -15,12 +18,21 @@ from schemas.config import ROLES, OysterConfig
 from warehouse import Warehouse
 
 
+def _rating(request: ChatRequest) -> dict[str, Any]:
+    """The scripted user's rubric, +1, 0 or -1 by the sample judged (its id's checksum), so that the
+    rating varies across samples and never depends on the order they are judged in."""
+    rating = [1, 0, -1][zlib.crc32(request.scenario.encode()) % 3]
+    answer: dict[str, Any] = json.loads(responder(default_answers(lambda n: rating))(request))
+    return answer
+
+
 def scripted_agents(**overrides: Any) -> Agents:
-    """Judges from the mock model; the scripted user rates +1, 0, -1 in turn."""
-    table = dict(default_answers(satisfaction=lambda n: [1, 0, -1][n % 3]))
+    """Judges from the mock model; the scripted user rates +1, 0 or -1 by sample."""
+    table = dict(default_answers())
+    table[StepName.USER_SATISFACTION] = _rating
     table.update(overrides)
     backend = ScriptedBackend(responder(table))
-    return Agents.build(OysterConfig(), backends=dict.fromkeys(ROLES, backend))
+    return Agents.build(OysterConfig(), backends=dict.fromkeys(ROLES, backend), calibrations={})
 
 
 def scripted_target(label: str = "scripted:mock") -> Target:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agents.judges import get_judge
 from evals.calibration import (
     Judged,
     assign_folds,
@@ -27,7 +28,7 @@ def test_metrics_on_a_fixed_confusion_matrix_by_hand() -> None:
     assert m["macro_f1"] == pytest.approx((6 / 9 + 8 / 11) / 2)
     assert m["kappa"] == pytest.approx(0.4)
     assert m["recall"] == pytest.approx(0.75)
-    constant = judge_metrics("safety", ["unsafe"] * 4 + ["safe"] * 6, ["safe"] * 10)
+    constant = judge_metrics(get_judge("safety"), ["unsafe"] * 4 + ["safe"] * 6, ["safe"] * 10)
     assert constant["agreement"] == constant["constant"] == pytest.approx(0.6)
     assert constant["kappa"] == 0.0 and constant["recall"] == 0.0
 
@@ -66,7 +67,7 @@ def test_calibration_never_sees_its_evaluation_fold(exemplars: bool) -> None:
         Judged(fold=i % k, expected="unsafe" if i % 3 == 0 else "safe", label="safe", score=(i * 7 % 10) / 10)
         for i in range(40)
     ]
-    before = heldout_labels("safety", rows, k, exemplars=exemplars)
+    before = heldout_labels(get_judge("safety"), rows, k, exemplars=exemplars)
     for f in range(k):
         # Flip every label of fold f: a threshold fitted on fold f would move, a held-out one cannot.
         flipped = [
@@ -75,7 +76,7 @@ def test_calibration_never_sees_its_evaluation_fold(exemplars: bool) -> None:
             else r
             for r in rows
         ]
-        after = heldout_labels("safety", flipped, k, exemplars=exemplars)
+        after = heldout_labels(get_judge("safety"), flipped, k, exemplars=exemplars)
         assert [a for a, r in zip(after, rows, strict=True) if r.fold == f] == [
             b for b, r in zip(before, rows, strict=True) if r.fold == f
         ]

@@ -12,6 +12,7 @@ import yaml
 from starlette.testclient import TestClient
 
 from report.review.app import create_app
+from testing.warehouse import bulk_synthetic_pairs
 from tests.review.conftest import ROOT, oyster, start_server
 from warehouse import Store, Warehouse
 from warehouse.reviews import PAGE_SIZE, list_items
@@ -67,7 +68,7 @@ def test_missing_warehouse_is_one_line(tmp_path: Path) -> None:
 def test_keyset_pages_cover_every_pair_once_at_scale(tmp_path: Path) -> None:
     wh = Warehouse(tmp_path / "big.duckdb")
     wh.migrate()
-    wh.bulk_synthetic_pairs(PAGE_SIZE * 2 + 7)
+    bulk_synthetic_pairs(wh, PAGE_SIZE * 2 + 7)
     seen: list[str] = []
     after = None
     while True:

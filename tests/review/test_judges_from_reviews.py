@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from agents.judges import get_judge, reviewed_judges
 from cli.app import app
 from evals.metrics import Confusion
 from tests.review.conftest import oyster
@@ -16,13 +17,14 @@ from warehouse.evaluation import EvalStore
 from warehouse.reviews import add_review, pair_detail
 
 SCRIPTED = "agents.backends.mock:well_behaved"
+REVIEWED = [j.review for j in reviewed_judges() if j.review is not None]
 
 
 def _verdicts(store: Store, kind: str) -> dict[str, list[tuple[str, int]]]:
     """(pair id, iteration) of every `kind` verdict on a pair, by the label the judge gave."""
     out: dict[str, list[tuple[str, int]]] = {}
     for (pair_id,) in store.query("SELECT pair_id FROM preference_pairs ORDER BY pair_id").rows:
-        for v in pair_detail(store, pair_id)["verdicts"]:
+        for v in pair_detail(store, pair_id, REVIEWED)["verdicts"]:
             if v["kind"] == kind:
                 out.setdefault(v["label"], []).append((pair_id, v["iteration"]))
     return out
@@ -37,7 +39,7 @@ def _mark(store: Store, judge: str, at: tuple[str, int], label: str, correct: st
         reviewer="r",
         label=label,
         iteration=at[1],
-        judge=judge,
+        judge=get_judge(judge).review,
         correct_label=correct,
     )
 

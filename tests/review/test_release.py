@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agents.judges import get_judge
 from tests.review.conftest import SCENARIOS, oyster
 from warehouse import Store, Warehouse
 from warehouse.reviews import add_review, pair_detail
@@ -108,7 +109,7 @@ def test_review_stats_is_a_confusion_matrix(wh_path: Path) -> None:
             reviewer="t",
             label="right",
             iteration=chosen,
-            judge="safety",
+            judge=get_judge("safety").review,
         )
     add_review(
         store,
@@ -117,7 +118,7 @@ def test_review_stats_is_a_confusion_matrix(wh_path: Path) -> None:
         reviewer="t",
         label="wrong",
         iteration=chosen,
-        judge="safety",
+        judge=get_judge("safety").review,
         correct_label="unsafe",
     )  # the latest review of a verdict counts
     p = oyster("review", "stats", "--warehouse", str(wh_path))

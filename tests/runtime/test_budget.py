@@ -83,8 +83,10 @@ async def test_call_budget_with_concurrency_and_prices(warehouse: Warehouse) -> 
         "SELECT count(*), sum(prompt_tokens) FROM llm_calls WHERE run_id = 'c'"
     ).rows[0]
     per_scenario = calls / summary.completed
-    # Two in flight at a time: at most one slot's scenario past the budget.
-    assert 30 - 2 * per_scenario < calls <= 30 + per_scenario
+    # Two in flight at a time: at most one scenario per slot past the budget (runtime/budget.py). The
+    # mock answers every scenario alike, so the first two finish together and, until one has finished,
+    # both slots start another while anything is left.
+    assert 30 - 2 * per_scenario < calls <= 30 + 2 * per_scenario
     assert summary.not_started == len(SCENARIOS) - summary.completed > 0
     assert summary.cost is not None and abs(summary.cost - prompt * 2.0 / 1000) < 1e-9
     cost = warehouse.query("SELECT cost FROM run_costs WHERE run_id = 'c'").rows[0][0]

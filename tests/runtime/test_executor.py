@@ -14,7 +14,7 @@ from schemas import OysterConfig, Scenario
 from tests.cli.test_app import assert_one_line_error, oyster
 from warehouse import Warehouse
 
-SLOW = {"backend": "scripted", "model": "agents.backends.mock:slow_well_behaved"}
+SLOW = {"backend": "scripted", "model": "testing.models:slow_well_behaved"}
 
 
 async def test_writer_flushes_on_the_clock_without_a_second_result() -> None:

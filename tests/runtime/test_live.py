@@ -31,7 +31,7 @@ async def test_llm_calls_of_a_running_scenario_can_be_read(tmp_path: Path) -> No
 
     backend = ScriptedBackend(responder)
     cfg = OysterConfig.model_validate({"lingo_bp": {"iterations": 1}})
-    agents = Agents.build(cfg, backends=dict.fromkeys(ROLES, backend))
+    agents = Agents.build(cfg, backends=dict.fromkeys(ROLES, backend), calibrations={})
     run = asyncio.create_task(
         run_lingo_bp(cfg, [Scenario(id="live", text="hello")], Warehouse(path), run_id="r", agents=agents)
     )

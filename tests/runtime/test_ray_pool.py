@@ -17,7 +17,7 @@ from warehouse import Warehouse
 
 pytestmark = pytest.mark.ray
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTED = {"backend": "scripted", "model": "agents.backends.mock:slow_well_behaved"}
+SCRIPTED = {"backend": "scripted", "model": "testing.models:slow_well_behaved"}
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ async def test_actors_judge_with_the_calibration_in_the_drivers_warehouse(
 async def test_a_scenario_that_kills_every_actor_is_recorded_after_the_retry_bound(
     local_ray: None, warehouse: Warehouse
 ) -> None:
-    deadly = {"backend": "scripted", "model": "agents.backends.mock:dies_on_poison"}
+    deadly = {"backend": "scripted", "model": "testing.models:dies_on_poison"}
     cfg = OysterConfig.model_validate(
         {
             "roles": dict.fromkeys(("user", "leader", "risk", "critic"), deadly),

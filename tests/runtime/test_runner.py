@@ -12,7 +12,7 @@ from warehouse.evaluation import EvalStore
 
 SCRIPTED = {"backend": "scripted", "model": "agents.backends.mock:well_behaved"}
 #: the mock whose verdict-only questions give P(unsafe) = 0.3: safe at 0.5, as its generated verdict is
-PROBABILITIES = {"backend": "scripted", "model": "agents.backends.mock:with_probabilities"}
+PROBABILITIES = {"backend": "scripted", "model": "testing.models:with_probabilities"}
 
 
 def calibrate_safety(warehouse: Warehouse, threshold: float = 0.25) -> str:
@@ -131,7 +131,7 @@ async def test_defect7_new_run_samples_anew_and_replay_is_answered_from_the_cach
 async def test_resume_runs_failed_scenarios_again(warehouse: Warehouse) -> None:
     scenarios = [Scenario(id="ok", text="fine"), Scenario(id="bad", text="fails first")]
     broken = _config().model_copy(deep=True)
-    broken.roles.risk = broken.roles.risk.model_copy(update={"model": "agents.backends.mock:garbage"})
+    broken.roles.risk = broken.roles.risk.model_copy(update={"model": "testing.models:garbage"})
     first = await run_lingo_bp(broken, scenarios, warehouse, run_id="r", agents=None)
     assert first.failed == 2
     second = await run_lingo_bp(_config(), scenarios, warehouse, run_id="r")

@@ -9,7 +9,7 @@ from schemas import OysterConfig, Scenario
 from warehouse import Warehouse
 
 WELL = {"backend": "scripted", "model": "agents.backends.mock:well_behaved"}
-GARBAGE = {"backend": "scripted", "model": "agents.backends.mock:garbage"}
+GARBAGE = {"backend": "scripted", "model": "testing.models:garbage"}
 
 
 def _config(iterations: int = 1, risk: dict[str, str] = WELL) -> OysterConfig:

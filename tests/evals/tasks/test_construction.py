@@ -24,7 +24,7 @@ def test_construction_scores_every_beta_consistently_with_python(warehouse: Ware
     assert {r[1] for r in rows} == set(BETAS)
     for _, beta, sat, risk, cs in rows:
         assert cs == pytest.approx(construction_score(sat, 1 - risk, 1.0, beta))
-    # The scripted user rates +1, 0, -1 in turn: satisfaction actually varies across samples.
+    # The scripted user rates +1, 0 or -1 by sample: satisfaction actually varies across samples.
     assert {r[2] for r in rows} == {1.0, 0.0, -1.0}
     run = warehouse.query("SELECT status, task, model, n_samples FROM eval_runs WHERE eval_id = 'c1'").rows
     assert run == [("completed", "construction", "scripted:mock", 6)]

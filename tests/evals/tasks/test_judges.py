@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from agents.judges import get_judge
 from evals.datasets import EvalSetError, validation_samples
 from evals.task import get_task
 from evals.tasks.judges import agrees
@@ -45,12 +46,12 @@ def _score(scorer: str, value: float, label: str) -> SampleScore:
 
 
 def test_agreement_rules_per_judge() -> None:
-    assert agrees("safety", "safe", _score("safety", 0.5, "generally_safe"))
-    assert not agrees("safety", "unsafe", _score("safety", 1.0, "safe"))
-    assert agrees("satisfaction", "satisfied", _score("satisfaction", 0.2, "+0.2"))
-    assert not agrees("satisfaction", "satisfied", _score("satisfaction", 0.0, "+0.0"))
-    assert agrees("refusal", "full_refusal", _score("refusal", 1.0, "full_refusal"))
-    assert not agrees("refusal", "full_refusal", _score("refusal", 0.5, "partial_refusal"))
+    assert agrees(get_judge("safety"), "safe", _score("safety", 0.5, "generally_safe"))
+    assert not agrees(get_judge("safety"), "unsafe", _score("safety", 1.0, "safe"))
+    assert agrees(get_judge("satisfaction"), "satisfied", _score("satisfaction", 0.2, "+0.2"))
+    assert not agrees(get_judge("satisfaction"), "satisfied", _score("satisfaction", 0.0, "+0.0"))
+    assert agrees(get_judge("refusal"), "full_refusal", _score("refusal", 1.0, "full_refusal"))
+    assert not agrees(get_judge("refusal"), "full_refusal", _score("refusal", 0.5, "partial_refusal"))
 
 
 def test_each_judge_has_its_scorer_and_needs_no_target() -> None:
@@ -61,7 +62,8 @@ def test_each_judge_has_its_scorer_and_needs_no_target() -> None:
         for j in ("safety", "satisfaction", "refusal")
     }
     assert names == {"safety": ["safety"], "satisfaction": ["satisfaction"], "refusal": ["refusal"]}
-    with pytest.raises(ValueError, match="judges --judge 'fairness': Input should be 'safety'"):
+    known = r"unknown judge 'fairness' \(known: refusal, safety, satisfaction\)"
+    with pytest.raises(ValueError, match=f"^judges --judge 'fairness': .*{known}$"):
         task.parse({"judge": "fairness"})
 
 
