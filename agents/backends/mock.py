@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from agents.backends.base import BackendError, ChatRequest
+from agents.backends.base import BackendError, ChatRequest, ChatResult
 from agents.steps import StepName
 
 Answer = Callable[[ChatRequest], dict[str, Any] | str]
