@@ -419,7 +419,7 @@ def main(
     by_kind = Counter(k for k, _, _ in rows)
     failed = Counter(k for k, _, r in rows if r.startswith("FAIL"))
     lines = ["| kind | input | result |", "| --- | --- | --- |"]
-    lines += [f"| {k} | `{w}` | {r.replace('|', '/')} |" for k, w, r in rows]
+    lines += [f"| {k} | `{w.replace('|', chr(92) + '|')}` | {r.replace('|', '/')} |" for k, w, r in rows]
     lines += ["", "| kind | cases | one clear line |", "| --- | --- | --- |"]
     lines += [f"| {k} | {n} | {n - failed[k]} |" for k, n in sorted(by_kind.items())]
     total, bad = len(rows), sum(failed.values())
