@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from dataclasses import asdict
 from typing import Protocol
 
-from agents.backends.base import ChatBackend, ChatRequest, ChatResult
+from agents.backends.base import ChatBackend, ChatRequest, ChatResult, storable
 
 
 class ResponseStore(Protocol):
@@ -55,6 +56,9 @@ class CachedBackend:
         if result.cut_at_limit:
             # The store keeps no finish reason: a cut reply replayed from it would pass as complete.
             return result
+        text = storable(result.text)
+        if text is not result.text:
+            result = dataclasses.replace(result, text=text)
         await asyncio.to_thread(
             self.cache.put,
             key,
