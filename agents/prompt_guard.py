@@ -175,9 +175,7 @@ def _bounded_filter(name: str, original: Callable[..., Any]) -> Callable[..., An
             _check_percent(text, args or tuple(kwargs.values()))
         elif name == "join" and isinstance(value, list | tuple):
             sep = args[0] if args else kwargs.get("d", "")
-            _check_length(
-                sum(len(x) for x in value if isinstance(x, str)) + len(str(sep)) * len(value)
-            )
+            _check_length(sum(len(x) for x in value if isinstance(x, str)) + len(str(sep)) * len(value))
         elif name in ("wordwrap", "truncate") and len(text) > MAX_CHARS:
             raise _too_big()
 
