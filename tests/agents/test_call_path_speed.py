@@ -167,3 +167,25 @@ def test_graph_routers_are_coroutines_so_langgraph_runs_them_on_the_loop() -> No
     graph = LingoBP.__new__(LingoBP)._build()
     branches = [b for spec in graph.builder.branches.values() for b in spec.values()]
     assert branches and all(b.path.afunc is not None and b.path.func is None for b in branches)
+
+
+def test_peers_benchmark_says_in_one_line_that_curator_is_missing() -> None:
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("bespokelabs") is not None:
+        pytest.skip("bespokelabs-curator is installed here")
+    root = Path(__file__).resolve().parents[2]
+    # This environment has no curator (it is the optional `bench` extra): the benchmark stops at once.
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.peers", "--curator-python", sys.executable],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=60,
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("benchmarks.peers: bespokelabs-curator is not installed")
+    assert "pip install -e .[bench]" in lines[0] and proc.stdout == ""
