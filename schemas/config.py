@@ -30,6 +30,8 @@ _DECLARED: set[str] = set()
 GuardKind = Literal["qwen3guard", "llamaguard"]
 StructuredMethod = Literal["auto", "json_schema", "function_calling", "json_mode", "text"]
 ServeMode = Literal["auto", "server", "in-process"]
+#: how the openai backend speaks HTTP: plain aiohttp (the default), or the official `openai` client
+HttpClientKind = Literal["aiohttp", "official"]
 # Constructor arguments under these names carry credentials; the config is stored with every run.
 _SECRET_NAME = re.compile(
     r"(api|access|secret|private|subscription)[_-]?key|(^|[_-])token$|secret|passw|credential|authori[sz]ation",
@@ -87,6 +89,11 @@ class RoleModel(Record):
     )
     organization: str | None = Field(default=None, description="openai only: OpenAI-Organization header")
     project: str | None = Field(default=None, description="openai only: OpenAI-Project header")
+    http_client: HttpClientKind = Field(
+        default="aiohttp",
+        description="openai only: aiohttp posts the request itself (least CPU per call); official goes "
+        "through the openai package's client. Azure (api_version set) always uses the official client",
+    )
     price_per_1k_prompt_tokens: float | None = Field(
         default=None, ge=0, description="money per 1000 prompt tokens"
     )

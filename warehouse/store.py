@@ -207,6 +207,22 @@ def _file_lock(path: Path) -> threading.RLock:
         return _FILE_LOCKS.setdefault(str(path.resolve()), threading.RLock())
 
 
+#: per file, how this process left it after its last connection closed: (inode, size, mtime, ctime)
+#: of the file and of its write-ahead log; a file found the same has not been touched since
+_LEFT_AS: dict[str, tuple[tuple[int, ...] | None, ...]] = {}
+
+
+def _signature(path: Path) -> tuple[tuple[int, ...] | None, ...]:
+    def one(p: Path) -> tuple[int, ...] | None:
+        try:
+            st = p.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    return one(path), one(path.with_name(path.name + ".wal"))
+
+
 class Store:
     """One DuckDB file. Writers hold it for one short transaction at a time so readers can get in between."""
 
@@ -246,6 +262,11 @@ class Store:
     def _connected(
         self, read_only: bool, config: dict[str, Any], retrying: Retrying
     ) -> Iterator[duckdb.DuckDBPyConnection]:
+        key = str(self.path.resolve())
+        # Checked on every open unless the file is exactly as this process's last connection left it
+        # (nothing else has written or cut it since): a run writes every few seconds, and the check
+        # reads the storage layout of every table.
+        unchanged = _LEFT_AS.pop(key, None) == _signature(self.path)
         try:
             con = retrying(duckdb.connect, str(self.path), read_only=read_only, config=config)
         except duckdb.Error as exc:
@@ -256,11 +277,16 @@ class Store:
             if any(sign in str(exc) for sign in _DAMAGED):
                 raise self._damaged(first_line(exc)) from None
             raise WarehouseError(f"{self.path}: {first_line(exc)}") from None
+        ok = False
         try:
-            self._check_intact(con)
+            if not unchanged:
+                self._check_intact(con)
             yield con
+            ok = True
         finally:
             con.close()
+            if ok:
+                _LEFT_AS[key] = _signature(self.path)
 
     def _damaged(self, why: str) -> WarehouseError:
         return WarehouseError(

@@ -350,8 +350,16 @@ class LingoBP:
         ):
             g.add_node(name, _guard(name, getattr(self, name)))  # type: ignore[call-overload]
 
-        def then(target: str | list[str]) -> Callable[[LingoState], str | list[str]]:
-            return lambda s: "finish" if s.get("failure") else target
+        # The routers are coroutines: LangGraph runs a plain function on a thread pool, which costs
+        # a thread hand-off per routing decision for a dictionary lookup.
+        def then(target: str | list[str]) -> Callable[[LingoState], Awaitable[str | list[str]]]:
+            async def route(s: LingoState) -> str | list[str]:
+                return "finish" if s.get("failure") else target
+
+            return route
+
+        async def after_score(s: LingoState) -> str:
+            return "finish" if s.get("failure") or s.get("stop_reason") else "step"
 
         judges = ["judge_satisfaction", "judge_safety"]
         g.add_edge(START, "assess_risk")
@@ -359,13 +367,9 @@ class LingoBP:
         g.add_conditional_edges("stackelberg", then("draft"), ["draft", "finish"])
         g.add_conditional_edges("draft", then(judges), [*judges, "finish"])
         g.add_edge(judges, "score")
-        g.add_conditional_edges(
-            "score",
-            lambda s: "finish" if s.get("failure") or s.get("stop_reason") else "step",
-            ["step", "finish"],
-        )
+        g.add_conditional_edges("score", after_score, ["step", "finish"])
 
-        def after_step(s: LingoState) -> str:
+        async def after_step(s: LingoState) -> str:
             if s.get("failure") or s.get("stop_reason"):
                 return "finish"
             return "synthesize" if s.get("pending") else "step"

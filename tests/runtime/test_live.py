@@ -44,7 +44,7 @@ async def test_llm_calls_of_a_running_scenario_can_be_read(tmp_path: Path) -> No
         return rows
 
     seen: list[dict[str, object]] = []
-    for _ in range(60):  # bounded: the live writer flushes every 2 s
+    for _ in range(60):  # bounded: the live writer flushes every 5 s
         seen = await sql("SELECT count(*) AS calls FROM llm_calls WHERE scenario_id = 'live'")
         if seen[0]["calls"]:
             break
