@@ -220,4 +220,6 @@ def well_behaved(request: ChatRequest) -> str:
 
     Per scenario: satisfaction alternates -1 / +1 over its judgements, its replies are numbered.
     """
-    return _SHARED(request)
+    out = _SHARED(request)
+    assert isinstance(out, str)  # the default answers are all text
+    return out
