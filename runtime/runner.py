@@ -20,6 +20,7 @@ from agents.lingo_bp.graph import Agents, LingoBP
 from agents.llm import CallLog
 from agents.prompting import PromptLibrary
 from runtime.budget import Budget
+from runtime.dialogues import check_dialogues, dialogue_job, ended_dialogues
 from runtime.executor import BatchWriter, execute
 from runtime.live import LiveCalls
 from runtime.ray_pool import RayPool, scenario_remote
@@ -139,10 +140,12 @@ async def _run_locked(
     pool: RayPool | None,
 ) -> RunSummary:
     warehouse.migrate()
+    dialogues = config.lingo_bp.turns > 1
+    check_dialogues(config.lingo_bp.turns, pool is not None)
     # From the run's own warehouse, through this process's store (never config.warehouse, which
     # --warehouse does not set); handed to the actors, which may not reach the file.
     calibrations = EvalStore(warehouse).calibrations()
-    done = warehouse.finished_scenarios(run_id)
+    done = ended_dialogues(warehouse, run_id) if dialogues else warehouse.finished_scenarios(run_id)
     todo = [s for s in scenarios if s.id not in done]
     summary = RunSummary(run_id=run_id, total=len(scenarios), skipped=len(scenarios) - len(todo))
     priced = any(config.roles.get(role).priced() for role in ROLES)
@@ -160,7 +163,12 @@ async def _run_locked(
     )
     warehouse.start_run(run, scenarios)
     writer: BatchWriter[Finished] = BatchWriter(
-        lambda batch: warehouse.write_trajectories([(t, log.calls, log.failures) for t, log in batch]),
+        # A dialogue writes each turn as it finishes (runtime.dialogues); nothing is left to write here.
+        lambda batch: (
+            None
+            if dialogues
+            else warehouse.write_trajectories([(t, log.calls, log.failures) for t, log in batch])
+        ),
         batch_size=batch_size,
     )
     start = time.perf_counter()
@@ -218,13 +226,15 @@ async def _run_locked(
             async def one(scenario: Scenario) -> Finished:
                 return await lingo.run(scenario, run_id, on_call=live.heard)
 
+            job = dialogue_job(lingo, warehouse, run_id, live) if dialogues else one
+
             try:
                 await execute(
                     todo,
                     key=_scenario_key,
                     writer=writer,
                     on_result=record,
-                    local=one,
+                    local=job,
                     concurrency=config.concurrency,
                     admit=budget.admit,
                 )

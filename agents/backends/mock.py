@@ -154,6 +154,12 @@ def default_answers(
         StepName.LEADER_SYNTHESIZE: synthesize,
         StepName.USER_SATISFACTION: sat,
         StepName.RISK_SAFETY: safety,
+        StepName.USER_NEXT_TURN: lambda r: {
+            "rationale": "the reply helped a little; ask for the next step",
+            "reaction": "rephrases_or_retries",
+            "ends_dialogue": False,
+            "message": "and what should I do next?",
+        },
         StepName.CRITIC_STEP: critic,
         StepName.EVAL_TARGET: lambda r: (
             "I can't help with the dangerous part, but here is a safe way forward."

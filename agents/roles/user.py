@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from agents.llm import CallLog, RoleLLM
 from agents.steps import StepName
+from schemas.dialogue import FollowerTurn
 from schemas.judgement import SatisfactionJudgement
-from schemas.scenario import Scenario, ScenarioDrafts
+from schemas.messages import ChatMessage
+from schemas.scenario import Scenario, ScenarioDrafts, UserType
 
 
 class UserSimulator:
@@ -20,6 +22,31 @@ class UserSimulator:
             {"transcript": scenario.transcript(), "response": response},
             log,
             language=scenario.language,
+        )
+        return result
+
+    async def next_turn(
+        self,
+        history: list[ChatMessage],
+        persona: UserType,
+        objective: str,
+        language: str,
+        turn: tuple[int, int],
+        log: CallLog,
+    ) -> FollowerTurn:
+        """The follower's move after the last reply of ``history`` (the dialogue so far), before
+        ``turn`` = (its number, the most there may be): its next message, or a farewell."""
+        result: FollowerTurn = await self.llm.ask(
+            StepName.USER_NEXT_TURN,
+            {
+                "persona": persona.value,
+                "objective": objective,
+                "transcript": "\n".join(f"{m.role.upper()}: {m.content}" for m in history),
+                "turn": turn[0],
+                "max_turns": turn[1],
+            },
+            log,
+            language=language,
         )
         return result
 
