@@ -118,3 +118,17 @@ async def test_rollout_costs_15_more_calls_per_turn_at_k3(make_lingo: Build) -> 
     traj, log = await lingo.run(SCENARIO, "r")
     assert [it.index for it in traj.iterations] == [0, 1, 2, 3]
     assert len(log.calls) == 20 + 3 * 5
+
+
+async def test_the_cost_benchmark_counts_each_turn_and_its_follower_call() -> None:
+    from benchmarks.lingo_bp_cost import budget, measure_dialogue
+
+    predicted = await measure_dialogue(SCENARIO, 3, 3, "predicted")
+    assert [(c.scenario, c.lingo_calls, c.follower) for c in predicted] == [
+        ("s#t1", 20, 0),
+        ("s#t2", 20, 1),
+        ("s#t3", 20, 1),
+    ]
+    assert all(c.lingo_calls <= budget("predicted") == 20 for c in predicted)
+    rollout = await measure_dialogue(SCENARIO, 3, 2, "rollout")
+    assert [c.lingo_calls for c in rollout] == [35, 35] and budget("rollout") == 35
