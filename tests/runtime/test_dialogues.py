@@ -225,3 +225,25 @@ async def test_dialogues_on_ray_are_refused_in_one_line(warehouse: Warehouse) ->
         ConfigError, match=r"^lingo_bp.turns: 2 dialogues run in process for now; drop --ray$"
     ):
         await run_lingo_bp(_config(turns=2), SCENARIOS, warehouse, run_id="r", pool=Pool())  # type: ignore[arg-type]
+
+
+async def test_exports_and_the_review_page_carry_the_whole_conversation(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    from starlette.testclient import TestClient
+
+    from report.review.app import create_app
+
+    cfg = _config(turns=2)
+    await run_lingo_bp(cfg, SCENARIOS[:1], warehouse, run_id="r", agents=_agents(cfg))
+    assert warehouse.export("conversations", "jsonl", tmp_path / "c.jsonl") == 1
+    (line,) = (tmp_path / "c.jsonl").read_text().splitlines()
+    assert [m["role"] for m in json.loads(line)["messages"]] == ["user", "assistant", "user", "assistant"]
+    assert warehouse.export("sft_dialogue", "jsonl", tmp_path / "s.jsonl") == 1
+    assert warehouse.export("dpo_dialogue", "jsonl", tmp_path / "d.jsonl", where="turn = 2") == 1
+    reply = warehouse.query("SELECT reply FROM dialogue_turns WHERE turn = 1").rows[0][0]
+    (pair_id,) = warehouse.query("SELECT pair_id FROM dpo_dialogue WHERE turn = 2").rows[0]
+    page = TestClient(create_app(warehouse.path, "tester")).get(f"/pair/{pair_id}").text
+    # the conversation so far stands above the pair: the first turn, the reply gone on from, the second
+    first, second = SCENARIOS[0].query.replace("'", "&#39;"), "and what should I do next?"
+    assert page.index(first) < page.index(reply) < page.index(second)
