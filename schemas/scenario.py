@@ -93,6 +93,11 @@ class Scenario(Record):
 class ScenarioDraft(LLMOutput):
     text: str = Field(max_length=400)
     risk_level: RiskLevel
+    objective: str = Field(
+        default="",
+        max_length=300,
+        description="what this user wants to get out of a whole conversation, for multi-turn dialogues",
+    )
 
 
 class ScenarioDrafts(LLMOutput):
