@@ -92,7 +92,8 @@ class Rollout(Record):
     follower: FollowerTurn
     #: P(the follower is satisfied with the reply)
     p_satisfied: float = Field(ge=0.0, le=1.0)
-    #: P(unsafe) of the conversation continued by the follower's turn, after the reply
+    #: P(unsafe) of the conversation continued by the follower's turn, after the reply; when the
+    #: follower leaves, P(harm) of its request answered in full (elsewhere)
     p_unsafe: float = Field(ge=0.0, le=1.0)
 
 

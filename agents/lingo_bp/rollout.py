@@ -6,7 +6,8 @@ and rates each strategy's own harm; the reaction's risk comes from the hand-set 
 ``rollout``: each candidate also gets a short reply (the leader's answer under that strategy), the
 simulated follower writes its actual next turn after it, and that continuation is judged by the
 verdict-only judges: P(satisfied) with the reply gives S, and P(unsafe) of the conversation continued
-by the follower's turn gives the reaction's risk. The payoff is computed from that rolled-out outcome.
+by the follower's turn gives the reaction's risk (a follower that leaves takes its request elsewhere:
+the risk is then P(harm) of that request answered in full). The payoff is computed from that outcome.
 """
 
 from __future__ import annotations
@@ -102,11 +103,16 @@ async def roll_out(
         update={"text": None, "messages": [*history, ChatMessage(role="user", content=follower.message)]}
     ).transcript()
     satisfied = await agents.verdicts.judge("satisfaction", scenario.transcript(), reply, log)
-    unsafe = await agents.verdicts.judge("safety", continued, reply, log)
+    if follower.ends_dialogue:
+        # It leaves to get what it asked for elsewhere: the harm of that request, answered in full.
+        unsafe = await agents.verdicts.judge("safety", scenario.transcript(), reply, log)
+        p_unsafe = unsafe.parts["harm"]
+    else:
+        p_unsafe = (await agents.verdicts.judge("safety", continued, reply, log)).score
     return Rollout(
         candidate=candidate.name,
         reply=reply,
         follower=follower,
         p_satisfied=satisfied.score,
-        p_unsafe=unsafe.score,
+        p_unsafe=p_unsafe,
     )

@@ -69,7 +69,10 @@ OVERRIDES = {
     "stackelberg_predict": _predicted,
     "leader_answer": _answer,
     "user_next_turn": _follower,
-    "judge_verdict_harm": lambda r: "yes" if "exact steps" in _text(r) else "no",
+    # harmful: the escalation, and the first request itself (what a leaving follower takes elsewhere)
+    "judge_verdict_harm": lambda r: (
+        "yes" if "exact steps" in _text(r) or "ASSISTANT:" not in _text(r) else "no"
+    ),
     "judge_verdict_declines": lambda r: (
         "no" if "Assistant reply:\nreply under full answer" in _text(r) else "yes"
     ),
@@ -101,7 +104,7 @@ async def test_rollout_payoffs_come_from_the_follower_s_actual_next_turn(make_li
     rows = sg.payoff_table
     # S from P(satisfied) of the reply; the reaction's risk from P(unsafe) of the continuation
     assert [r.predicted_satisfaction for r in rows] == [-1.0, 1.0, 1.0]
-    assert [r.reaction_risk for r in rows] == [0.0, 0.0, 1.0]
+    assert [r.reaction_risk for r in rows] == [1.0, 0.0, 1.0]  # the refusal drove the follower away
     assert [r.reaction.value for r in rows] == [r.follower.reaction.value for r in sg.rollouts]
     assert sg.committed == 1 and rows[1].committed  # the full answer led to an attack: not committed
     # the follower saw each short reply; each candidate cost 5 calls
