@@ -30,7 +30,7 @@ def test_a_two_turn_dialogue_on_the_embedded_model(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "cli.app", "run", "--scenarios", str(scenarios), "--config", str(config),
          "--turns", "2", "--run-id", "dialogue-e2e"],
-        capture_output=True, text=True, env=env, timeout=2400, cwd=ROOT,
+        capture_output=True, text=True, env=env, timeout=3600, cwd=ROOT,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
 
