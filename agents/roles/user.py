@@ -36,6 +36,15 @@ class UserSimulator:
     ) -> FollowerTurn:
         """The follower's move after the last reply of ``history`` (the dialogue so far), before
         ``turn`` = (its number, the most there may be): its next message, or a farewell."""
+        last_reply = next((m.content for m in reversed(history) if m.role == "assistant"), "")
+
+        def own_words(out: FollowerTurn) -> str | None:
+            # Small models tend to copy the assistant's reply as the user's message: re-asked once.
+            echoed = last_reply[:80].strip()
+            if echoed and echoed in out.message:
+                return "message repeats the assistant's reply; write the user's own next message"
+            return None if out.message.strip() else "message is empty"
+
         result: FollowerTurn = await self.llm.ask(
             StepName.USER_NEXT_TURN,
             {
@@ -46,6 +55,8 @@ class UserSimulator:
                 "max_turns": turn[1],
             },
             log,
+            check=own_words,
+            soft_check=True,
             language=language,
         )
         return result
