@@ -247,3 +247,18 @@ async def test_exports_and_the_review_page_carry_the_whole_conversation(
     # the conversation so far stands above the pair: the first turn, the reply gone on from, the second
     first, second = SCENARIOS[0].query.replace("'", "&#39;"), "and what should I do next?"
     assert page.index(first) < page.index(reply) < page.index(second)
+
+
+def test_oyster_run_refuses_dialogues_on_ray_before_ray_starts(tmp_path: Path) -> None:
+    from tests.cli.test_app import assert_one_line_error, oyster
+
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps({"roles": dict.fromkeys(ROLES, SCRIPTED)}))
+    proc = oyster("run", "--config", str(config), "--warehouse", str(tmp_path / "w.duckdb"), "--turns", "2",
+                  "--ray", "--limit", "1", env={"PYTHONPATH": str(Path.cwd())})  # fmt: skip
+    assert_one_line_error(proc, "lingo_bp.turns: 2 dialogues run in process for now; drop --ray")
+    assert not (tmp_path / "w.duckdb").exists()
+    bad = oyster(
+        "run", "--config", str(config), "--stackelberg", "guessed", env={"PYTHONPATH": str(Path.cwd())}
+    )
+    assert_one_line_error(bad, "stackelberg")
