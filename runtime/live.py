@@ -40,6 +40,16 @@ class LiveCalls:
         # Written by the clock (`run`), never here: a listener must not block the scenario.
         self.writer.buffer.append(call)
 
+    def counted(self, calls: Iterable[LLMCall]) -> None:
+        """Tell of the calls not told of yet (not stored: the trajectory's own write stores them).
+
+        On Ray a scenario's last calls may finish before the next poll: its result tells of them, so
+        the budget and the summary count every call of a finished scenario, not only those polled."""
+        for call in calls:
+            if call.call_id not in self._seen:
+                self._seen.add(call.call_id)
+                self.on_new_call(call)
+
     def heard_all(self, calls: Iterable[LLMCall]) -> None:
         for call in calls:
             self.heard(call)

@@ -243,7 +243,8 @@ async def test_exports_and_the_review_page_carry_the_whole_conversation(
     assert warehouse.export("dpo_dialogue", "jsonl", tmp_path / "d.jsonl", where="turn = 2") == 1
     reply = warehouse.query("SELECT reply FROM dialogue_turns WHERE turn = 1").rows[0][0]
     (pair_id,) = warehouse.query("SELECT pair_id FROM dpo_dialogue WHERE turn = 2").rows[0]
-    page = TestClient(create_app(warehouse.path, "tester")).get(f"/pair/{pair_id}").text
+    app = TestClient(create_app(warehouse.path, "tester"), base_url="http://127.0.0.1")  # a local name
+    page = app.get(f"/pair/{pair_id}").text
     # the conversation so far stands above the pair: the first turn, the reply gone on from, the second
     first, second = SCENARIOS[0].query.replace("'", "&#39;"), "and what should I do next?"
     assert page.index(first) < page.index(reply) < page.index(second)
