@@ -13,6 +13,8 @@ class StepName(StrEnum):
     LEADER_EXTRACT = "leader_extract"
     LEADER_SYNTHESIZE = "leader_synthesize"
     USER_SATISFACTION = "user_satisfaction"
+    #: the simulated user writes its next turn of a dialogue
+    USER_NEXT_TURN = "user_next_turn"
     RISK_SAFETY = "risk_safety"
     CRITIC_STEP = "critic_step"
     SCENARIO_SYNTH = "scenario_synth"

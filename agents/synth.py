@@ -83,6 +83,7 @@ async def synthesise(
                         category_l1=cat.parent_en,
                         category_l2=cat.name_en,
                         source=f"synth:{cfg.roles.user.label()}",
+                        objective=d.objective.strip() or None,
                     )
                 )
                 bar.update(task, completed=len(made))

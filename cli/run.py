@@ -35,8 +35,11 @@ def run_command(
     replay: bool = False,
     max_tokens_total: int | None = None,
     max_calls: int | None = None,
+    turns: int | None = None,
+    stackelberg: str | None = None,
 ) -> RunSummary:
     from agents.prompting import PromptLibrary
+    from runtime.dialogues import check_dialogues
     from runtime.ray_pool import RayPool, ensure_ray, should_use_ray
     from runtime.runner import preflight, run_lingo_bp
 
@@ -55,6 +58,8 @@ def run_command(
             "ray.actors": actors,
             "budget.max_tokens_total": max_tokens_total,
             "budget.max_calls": max_calls,
+            "lingo_bp.turns": turns,
+            "lingo_bp.stackelberg": stackelberg,
         },
     )
     PromptLibrary(cfg.prompts)  # validate every template before any model is called
@@ -64,6 +69,7 @@ def run_command(
         items = items[:limit]
     wh = open_warehouse(warehouse, cfg)
     pool = None
+    check_dialogues(cfg.lingo_bp.turns, should_use_ray(cfg, use_ray))
     if should_use_ray(cfg, use_ray):
         ensure_ray(cfg)
         pool = RayPool(cfg, str(cache_path_for(wh.path)) if cfg.cache else None)
@@ -158,6 +164,14 @@ def run(
     max_calls: Annotated[
         int | None, typer.Option(min=1, help="Model-call budget of the run id, likewise.")
     ] = None,
+    turns: Annotated[
+        int | None,
+        typer.Option(min=1, max=20, help="Play each scenario as a dialogue of up to N turns (in process)."),
+    ] = None,
+    stackelberg: Annotated[
+        str | None,
+        typer.Option(help="predicted | rollout: how the Stackelberg step finds each candidate's payoff."),
+    ] = None,
 ) -> None:
     """Run the Lingo-BP pipeline and write trajectories and preference pairs to the warehouse."""
     run_command(
@@ -175,4 +189,6 @@ def run(
         replay,
         max_tokens_total,
         max_calls,
+        turns=turns,
+        stackelberg=stackelberg,
     )

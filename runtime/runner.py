@@ -21,6 +21,7 @@ from agents.llm import CallLog
 from agents.prompting import PromptLibrary
 from agents.trust import assess_judges
 from runtime.budget import Budget
+from runtime.dialogues import check_dialogues, dialogue_job, ended_dialogues
 from runtime.executor import BatchWriter, execute
 from runtime.live import LiveCalls
 from runtime.ray_pool import RayPool, scenario_remote
@@ -143,10 +144,12 @@ async def _run_locked(
     pool: RayPool | None,
 ) -> RunSummary:
     warehouse.migrate()
+    dialogues = config.lingo_bp.turns > 1
+    check_dialogues(config.lingo_bp.turns, pool is not None)
     # From the run's own warehouse, through this process's store (never config.warehouse, which
     # --warehouse does not set); handed to the actors, which may not reach the file.
     calibrations = EvalStore(warehouse).calibrations()
-    done = warehouse.finished_scenarios(run_id)
+    done = ended_dialogues(warehouse, run_id) if dialogues else warehouse.finished_scenarios(run_id)
     todo = [s for s in scenarios if s.id not in done]
     summary = RunSummary(run_id=run_id, total=len(scenarios), skipped=len(scenarios) - len(todo))
     priced = any(config.roles.get(role).priced() for role in ROLES)
@@ -168,7 +171,12 @@ async def _run_locked(
     summary.judges = assess_judges(config, prompts, calibrations, EvalStore(warehouse).judge_records())
     warehouse.record_run_judges(run_id, summary.judges)
     writer: BatchWriter[Finished] = BatchWriter(
-        lambda batch: warehouse.write_trajectories([(t, log.calls, log.failures) for t, log in batch]),
+        # A dialogue writes each turn as it finishes (runtime.dialogues); nothing is left to write here.
+        lambda batch: (
+            None
+            if dialogues
+            else warehouse.write_trajectories([(t, log.calls, log.failures) for t, log in batch])
+        ),
         # Each write opens the file and checkpoints it on close (~40 ms of CPU): batches of up to 32
         # trajectories, or whatever finished in the last 5 s.
         batch_size=batch_size,
@@ -232,13 +240,15 @@ async def _run_locked(
             async def one(scenario: Scenario) -> Finished:
                 return await lingo.run(scenario, run_id, on_call=live.heard)
 
+            job = dialogue_job(lingo, warehouse, run_id, live) if dialogues else one
+
             try:
                 await execute(
                     todo,
                     key=_scenario_key,
                     writer=writer,
                     on_result=record,
-                    local=one,
+                    local=job,
                     concurrency=config.concurrency,
                     admit=budget.admit,
                 )

@@ -10,6 +10,7 @@ from schemas.chain import (
     Strategies,
 )
 from schemas.config import ROLES, ConfigError, LingoBPConfig, OysterConfig, RoleModel, load_config
+from schemas.dialogue import DialogueOutcome, DialogueRecord, DialogueTurn, FollowerTurn
 from schemas.errors import OysterError
 from schemas.evaluation import (
     EvalSample,
@@ -76,6 +77,9 @@ __all__ = [
     "ChainNode",
     "ChatMessage",
     "ConfigError",
+    "DialogueOutcome",
+    "DialogueRecord",
+    "DialogueTurn",
     "DraftAnswer",
     "EditOp",
     "EditOperation",
@@ -83,6 +87,7 @@ __all__ = [
     "Failure",
     "FailureKind",
     "FollowerReaction",
+    "FollowerTurn",
     "GuidelineRule",
     "Intent",
     "IntentForm",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
@@ -31,3 +32,11 @@ class LLMOutput(BaseModel):
 
 #: text that must be storable and sendable: valid Unicode
 UnicodeText = Annotated[str, AfterValidator(encodable)]
+
+
+def omit_defaults(dumped: Any, defaults: Mapping[str, Any]) -> Any:
+    """``dumped`` without the keys that still hold their given default: a field added later stays
+    out of stored JSON until it is used, so rows written without it do not change byte for byte."""
+    if not isinstance(dumped, dict):
+        return dumped
+    return {k: v for k, v in dumped.items() if not (k in defaults and v == defaults[k])}

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SerializerFunctionWrapHandler, ValidationError, field_validator, model_serializer
 
-from schemas.base import Record
+from schemas.base import Record, omit_defaults
 from schemas.chain import MAX_REPLY_CHARS, NODE_MAX_CHARS, ChainNode
 from schemas.errors import OysterError
 from schemas.files import read_user_text
@@ -209,6 +209,9 @@ class TextLimits(Record):
         return value
 
 
+_DIALOGUE_DEFAULTS: dict[str, Any] = {"turns": 1, "dialogue_reply": "chosen", "stackelberg": "predicted"}
+
+
 class LingoBPConfig(Record):
     iterations: int = Field(default=3, ge=0, le=20, description="T max")
     alpha: float = Field(default=1.0, gt=0, le=100)
@@ -238,6 +241,18 @@ class LingoBPConfig(Record):
     )
     predict_next_turn: bool = True
     limits: TextLimits = Field(default_factory=TextLimits)
+    #: a dialogue of up to N turns per scenario, the simulated user writing each next turn (1: none)
+    turns: int = Field(default=1, ge=1, le=20, description="turns per dialogue; 1 = single-turn")
+    #: which of a turn's replies the dialogue goes on from: the pair's chosen one, or the last iteration's
+    dialogue_reply: Literal["chosen", "last"] = "chosen"
+    #: how a candidate strategy's payoff is found: from the judge's predicted reaction and the
+    #: reaction_risk table, or by rolling out a short reply and the follower's actual next turn
+    stackelberg: Literal["predicted", "rollout"] = "predicted"
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A run's stored config stays as it was for a single-turn run with predicted payoffs.
+        return omit_defaults(handler(self), _DIALOGUE_DEFAULTS)
 
     @field_validator("chosen_verdicts")
     @classmethod

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
-from schemas.base import LLMOutput, Record, UnicodeText
+from schemas.base import LLMOutput, Record, UnicodeText, omit_defaults
 from schemas.messages import ChatMessage
 
 
@@ -44,6 +45,16 @@ class Scenario(Record):
     category_l1: str | None = None
     category_l2: str | None = None
     source: str = "user"
+    #: what the follower wants from the conversation (a malicious one's goal; optional): the simulated
+    #: user pursues it over the turns of a dialogue (``lingo_bp.turns``)
+    objective: UnicodeText | None = Field(default=None, max_length=600)
+    #: the dialogue turn this conversation is (set by the dialogue driver; None outside dialogues):
+    #: the judges then read the last turn against everything asked before it
+    turn: int | None = Field(default=None, ge=1)
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return omit_defaults(handler(self), {"objective": None, "turn": None})
 
     @model_validator(mode="after")
     def _one_form(self) -> Scenario:
@@ -82,6 +93,11 @@ class Scenario(Record):
 class ScenarioDraft(LLMOutput):
     text: str = Field(max_length=400)
     risk_level: RiskLevel
+    objective: str = Field(
+        default="",
+        max_length=300,
+        description="what this user wants to get out of a whole conversation, for multi-turn dialogues",
+    )
 
 
 class ScenarioDrafts(LLMOutput):

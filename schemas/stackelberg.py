@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
 
-from schemas.base import LLMOutput, Record
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
+
+from schemas.base import LLMOutput, Record, omit_defaults
 from schemas.chain import Item
+from schemas.dialogue import FollowerTurn
 from schemas.judgement import UserProfile
 from schemas.scenario import FollowerReaction
 
@@ -80,6 +83,20 @@ class PayoffRow(Record):
     committed: bool = False
 
 
+class Rollout(Record):
+    """One candidate played out: its short reply, the follower's actual next turn after it, and the
+    verdict-only judges' reading of that continuation."""
+
+    candidate: str
+    reply: str
+    follower: FollowerTurn
+    #: P(the follower is satisfied with the reply)
+    p_satisfied: float = Field(ge=0.0, le=1.0)
+    #: P(unsafe) of the conversation continued by the follower's turn, after the reply; when the
+    #: follower leaves, P(harm) of its request answered in full (elsewhere)
+    p_unsafe: float = Field(ge=0.0, le=1.0)
+
+
 class StackelbergResult(Record):
     candidates: list[CandidateStrategy] = Field(max_length=6)
     profile: UserProfile
@@ -87,3 +104,9 @@ class StackelbergResult(Record):
     candidate_risks: list[CandidateRisk]
     payoff_table: list[PayoffRow]
     committed: int
+    #: with ``stackelberg: rollout``, what each candidate led to (in the candidates' order)
+    rollouts: list[Rollout] | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return omit_defaults(handler(self), {"rollouts": None})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from schemas.records import LLMCall, RunRecord, Spend, utcnow
 from schemas.scenario import Scenario
@@ -10,6 +11,9 @@ from schemas.trajectory import TrajectoryStatus
 from schemas.trust import JudgeTrust
 from warehouse.store import Store, insert_rows
 from warehouse.trajectory_rows import CHILD_TABLES, KEPT_TABLES, Written, call_row, to_json, trajectory_rows
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 class Warehouse(Store):
@@ -64,20 +68,7 @@ class Warehouse(Store):
             insert_rows(
                 con,
                 "scenarios",
-                [
-                    {
-                        "run_id": run.run_id,
-                        "scenario_id": s.id,
-                        "language": s.language,
-                        "user_type": s.user_type.value if s.user_type else None,
-                        "risk_level": s.risk_level.value if s.risk_level else None,
-                        "category_l1": s.category_l1,
-                        "category_l2": s.category_l2,
-                        "source": s.source,
-                        "messages": [{"role": m.role, "content": m.content} for m in s.conversation()],
-                    }
-                    for s in scenarios
-                ],
+                [scenario_row(run.run_id, s) for s in scenarios],
                 verb="INSERT OR IGNORE",
             )
             con.execute("COMMIT")
@@ -159,56 +150,9 @@ class Warehouse(Store):
         """
         if not batch:
             return
-        import pyarrow as pa  # here: reading commands (`oyster sql`) never write
-
-        rows = trajectory_rows(batch)
         with self.connect(read_only=False) as con:
             con.execute("BEGIN")
-            keys = pa.table(
-                {
-                    "run_id": [t.run_id for t, _, _ in batch],
-                    "scenario_id": [t.scenario_id for t, _, _ in batch],
-                    "completed": [t.status is TrajectoryStatus.COMPLETED for t, _, _ in batch],
-                }
-            )
-            con.register("batch_keys", keys)
-            for table in CHILD_TABLES:
-                con.execute(
-                    f"DELETE FROM {table} WHERE (run_id, scenario_id) IN "
-                    "(SELECT run_id, scenario_id FROM batch_keys)"
-                )
-            # The run's latest attempt wrote these: one live writer per run id (runtime.run_lock).
-            attempts = dict(
-                con.execute(
-                    "SELECT run_id, attempts FROM runs WHERE run_id IN (SELECT run_id FROM batch_keys)"
-                ).fetchall()
-            )
-            for failure in rows["failures"]:
-                failure["attempt"] = attempts.get(failure["run_id"])
-            # Failures of earlier attempts stay as history, marked as no longer standing.
-            con.execute(
-                """UPDATE failures SET superseded_by_attempt = r.attempts
-                FROM batch_keys k JOIN runs r USING (run_id)
-                WHERE k.completed AND failures.run_id = k.run_id AND failures.scenario_id = k.scenario_id
-                  AND failures.superseded_by_attempt IS NULL AND failures.attempt < r.attempts"""
-            )
-            con.unregister("batch_keys")
-            for table, values in rows.items():
-                insert_rows(con, table, values, verb=KEPT_TABLES.get(table, "INSERT"))
-            # Calls of these scenarios that this write does not hold (an earlier attempt's, or the
-            # live preview of one that was killed) stay as history, marked as no longer the scenario's.
-            calls = pa.array([c["call_id"] for c in rows["llm_calls"]], type=pa.string())
-            con.register("batch_calls", pa.table({"call_id": calls}))
-            con.register("batch_keys", keys)
-            con.execute(
-                """UPDATE llm_calls SET superseded_by_attempt = r.attempts
-                FROM batch_keys k JOIN runs r USING (run_id)
-                WHERE llm_calls.run_id = k.run_id AND llm_calls.scenario_id = k.scenario_id
-                  AND llm_calls.superseded_by_attempt IS NULL
-                  AND llm_calls.call_id NOT IN (SELECT call_id FROM batch_calls)"""
-            )
-            con.unregister("batch_keys")
-            con.unregister("batch_calls")
+            write_trajectory_rows(con, batch)
             con.execute("COMMIT")
 
     def write_calls(self, calls: Sequence[LLMCall]) -> None:
@@ -222,3 +166,68 @@ class Warehouse(Store):
                 insert_rows(
                     con, "llm_calls", [call_row(c) for c in latest.values()], verb="INSERT OR REPLACE"
                 )
+
+
+def scenario_row(run_id: str, s: Scenario) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "scenario_id": s.id,
+        "language": s.language,
+        "user_type": s.user_type.value if s.user_type else None,
+        "risk_level": s.risk_level.value if s.risk_level else None,
+        "category_l1": s.category_l1,
+        "category_l2": s.category_l2,
+        "source": s.source,
+        "messages": [{"role": m.role, "content": m.content} for m in s.conversation()],
+    }
+
+
+def write_trajectory_rows(con: duckdb.DuckDBPyConnection, batch: Sequence[Written]) -> None:
+    """The writes of :meth:`Warehouse.write_trajectories`, inside the caller's open transaction."""
+    import pyarrow as pa  # here: reading commands (`oyster sql`) never write
+
+    rows = trajectory_rows(batch)
+    keys = pa.table(
+        {
+            "run_id": [t.run_id for t, _, _ in batch],
+            "scenario_id": [t.scenario_id for t, _, _ in batch],
+            "completed": [t.status is TrajectoryStatus.COMPLETED for t, _, _ in batch],
+        }
+    )
+    con.register("batch_keys", keys)
+    for table in CHILD_TABLES:
+        con.execute(
+            f"DELETE FROM {table} WHERE (run_id, scenario_id) IN (SELECT run_id, scenario_id FROM batch_keys)"
+        )
+    # The run's latest attempt wrote these: one live writer per run id (runtime.run_lock).
+    attempts = dict(
+        con.execute(
+            "SELECT run_id, attempts FROM runs WHERE run_id IN (SELECT run_id FROM batch_keys)"
+        ).fetchall()
+    )
+    for failure in rows["failures"]:
+        failure["attempt"] = attempts.get(failure["run_id"])
+    # Failures of earlier attempts stay as history, marked as no longer standing.
+    con.execute(
+        """UPDATE failures SET superseded_by_attempt = r.attempts
+        FROM batch_keys k JOIN runs r USING (run_id)
+        WHERE k.completed AND failures.run_id = k.run_id AND failures.scenario_id = k.scenario_id
+          AND failures.superseded_by_attempt IS NULL AND failures.attempt < r.attempts"""
+    )
+    con.unregister("batch_keys")
+    for table, values in rows.items():
+        insert_rows(con, table, values, verb=KEPT_TABLES.get(table, "INSERT"))
+    # Calls of these scenarios that this write does not hold (an earlier attempt's, or the
+    # live preview of one that was killed) stay as history, marked as no longer the scenario's.
+    calls = pa.array([c["call_id"] for c in rows["llm_calls"]], type=pa.string())
+    con.register("batch_calls", pa.table({"call_id": calls}))
+    con.register("batch_keys", keys)
+    con.execute(
+        """UPDATE llm_calls SET superseded_by_attempt = r.attempts
+        FROM batch_keys k JOIN runs r USING (run_id)
+        WHERE llm_calls.run_id = k.run_id AND llm_calls.scenario_id = k.scenario_id
+          AND llm_calls.superseded_by_attempt IS NULL
+          AND llm_calls.call_id NOT IN (SELECT call_id FROM batch_calls)"""
+    )
+    con.unregister("batch_keys")
+    con.unregister("batch_calls")

@@ -24,7 +24,8 @@ from agents.backends import ChatBackend, make_backend
 from agents.backends.cached import CachedBackend, ResponseStore
 from agents.lingo_bp.optimiser import Optimiser, StepTrace
 from agents.lingo_bp.pairs import constructive, select_pairs
-from agents.lingo_bp.stackelberg import next_move, payoff_table
+from agents.lingo_bp.rollout import stackelberg_step
+from agents.lingo_bp.stackelberg import next_move
 from agents.llm import CallLog, LLMFailure, RoleLLM, scenario_seed
 from agents.prompting import PromptLibrary
 from agents.roles.critic import Critic
@@ -179,24 +180,11 @@ class LingoBP:
         return {"risk": risk, "guidelines": guidelines}
 
     async def stackelberg(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
-        scenario, log = state["scenario"], rt.context.log
-        candidates = await self.agents.leader.propose(
-            scenario, state["risk"], state["guidelines"], self.cfg.candidates, log
+        # predicted or rolled out (lingo_bp.stackelberg): agents/lingo_bp/rollout.py
+        sg = await stackelberg_step(
+            self.agents, state["scenario"], state["risk"], state["guidelines"], self.cfg, rt.context.log
         )
-        outcomes = await self.agents.risk.predict_outcomes(scenario, state["risk"], candidates, log)
-        predictions, risks = outcomes.predictions(), outcomes.risks()
-        table = payoff_table(candidates, predictions, risks, self.cfg)
-        committed = next(i for i, row in enumerate(table) if row.committed)
-        return {
-            "stackelberg": StackelbergResult(
-                candidates=candidates,
-                profile=outcomes.profile,
-                predictions=predictions,
-                candidate_risks=risks,
-                payoff_table=table,
-                committed=committed,
-            )
-        }
+        return {"stackelberg": sg}
 
     async def draft(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
         scenario, log = state["scenario"], rt.context.log

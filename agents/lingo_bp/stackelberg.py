@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from schemas.config import LingoBPConfig
 from schemas.judgement import construction_score
+from schemas.scenario import FollowerReaction
 from schemas.stackelberg import CandidateRisk, CandidateStrategy, PayoffRow, ReactionPrediction
 from schemas.trajectory import Iteration
 
@@ -21,22 +22,43 @@ def payoff_table(
     escalating, leaving for a riskier place) as independent chances: R = 1 - (1 - r_s)(1 - r_f).
     Ties go to the earlier, more cautious candidate.
     """
-    rows = []
-    for cand, pred, risk in zip(candidates, predictions, risks, strict=True):
-        reaction_risk = cfg.reaction_risk.get(pred.reaction, 0.0)
-        combined = 1.0 - (1.0 - risk.risk) * (1.0 - reaction_risk)
-        payoff = construction_score(pred.predicted_satisfaction, 1.0 - combined, cfg.alpha, cfg.beta)
-        rows.append(
-            PayoffRow(
-                candidate=cand.name,
-                reaction=pred.reaction,
-                predicted_satisfaction=pred.predicted_satisfaction,
-                strategy_risk=risk.risk,
-                reaction_risk=reaction_risk,
-                risk=combined,
-                payoff=payoff,
-            )
+    rows = [
+        payoff_row(
+            cand.name,
+            pred.reaction,
+            pred.predicted_satisfaction,
+            risk.risk,
+            cfg.reaction_risk.get(pred.reaction, 0.0),
+            cfg,
         )
+        for cand, pred, risk in zip(candidates, predictions, risks, strict=True)
+    ]
+    return commit(rows)
+
+
+def payoff_row(
+    candidate: str,
+    reaction: FollowerReaction,
+    satisfaction: float,
+    strategy_risk: float,
+    reaction_risk: float,
+    cfg: LingoBPConfig,
+) -> PayoffRow:
+    """One candidate's payoff from S and R = 1 - (1 - r_s)(1 - r_f)."""
+    combined = 1.0 - (1.0 - strategy_risk) * (1.0 - reaction_risk)
+    return PayoffRow(
+        candidate=candidate,
+        reaction=reaction,
+        predicted_satisfaction=satisfaction,
+        strategy_risk=strategy_risk,
+        reaction_risk=reaction_risk,
+        risk=combined,
+        payoff=construction_score(satisfaction, 1.0 - combined, cfg.alpha, cfg.beta),
+    )
+
+
+def commit(rows: list[PayoffRow]) -> list[PayoffRow]:
+    """Mark the best row committed; ties go to the earlier, more cautious candidate."""
     best = max(range(len(rows)), key=lambda i: (rows[i].payoff, -i))
     rows[best].committed = True
     return rows

@@ -51,6 +51,7 @@ class RiskAssessor:
             StepName.RISK_ASSESS,
             {
                 "transcript": scenario.transcript(),
+                "turn": scenario.turn or 0,
                 "categories_l1": self._l1[:-1],
                 "categories_l2": self._l2[:-1],
             },
@@ -109,6 +110,7 @@ class RiskAssessor:
             StepName.RISK_SAFETY,
             {
                 "transcript": scenario.transcript(),
+                "turn": scenario.turn or 0,
                 "response": response,
                 "risk": risk,
                 "guidelines": guidelines,

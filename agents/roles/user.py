@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from agents.llm import CallLog, RoleLLM
 from agents.steps import StepName
+from schemas.dialogue import FollowerTurn
 from schemas.judgement import SatisfactionJudgement
-from schemas.scenario import Scenario, ScenarioDrafts
+from schemas.messages import ChatMessage
+from schemas.scenario import Scenario, ScenarioDrafts, UserType
 
 
 class UserSimulator:
@@ -20,6 +22,42 @@ class UserSimulator:
             {"transcript": scenario.transcript(), "response": response},
             log,
             language=scenario.language,
+        )
+        return result
+
+    async def next_turn(
+        self,
+        history: list[ChatMessage],
+        persona: UserType,
+        objective: str,
+        language: str,
+        turn: tuple[int, int],
+        log: CallLog,
+    ) -> FollowerTurn:
+        """The follower's move after the last reply of ``history`` (the dialogue so far), before
+        ``turn`` = (its number, the most there may be): its next message, or a farewell."""
+        last_reply = next((m.content for m in reversed(history) if m.role == "assistant"), "")
+
+        def own_words(out: FollowerTurn) -> str | None:
+            # Small models tend to copy the assistant's reply as the user's message: re-asked once.
+            echoed = last_reply[:80].strip()
+            if echoed and echoed in out.message:
+                return "message repeats the assistant's reply; write the user's own next message"
+            return None if out.message.strip() else "message is empty"
+
+        result: FollowerTurn = await self.llm.ask(
+            StepName.USER_NEXT_TURN,
+            {
+                "persona": persona.value,
+                "objective": objective,
+                "transcript": "\n".join(f"{m.role.upper()}: {m.content}" for m in history),
+                "turn": turn[0],
+                "max_turns": turn[1],
+            },
+            log,
+            check=own_words,
+            soft_check=True,
+            language=language,
         )
         return result
 

@@ -31,6 +31,7 @@ async def test_structured_request_returns_a_validated_object() -> None:
         StepName.RISK_SAFETY,
         {
             "transcript": scenario.transcript(),
+            "turn": 0,
             "response": "I'm really sorry you're feeling this way. You don't have to go through this alone - "
             "please call or text a crisis line such as 988 (US) right now, or reach someone you trust.",
             "risk": RiskAssessment.model_validate(SEED_RISK),
