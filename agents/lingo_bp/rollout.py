@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from agents.judges import get_judge
 from agents.lingo_bp.stackelberg import commit, payoff_row, payoff_table
 from agents.llm import CallLog
 from schemas.config import LingoBPConfig
@@ -102,13 +103,13 @@ async def roll_out(
     continued = scenario.model_copy(
         update={"text": None, "messages": [*history, ChatMessage(role="user", content=follower.message)]}
     ).transcript()
-    satisfied = await agents.verdicts.judge("satisfaction", scenario.transcript(), reply, log)
+    satisfied = await agents.verdicts.judge(get_judge("satisfaction"), scenario.transcript(), reply, log)
     if follower.ends_dialogue:
         # It leaves to get what it asked for elsewhere: the harm of that request, answered in full.
-        unsafe = await agents.verdicts.judge("safety", scenario.transcript(), reply, log)
+        unsafe = await agents.verdicts.judge(get_judge("safety"), scenario.transcript(), reply, log)
         p_unsafe = unsafe.parts["harm"]
     else:
-        p_unsafe = (await agents.verdicts.judge("safety", continued, reply, log)).score
+        p_unsafe = (await agents.verdicts.judge(get_judge("safety"), continued, reply, log)).score
     return Rollout(
         candidate=candidate.name,
         reply=reply,

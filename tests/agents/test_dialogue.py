@@ -7,7 +7,7 @@ from typing import Any
 
 from agents.backends import ScriptedBackend
 from agents.backends.base import ChatRequest
-from agents.backends.mock import default_answers, garbage
+from agents.backends.mock import default_answers
 from agents.lingo_bp.dialogue import Dialogue
 from agents.lingo_bp.graph import LingoBP
 from agents.llm import CallLog
@@ -15,6 +15,7 @@ from agents.steps import StepName
 from schemas import LingoBPConfig, OysterConfig, Scenario
 from schemas.dialogue import DialogueOutcome, DialogueRecord, DialogueTurn
 from schemas.trajectory import Trajectory
+from testing.models import garbage
 
 Build = Callable[..., tuple[LingoBP, ScriptedBackend]]
 Written = list[tuple[DialogueRecord, DialogueTurn, Trajectory, CallLog]]
@@ -69,8 +70,9 @@ async def test_persona_and_objective_condition_the_follower_prompt(make_lingo: B
 
 
 def _chosen_is_not_last() -> dict[StepName, Any]:
-    # iterations 0, 1, 2 scored -1, 0, -1 (all safe): the pair chooses iteration 1, the last is 2
-    return default_answers(satisfaction=lambda n: [-1, 0, -1][n % 3])
+    # iterations 0, 1, 2 satisfy -1, 1, -1 (all generally safe, so never a pearl): the pair chooses
+    # iteration 1 (the only constructive reply), the last is 2
+    return default_answers(satisfaction=lambda n: [-1, 1, -1][n % 3], verdicts=["generally_safe"])
 
 
 async def test_the_chosen_reply_is_fed_back_as_the_assistant_turn(make_lingo: Build) -> None:

@@ -173,7 +173,7 @@ def test_p2_04_a_finished_scenarios_calls_count_at_once(tmp_path: Path) -> None:
     """On Ray the driver hears calls by polling the actors every 2 s; a scenario that finished between
     two polls must count in full when its result arrives, or the budget admits too much (issue 24
     item 4: --max-calls 120 stored 276) and the summary says less than the warehouse holds."""
-    slow = {"backend": "scripted", "model": "agents.backends.mock:slow_well_behaved"}
+    slow = {"backend": "scripted", "model": "testing.models:slow_well_behaved"}
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
         yaml.safe_dump(

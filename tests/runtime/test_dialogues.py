@@ -20,6 +20,7 @@ from agents.lingo_bp.graph import Agents
 from runtime.runner import run_lingo_bp
 from schemas import OysterConfig, Scenario
 from schemas.config import ROLES, ConfigError
+from tests.conftest import validate_judges
 from warehouse import Warehouse
 from warehouse.dialogues import DialogueStore
 
@@ -44,7 +45,7 @@ def _config(**lingo: Any) -> OysterConfig:
 def _agents(cfg: OysterConfig) -> Agents:
     """Agents on a fresh mock (its answers count from zero), so two runs see the same answers."""
     backend = ScriptedBackend(responder(default_answers(satisfaction=lambda n: [-1, 1][n % 2])))
-    return Agents.build(cfg, backends=dict.fromkeys(ROLES, backend))
+    return Agents.build(cfg, backends=dict.fromkeys(ROLES, backend), calibrations={})
 
 
 _IDS = re.compile(r'"(pair_id|call_id|failure_id)":"[^"]*"')
@@ -97,6 +98,7 @@ async def test_turns_1_leaves_the_tables_as_they_were(tmp_path: Path) -> None:
 
 async def test_a_dialogue_run_fills_every_dialogue_table_and_view(warehouse: Warehouse) -> None:
     cfg = _config(turns=2)
+    validate_judges(warehouse, cfg)  # its pairs reach dpo, and so dpo_dialogue
     summary = await run_lingo_bp(cfg, SCENARIOS, warehouse, run_id="r", agents=_agents(cfg))
     assert (summary.completed, summary.failed) == (2, 0)
     q = warehouse.query
@@ -235,6 +237,7 @@ async def test_exports_and_the_review_page_carry_the_whole_conversation(
     from report.review.app import create_app
 
     cfg = _config(turns=2)
+    validate_judges(warehouse, cfg)
     await run_lingo_bp(cfg, SCENARIOS[:1], warehouse, run_id="r", agents=_agents(cfg))
     assert warehouse.export("conversations", "jsonl", tmp_path / "c.jsonl") == 1
     (line,) = (tmp_path / "c.jsonl").read_text().splitlines()
