@@ -328,14 +328,16 @@ async def test_malformed_output_beyond_bound_is_recorded_not_lost(make_lingo: Bu
     assert traj.pair is None
 
 
-async def test_unexpected_exception_becomes_a_graph_failure(make_lingo: Build) -> None:
+async def test_an_exception_raised_by_a_model_is_a_recorded_failure_of_that_call(make_lingo: Build) -> None:
     def boom(_: ChatRequest) -> str:
         raise ZeroDivisionError("bug")
 
     lingo, _ = make_lingo(config=config(iterations=1), leader_answer=boom)
     traj, _ = await lingo.run(SCENARIO, "r")
     assert traj.status is TrajectoryStatus.FAILED
-    assert traj.failures[0].kind.value == "graph_error" and "ZeroDivisionError" in traj.failures[0].message
+    failure = traj.failures[0]
+    assert (failure.step, failure.kind.value) == ("leader_answer", "endpoint_error")
+    assert "ZeroDivisionError" in failure.message
 
 
 @pytest.mark.parametrize(
