@@ -78,6 +78,7 @@ async def measure_dialogue(scenario: Scenario, iterations: int, turns: int, stac
 
     def counted(request: ChatRequest) -> str:
         text = answer(request)
+        assert isinstance(text, str)  # the default answers are all text
         completions.append(tokens(text))
         return text
 
