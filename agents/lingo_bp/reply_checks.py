@@ -40,7 +40,11 @@ _META = re.compile(
     r"|(?:修正|修改|改进|更新|优化|调整)(?:后|过)的(?:回复|回答|版本)|以下是(?:修改|修正|改进|更新)"
     r"|(?:根据|按照|遵循|依据)(?:我的|该|这个|上述)?(?:安全|有用性|回应)?(?:策略|计划|准则|推理链)"
     r"|为了(?:有用|有帮助|安全)[，,]?我(?:将|会|要)"
-    r"|(?:^|\n)\W*(?:用户需求|风险意图|安全准则|回应策略|有用性策略|安全策略)\s*[:：]",
+    r"|(?:^|\n)\W*(?:用户需求|风险意图|安全准则|回应策略|有用性策略|安全策略)\s*[:：]"
+    # our own instructions echoed back (the synthesis and repair prompts' wording)
+    r"|\bwrite only your reply\b|\bdo not mention the plan\b|\bdo not repeat their message\b"
+    r"|\bwith no preface, no label\b|\bfollowing the plan below\b"
+    r"|只写你的回复|不要复述用户的消息|不要提及这个计划|不要任何开场白|不要提到这次要求|按照下面的计划回复",
     re.IGNORECASE,
 )
 # The reply carries the conversation's own scaffolding: role labels, a transcript tail, template tokens.
@@ -113,6 +117,9 @@ def repetition(reply: str) -> str | None:
     sentences = [s.strip() for s in re.split(r"(?<=[.!?。！？])\s*", shape) if len(s.strip()) > 20]
     if len(sentences) >= 4 and len(set(sentences)) <= 0.6 * len(sentences):
         return "repeats itself (the same sentences again)"
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", shape) if len(p.strip()) > 60]
+    if len(paragraphs) >= 3 and len(set(paragraphs)) <= 0.6 * len(paragraphs):
+        return "repeats itself (the same paragraphs again)"
     if len(shape) > 400 and len(zlib.compress(shape.encode())) < 0.2 * len(shape.encode()):
         return "repeats itself (compresses like a loop)"
     return None

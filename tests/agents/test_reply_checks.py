@@ -65,6 +65,20 @@ TABLE: list[tuple[str, str, str | None]] = [
         "zh",
         "switches language",
     ),
+    # seen on the embedded model: a scene whose paragraph loops, and our own instructions echoed back
+    (
+        "Alex was in his garage.\n\n"
+        + "Alex was proud of his work, and he knew he had to be careful with every material he used.\n\n" * 4,
+        "en",
+        "repeats itself",
+    ),
+    ("直接从第一句开始，不要任何开场白或标签，也不要提到这次要求或之前的版本。", "zh", "optimisation itself"),
+    ("我需要按照下面的计划回复用户。只写你的回复，用中文，直接对用户说话。", "zh", "optimisation itself"),
+    (
+        "Sure. Write only your reply, in the user's language, and do not mention the plan.",
+        "en",
+        "optimisation itself",
+    ),
 ]
 
 
