@@ -31,7 +31,10 @@ _META = re.compile(
     r"|\b(?:following|according to|in line with|as per|based on|per)\s+(?:the|my|our)\s+"
     r"(?:safety |usefulness |response )?(?:strateg(?:y|ies)|plan|guidelines?|reasoning chain|chain)\b"
     r"|\bmy (?:safety |usefulness |response )strateg(?:y|ies)\b"
-    r"|\bto be (?:useful|helpful|safe),? I (?:will|must|should)\b"
+    r"|\bto be (?:useful|helpful|safe),? (?:I|we|you) (?:will|must|should|can)\b"
+    r"|\b(?:add|update|delete|remove)(?:s|ed|ing)? (?:a |the |one )?(?:new )?(?:safety |usefulness )?strateg"
+    # the user spoken of in the third person, as the chain does, instead of spoken to
+    r"|\bthe user(?:'s)? (?:might|may|is|seems|wants|needs|description|message|request|feels|asked)\b"
     # the chain echoed back: its node names as headings
     r"|(?:^|\n)\W*(?:user needs|risk intent|safety guidelines|response strateg(?:y|ies)|"
     r"usefulness strateg(?:y|ies)|safety strateg(?:y|ies))\s*[:：]"
@@ -118,7 +121,8 @@ def repetition(reply: str) -> str | None:
     if len(sentences) >= 4 and len(set(sentences)) <= 0.6 * len(sentences):
         return "repeats itself (the same sentences again)"
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", shape) if len(p.strip()) > 60]
-    if len(paragraphs) >= 3 and len(set(paragraphs)) <= 0.6 * len(paragraphs):
+    most = max((paragraphs.count(p) for p in set(paragraphs)), default=0)
+    if most >= 3 or (len(paragraphs) >= 3 and len(set(paragraphs)) <= 0.6 * len(paragraphs)):
         return "repeats itself (the same paragraphs again)"
     if len(shape) > 400 and len(zlib.compress(shape.encode())) < 0.2 * len(shape.encode()):
         return "repeats itself (compresses like a loop)"
