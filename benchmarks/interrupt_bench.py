@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -41,6 +42,10 @@ async def counted_slow(request: ChatRequest) -> str:
             f.write(f"{time.time()}\n")
     await asyncio.sleep(0.03)
     return well_behaved(request)
+
+
+#: a LineProgress line of one finished scenario ("scenarios: <id>: completed, 3 iteration(s), …")
+FINISHED = re.compile(r"^scenarios: (\S+): (?:completed|failed|partial), ")
 
 
 def write_inputs(folder: Path, scenarios: int, concurrency: int) -> tuple[Path, Path]:
@@ -92,8 +97,9 @@ class Run:
             if line.startswith("Lingo-BP on"):
                 self.started.set()
             # LineProgress: "scenarios: <id>: completed, 3 iteration(s), ..." once per finished scenario
-            if line.startswith("scenarios: ") and line.count(":") >= 2:
-                self.finished.append(line.split(":")[1].strip())
+            finished = FINISHED.match(line)
+            if finished:  # not the judges' lines the run prints first
+                self.finished.append(finished.group(1))
 
     def wait(self, timeout: float) -> tuple[int, str]:
         # Not communicate(): it would read stdout too, taking lines from under the reader.

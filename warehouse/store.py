@@ -361,7 +361,8 @@ class Store:
                 return QueryResult(columns, cur.fetchall())
 
             try:
-                return work() if timeout_s is None else bounded(con, work, timeout_s)
+                # On a worker thread, bound or not: the main thread stays free to take Ctrl-C.
+                return bounded(con, work, timeout_s)
             except duckdb.Error as exc:
                 raise WarehouseError(f"SQL error: {first_line(exc)}") from None
 

@@ -39,7 +39,13 @@ def test_every_category_rule_reaches_the_safety_judges_prompt(language: str) -> 
         published = (category.rule_cn if language == "zh" else category.rule_en) or category.rule_en
         expected = published or category.description
         messages = PROMPTS.get(StepName.RISK_SAFETY, language).render(
-            {"transcript": scenario.transcript(), "response": "ok", "risk": guessed, "guidelines": rules}
+            {
+                "transcript": scenario.transcript(),
+                "response": "ok",
+                "risk": guessed,
+                "guidelines": rules,
+                "turn": 0,
+            }
         )
         assert expected.strip()[:80] in "\n".join(m.content for m in messages), category.name_en
 

@@ -375,7 +375,9 @@ def test_p2_12_export_hf_force_follows_no_symlink_and_keeps_no_stale_split(
     assert p.returncode == 0, p.stderr
     assert outside.read_text(encoding="utf-8") == "keep me"
     assert not (out / "README.md").is_symlink() and (out / "README.md").read_text().startswith("---")
-    assert not stale.exists() and not (out / "sft").is_symlink()
+    # the stale split is gone (the new release may write its own test split, a real Parquet file)
+    assert not stale.exists() or stale.read_bytes()[:4] == b"PAR1"
+    assert not (out / "sft").is_symlink()
     assert (tmp_path / "precious.txt").exists()
 
 
