@@ -85,19 +85,22 @@ LEFT JOIN run_trust t USING (run_id)
 WHERE u.copy = 1
   AND u.pair_id NOT IN (SELECT pair_id FROM rejected_pairs);  -- a reviewer's reject takes it out
 
--- One constructive pair per prompt, across runs: the widest margin (the earliest run on ties, as a
--- release keeps the earliest copy of a prompt), trusted
--- or not. `dpo` is its trusted part; `oyster train --allow-untrusted` reads all of it.
-CREATE OR REPLACE VIEW dpo_per_prompt AS
+-- One pair per prompt and kind, across runs: the widest margin (the earliest run on ties, as a release
+-- keeps the earliest copy of a prompt), trusted or not.
+CREATE OR REPLACE VIEW pairs_per_prompt AS
 SELECT * EXCLUDE (rk, started_at)
 FROM (
     SELECT d.*, row_number() OVER (
-        PARTITION BY d.prompt_key ORDER BY d.margin DESC, d.started_at, d.run_id, d.rank
+        PARTITION BY d.prompt_key, d.kind ORDER BY d.margin DESC, d.started_at, d.run_id, d.rank
     ) AS rk
     FROM dpo_all d
-    WHERE d.kind = 'constructive'
 )
 WHERE rk = 1;
+
+-- One constructive pair per prompt, trusted or not. `dpo` is its trusted part; `oyster train
+-- --allow-untrusted` reads all of it.
+CREATE OR REPLACE VIEW dpo_per_prompt AS
+SELECT * FROM pairs_per_prompt WHERE kind = 'constructive';
 
 -- What DPO trains on: one trusted constructive pair per prompt.
 CREATE OR REPLACE VIEW dpo AS
@@ -106,15 +109,7 @@ SELECT * FROM dpo_per_prompt WHERE trusted;
 -- A safe refusal over unsafe compliance, where no reply was constructive: one per prompt, trusted or
 -- not (see trusted). Kept out of `dpo`: it teaches refusing, which the method does not aim at.
 CREATE OR REPLACE VIEW dpo_refusal AS
-SELECT * EXCLUDE (rk, started_at)
-FROM (
-    SELECT d.*, row_number() OVER (
-        PARTITION BY d.prompt_key ORDER BY d.margin DESC, d.started_at, d.run_id, d.rank
-    ) AS rk
-    FROM dpo_all d
-    WHERE d.kind = 'refusal_over_harm'
-)
-WHERE rk = 1;
+SELECT * FROM pairs_per_prompt WHERE kind = 'refusal_over_harm';
 
 -- The rows of dpo_per_prompt with their reasoning paths: chosen and rejected carry the reasoning chain
 -- (user needs -> risk intent -> safety guidelines -> response strategies) and then the reply, as the
