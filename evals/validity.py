@@ -78,10 +78,12 @@ def record_of_run(
     case_source: str,
     classes: Sequence[str],
     pairs: Sequence[tuple[str, str]],
-    eval_id: str,
+    eval_id: str | None,
     calibration: JudgeCalibration | None = None,
+    recall: float | None = None,
 ) -> JudgeRecord:
-    """The record of a judge judged at its default threshold (or with a calibration fitted elsewhere)."""
+    """The record of a judge judged at its default threshold (or with a calibration fitted elsewhere);
+    ``recall`` of the critical class where ``pairs`` are not in the judge's own labels."""
     confusion = Confusion.of(pairs, classes)
     mine, constant = scores(confusion), best_constant(confusion)
     rm = config.roles.get(get_judge(judge).role)
@@ -97,7 +99,7 @@ def record_of_run(
         macro_f1=mine.macro_f1,
         kappa=mine.kappa,
         positive_class=get_judge(judge).critical_class,
-        recall_positive=recall_of_positive(judge, pairs),
+        recall_positive=recall if recall is not None else recall_of_positive(judge, pairs),
         constant_answer=constant.answer,
         constant_macro_f1=constant.macro_f1,
         constant_kappa=constant.kappa,
@@ -121,24 +123,14 @@ def record_of_calibration(
         return positive if get_judge(judge).is_critical(label) else f"not {positive}"
 
     pairs = [(side(e), side(x)) for e, x in zip(expected, heldout, strict=True)]
-    confusion = Confusion.of(pairs, (positive, f"not {positive}"))
-    mine, constant = scores(confusion), best_constant(confusion)
-    rm = config.roles.get(get_judge(judge).role)
-    return JudgeRecord(
+    return record_of_run(
         judge=judge,
-        model=rm.label(),
-        model_id=model_identity(rm),
-        template_hash=template_hash(PromptLibrary(config.prompts), judge, "probabilities"),
+        config=config,
         method="probabilities",
-        calibration=calibration.calibration_id,
         case_source=f"{calibration.dataset} (held-out folds of {calibration.folds})",
-        n=mine.n,
-        macro_f1=mine.macro_f1,
-        kappa=mine.kappa,
-        positive_class=positive,
-        recall_positive=recall_of_positive(judge, list(zip(expected, heldout, strict=True))),
-        constant_answer=constant.answer,
-        constant_macro_f1=constant.macro_f1,
-        constant_kappa=constant.kappa,
+        classes=(positive, f"not {positive}"),
+        pairs=pairs,
         eval_id=calibration.eval_id,
+        calibration=calibration,
+        recall=recall_of_positive(judge, list(zip(expected, heldout, strict=True))),
     )
