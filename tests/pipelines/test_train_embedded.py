@@ -35,7 +35,7 @@ def test_train_embedded_model_and_serve_the_adapter(tmp_path: Path) -> None:
             "--warehouse",
             str(wh.path),
             "--where",
-            "pair_id IN (SELECT pair_id FROM dpo ORDER BY pair_id LIMIT 2)",
+            "pair_id IN (SELECT pair_id FROM dpo_per_prompt ORDER BY pair_id LIMIT 2)",
             "--max-steps",
             "1",
             "--train-id",
