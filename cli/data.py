@@ -129,6 +129,10 @@ def export(
     else:
         n = wh.export(view, fmt, out, where)
     console.print(f"wrote {n} row(s) of {view} to {out}")
+    if n == 0:
+        from warehouse.explain import why_empty
+
+        console.print(f"why none: {why_empty(wh, view, where)}")
 
 
 def _export_hf(
@@ -150,7 +154,15 @@ def _export_hf(
         raise ExportError(f"{out}: exists and is not an empty folder; pass --force to write into it")
     wh.migrate()  # near_duplicates and the review-aware views, on a warehouse made before them
     done = write_release(wh, out, license_id)
-    sizes = ", ".join(f"{c} {sum(n.values())}" for c, n in done["counts"].items())
-    console.print(f"wrote {out} ({sizes} rows; {done['removed']} near-duplicate prompt(s) left out)")
+    sizes = "; ".join(
+        f"{c} {sum(n.values())} row(s)"
+        + (
+            f" + {done['left_out'][c]} near-duplicate(s) of other prompts left out"
+            if done["left_out"][c]
+            else ""
+        )
+        for c, n in done["counts"].items()
+    )
+    console.print(f"wrote {out}: {sizes} ({done['removed']} near-duplicate prompt(s) in all)")
     if push:
         console.print(f"pushed to {push_folder(out, push)}")

@@ -40,6 +40,14 @@ class LiveCalls:
         # Written by the clock (`run`), never here: a listener must not block the scenario.
         self.writer.buffer.append(call)
 
+    def counted(self, calls: Iterable[LLMCall]) -> None:
+        """A finished scenario's calls, told to the listener where no poll brought them yet (on Ray a
+        scenario can finish between two polls); not written here: the trajectory's write stores them."""
+        for call in calls:
+            if call.call_id not in self._seen:
+                self._seen.add(call.call_id)
+                self.on_new_call(call)
+
     def heard_all(self, calls: Iterable[LLMCall]) -> None:
         for call in calls:
             self.heard(call)

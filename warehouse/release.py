@@ -35,10 +35,12 @@ def _shingles(text: str) -> set[bytes]:
 
 
 def find_near_duplicates(store: Store, threshold: float = THRESHOLD) -> int:
-    """Refill `near_duplicates`: each prompt that nearly repeats an earlier one, across all runs.
+    """Refill `near_duplicates`: each prompt that nearly repeats an earlier, *other* prompt, across all runs.
 
-    Earlier means: a scenario with a pair before one without, then by run start and id, so the copy
-    kept is the one with the most data and the same one every time. Returns how many were found.
+    A prompt is one scenario of one run, read once however many ranked pairs its trajectory has, so it
+    is never compared with itself. Earlier means: a prompt with a `dpo` row before one without, then by
+    run start and id, so the copy kept is the one with the most data and the same one every time.
+    Returns how many were found.
     """
     from datasketch import MinHash, MinHashLSH
 
@@ -46,21 +48,26 @@ def find_near_duplicates(store: Store, threshold: float = THRESHOLD) -> int:
         """SELECT s.run_id, s.scenario_id, s.messages
            FROM scenarios s
            JOIN trajectory_records t USING (run_id, scenario_id)
-           LEFT JOIN preference_pairs p USING (run_id, scenario_id)
            LEFT JOIN runs r USING (run_id)
-           ORDER BY p.pair_id IS NULL, r.started_at, s.run_id, s.scenario_id"""
+           ORDER BY NOT EXISTS (
+                        SELECT 1 FROM dpo d WHERE d.run_id = s.run_id AND d.scenario_id = s.scenario_id),
+                    r.started_at, s.run_id, s.scenario_id"""
     ).rows
     lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
     kept: dict[str, MinHash] = {}
     found: list[dict[str, Any]] = []
     now = utcnow()
+    seen: set[str] = set()
     for run_id, scenario_id, messages in units:
+        key = json.dumps([run_id, scenario_id])
+        if key in seen:  # never a prompt against itself, whatever the query returns
+            continue
+        seen.add(key)
         mh = MinHash(num_perm=NUM_PERM, seed=1)
         mh.update_batch(list(_shingles("\n".join(f"{m['role']}: {m['content']}" for m in messages))))
         # LSH candidates are probable: confirm each with the estimated Jaccard similarity.
-        scored = [(mh.jaccard(kept[c]), c) for c in lsh.query(mh)]
+        scored = [(mh.jaccard(kept[c]), c) for c in lsh.query(mh) if c != key]
         best = max((s for s in scored if s[0] >= threshold), default=None)
-        key = json.dumps([run_id, scenario_id])
         if best is None:
             lsh.insert(key, mh)
             kept[key] = mh
@@ -85,14 +92,30 @@ def find_near_duplicates(store: Store, threshold: float = THRESHOLD) -> int:
 
 
 def _select(store: Store, config: str) -> str:
-    """The config's rows as released: JSON columns as text (Parquet readers see a string, not bytes)."""
+    """The config's rows as released: JSON columns as text (Parquet readers see a string, not bytes), and
+    the release's own `split` in place of any the view has (one column, never `split_1`)."""
     cols = [
         f'v."{c}"::VARCHAR AS "{c}"' if t == "JSON" else f'v."{c}"'
         for c, t, *_ in store.query(f"DESCRIBE {config}").rows
+        if c != "split"
     ]
     return (
         f"SELECT {', '.join(cols)}, u.split FROM {config} v JOIN ({RELEASED}) u USING (run_id, scenario_id)"
     )
+
+
+def left_out(store: Store) -> dict[str, int]:
+    """Per config: the view's rows left out of the release as near-duplicates of another prompt, so that
+    released rows + left out = the view's rows."""
+    out: dict[str, int] = {}
+    for config in CONFIGS:
+        found = store.query(
+            f"""SELECT count(*) FROM {config} v
+                WHERE EXISTS (SELECT 1 FROM near_duplicates d
+                              WHERE d.run_id = v.run_id AND d.scenario_id = v.scenario_id)"""
+        ).rows
+        out[config] = int(found[0][0])
+    return out
 
 
 def write_splits(store: Store, out: Path) -> dict[str, dict[str, int]]:

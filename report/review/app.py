@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from importlib import resources
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -17,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -31,7 +32,10 @@ from warehouse.reviews import (
     add_review,
     filter_choices,
     list_items,
+    next_unreviewed,
     pair_detail,
+    review_progress,
+    scenario_pairs,
 )
 
 _HERE = Path(str(resources.files("report.review")))
@@ -74,20 +78,33 @@ def create_app(warehouse: str | Path, reviewer: str) -> Starlette:
         result = list_items(store, kind, filters, q.get("after"))
         base = {"kind": kind, **result.filters}
         next_url = f"/?{urlencode({**base, 'after': result.next_after})}" if result.next_after else None
+        # One group per scenario: its ranked pairs together, best rank first.
+        groups = [list(g) for _, g in groupby(result.rows, key=lambda r: (r["run_id"], r["scenario_id"]))]
         return page(
             "list.html",
             kind=kind,
             page=result,
+            groups=groups,
             choices=filter_choices(store),
             filters=filters,
             next_url=next_url,
             first_url=f"/?{urlencode(base)}",
             paged=bool(q.get("after")),
+            progress=review_progress(store),
+            next_pair=next_unreviewed(store),
         )
 
     def pair(request: Request) -> Response:
         detail = pair_detail(store, request.path_params["pair_id"])
-        return page("pair.html", judge_labels=JUDGE_LABELS, **detail)
+        found = detail["pair"]
+        return page(
+            "pair.html",
+            judge_labels=JUDGE_LABELS,
+            siblings=scenario_pairs(store, found["run_id"], found["scenario_id"]),
+            progress=review_progress(store),
+            next_pair=next_unreviewed(store, found["pair_id"]),
+            **detail,
+        )
 
     async def review(request: Request) -> Response:
         # Forms are urlencoded: parsed here rather than with python-multipart, which only that would need.
@@ -107,7 +124,21 @@ def create_app(warehouse: str | Path, reviewer: str) -> Starlette:
                 judge=form.get("judge") or None,
                 correct_label=form.get("correct_label") or None,
             )
-            return RedirectResponse(f"/pair/{pair_id}", status_code=303)
+            # A decision on the pair moves on to the next pair no one has reviewed; a verdict's review
+            # stays on the pair. The page's script asks for JSON and updates itself without a reload.
+            decided = not form.get("judge")
+            upcoming = next_unreviewed(store, pair_id) if decided else None
+            if "application/json" in request.headers.get("accept", ""):
+                return JSONResponse(
+                    {
+                        "pair_id": pair_id,
+                        "label": form.get("label", ""),
+                        "reviewer": form.get("reviewer") or reviewer,
+                        "next": f"/pair/{upcoming}" if upcoming else None,
+                        "progress": review_progress(store),
+                    }
+                )
+            return RedirectResponse(f"/pair/{upcoming or pair_id}", status_code=303)
 
         return await run_in_threadpool(guarded(store_it), request)
 
