@@ -66,9 +66,18 @@ def test_item3_a_partly_failed_run_exits_0_and_says_so_in_its_last_line(tmp_path
 
 
 def test_item4_run_summary_and_run_costs_count_dpo_rows_and_ranked_pairs(tmp_path: Path) -> None:
-    # The bundled scenarios at T = 3: some trajectories rank several pairs, dpo takes one per prompt.
+    # The bundled scenarios at T = 3, one at a time, with replies that improve at every iteration:
+    # every trajectory ranks three pairs, and dpo takes one per prompt.
     rc, out, err, wh = _run(
-        tmp_path, "agents.backends.mock:well_behaved", None, "--iterations", "3", "--limit", "24"
+        tmp_path,
+        "tests.review.climbing_model:climbing",
+        None,
+        "--iterations",
+        "3",
+        "--limit",
+        "8",
+        "--concurrency",
+        "1",
     )
     assert rc == 0, (out, err)
     store = Store(wh)

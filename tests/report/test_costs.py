@@ -1,5 +1,6 @@
-"""`oyster report` shows each run's calls, tokens, dpo rows, ranked pairs, tokens per dpo row and cost, the cost being the figure
-`oyster sql` computes from the run's per-role prices, or says that no prices were configured."""
+"""`oyster report` shows each run's calls, tokens, dpo rows, ranked pairs, tokens per dpo row and cost,
+the cost being the figure `oyster sql` computes from the run's per-role prices, or says that no prices
+were configured."""
 
 from __future__ import annotations
 

@@ -99,9 +99,11 @@ def test_hf_export_loads_and_its_card_counts_are_sql_counts(
 def iterated(tmp_path: Path) -> Path:
     """One run of the mock at T = 3: trajectories that iterate rank several pairs each."""
     path = tmp_path / "iterated.duckdb"
-    mock = {"backend": "scripted", "model": "agents.backends.mock:well_behaved"}
+    mock = {"backend": "scripted", "model": "tests.review.climbing_model:climbing"}
     config = tmp_path / "scripted.yaml"
-    config.write_text(yaml.safe_dump({"roles": dict.fromkeys(("user", "leader", "risk", "critic"), mock)}))
+    config.write_text(
+        yaml.safe_dump({"roles": dict.fromkeys(("user", "leader", "risk", "critic"), mock), "concurrency": 1})
+    )
     p = oyster(
         "run",
         "--config",

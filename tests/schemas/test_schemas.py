@@ -153,7 +153,7 @@ def test_item5_role_defaults_do_not_depend_on_whether_the_config_names_the_role(
 
     unnamed = OysterConfig()
     config = tmp_path / "leader.yaml"
-    config.write_text("roles:\n  leader: {backend: embedded, model: qwen2.5-coder-0.5b}\n  user: {model: x}\n")
+    config.write_text("roles:\n  leader: {model: qwen2.5-coder-0.5b}\n  user: {model: x}\n")
     named = load_config(config)
     assert unnamed.roles.leader.temperature == named.roles.leader.temperature == LEADER_TEMPERATURE == 0.7
     assert unnamed.roles.user.temperature == named.roles.user.temperature == 0.3
