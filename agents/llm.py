@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import dataclasses
 import hashlib
 import json
 import logging
@@ -15,7 +17,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from agents.backends.base import BackendError, BackendTimeout, ChatBackend, ChatRequest, ChatResult
+from agents.backends.base import (
+    BackendError,
+    BackendTimeout,
+    ChatBackend,
+    ChatRequest,
+    ChatResult,
+    storable,
+)
 from agents.prompting import PromptLibrary
 from agents.steps import StepName
 from schemas.config import RoleModel
@@ -25,6 +34,8 @@ from schemas.records import Failure, FailureKind, LLMCall
 from schemas.secrets import redact
 
 Check = Callable[[Any], str | None]
+#: more tokens than any model's context holds: a count past it (or below 0) is an endpoint's anomaly
+MAX_TOKENS_PER_CALL = 100_000_000
 T = TypeVar("T")
 logger = logging.getLogger("oyster.llm")
 
@@ -59,6 +70,11 @@ class CallLog:
             self.listener(self.calls[-1])
     #: added to every role's seed: a new run id samples anew (see scenario_seed); 0 replays
     seed_offset: int = 0
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 def scenario_seed(run_id: str, scenario_id: str) -> int:
@@ -286,7 +302,13 @@ class RoleLLM:
     async def _call(self, request: ChatRequest, version: str, attempt: int, log: CallLog) -> ChatResult:
         try:
             result = await self.backend.complete(request)
-        except BackendError as exc:
+        except (Exception, asyncio.CancelledError, SystemExit) as exc:
+            # Any exception from a model is that call's recorded failure, not the end of the run; a
+            # CancelledError only when this task is not itself being cancelled (Ctrl-C, a timeout).
+            if isinstance(exc, asyncio.CancelledError) and _being_cancelled():
+                raise
+            if not isinstance(exc, BackendError):
+                exc = BackendError(f"model {self.label} raised {type(exc).__name__}: {exc}"[:2000])
             kind = FailureKind.TIMEOUT if isinstance(exc, BackendTimeout) else FailureKind.ENDPOINT_ERROR
             log.add_call(self._record(request, version, attempt, log, None, str(exc)))
             failure = Failure(
@@ -300,6 +322,7 @@ class RoleLLM:
             )
             log.failures.append(failure)
             raise LLMFailure(failure) from exc
+        result = self._sane(result, request, log)
         log.add_call(self._record(request, version, attempt, log, result, None))
         logger.info(
             "%s %s/%s attempt %d: %d+%d tokens in %.1f s%s",
@@ -313,6 +336,33 @@ class RoleLLM:
             " (cache)" if result.cache_hit else "",
         )
         return result
+
+    def _sane(self, result: ChatResult, request: ChatRequest, log: CallLog) -> ChatResult:
+        """The reply as it may be stored: counts no endpoint can mean are an anomaly (recorded, stored
+        as 0), a lone surrogate becomes U+FFFD, and a configured key echoed in the text is redacted."""
+        counts = (result.prompt_tokens, result.completion_tokens, result.cached_prompt_tokens or 0)
+        text = result.text
+        clean = storable(text)
+        if clean is text and all(type(n) is int and 0 <= n <= MAX_TOKENS_PER_CALL for n in counts):
+            return result
+        update: dict[str, Any] = {"text": clean}
+        for name in ("prompt_tokens", "completion_tokens", "cached_prompt_tokens"):
+            value = getattr(result, name)
+            if value is None or (type(value) is int and 0 <= value <= MAX_TOKENS_PER_CALL):
+                continue
+            update[name] = None if name == "cached_prompt_tokens" else 0
+            log.failures.append(
+                Failure(
+                    run_id=log.run_id,
+                    scenario_id=log.scenario_id,
+                    role=self.role,
+                    step=request.step,
+                    kind=FailureKind.ANOMALY,
+                    message=f"model {self.label} reported {name}={str(value)[:40]}, outside 0 to "
+                    f"{MAX_TOKENS_PER_CALL:,}; stored as {update[name]}",
+                )
+            )
+        return dataclasses.replace(result, **update)
 
     def _record(
         self,

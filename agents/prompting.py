@@ -11,10 +11,17 @@ from typing import Any
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2.exceptions import SecurityError
 from pydantic import BaseModel
 
 import schemas
-from agents.prompt_guard import BoundedSandbox, Placeholder, RenderBudgetExceeded, render_budget
+from agents.prompt_guard import (
+    BoundedSandbox,
+    Placeholder,
+    RenderBudgetExceeded,
+    refused_statements,
+    render_budget,
+)
 from agents.steps import TEMPLATED, StepName
 from schemas.errors import OysterError
 from schemas.messages import ChatMessage
@@ -79,6 +86,10 @@ class PromptTemplate:
             self._render({name: Placeholder() for name in self.inputs})
         except PromptBudgetError:
             raise
+        except PromptError as exc:
+            # The sandbox's refusal (an unsafe attribute through `attr`, say) fails every real render too.
+            if isinstance(exc.__context__, SecurityError):
+                raise
         except _PLACEHOLDER_ERRORS:
             pass
 
@@ -174,11 +185,16 @@ class PromptLibrary:
         inputs = tuple(spec.get("inputs") or ())
         try:
             ast = self._env.parse(source)
+            refused = refused_statements(ast)
+            if refused:
+                raise PromptError(f"{path}: {refused}")
             used = meta.find_undeclared_variables(ast)
             template = self._env.from_string(self._env.guard_loops(ast))
         except TemplateError as exc:
             line = getattr(exc, "lineno", None)
             raise PromptError(f"{path}{f':{line}' if line else ''}: {exc}") from None
+        except RenderBudgetExceeded as exc:
+            raise PromptBudgetError(f"{path}: {exc}") from None
         undeclared = sorted(used - set(inputs))
         if undeclared:
             raise PromptError(f"{path}: uses undeclared variable(s) {', '.join(undeclared)}")

@@ -1,10 +1,15 @@
 """Hostile inputs through the real command line: every one must end in one clear line, never a traceback.
 
-    python -m benchmarks.reliability_probe [--out probe.md]
+    python -m benchmarks.reliability_probe [--out probe.md] [--only p2]
 
 Each case is a command with bad input (flags, files, SQL, conditions, templates, warehouses). A case
 passes when the command exits non-zero with exactly one line on stderr that has no traceback and no
 "unexpected", and leaves no file it should not have written. Prints a table by kind with counts.
+
+The second probe's cases (kinds "p2 …", issue 24) are bad luck a run must survive as well as bad
+input: a model reporting 3e9 tokens or raising, a reply with a lone surrogate, a symlinked warehouse,
+endless SQL, templates that would allocate gigabytes; a run among them passes when it completes and
+its warehouse holds what it should (each case's `check`).
 """
 
 from __future__ import annotations
@@ -16,10 +21,16 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MOCK = "agents.backends.mock:well_behaved"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+#: a case's own verdict, for the cases that must succeed (the second probe): None when it held
+Check = Callable[["subprocess.CompletedProcess[str]"], "str | None"]
 
 
 @dataclass
@@ -28,6 +39,11 @@ class Case:
     what: str
     args: list[str]
     must_not_exist: Path | None = None
+    #: when set, decides the case instead of "one clear line" (a run that must complete, say)
+    check: Check | None = None
+    #: held around the command (a run lock another process has, say)
+    around: Callable[[], AbstractContextManager[object]] = nullcontext
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def _files(root: Path) -> dict[str, Path]:
@@ -156,6 +172,187 @@ def cases(root: Path, warehouse: Path) -> list[Case]:
     return out
 
 
+def _scripted(root: Path, name: str, model: str, extra: str = "") -> Path:
+    path = root / f"{name}.yaml"
+    roles = "\n".join(
+        f"  {r}: {{backend: scripted, model: '{model}'{extra}}}" for r in ("user", "leader", "risk", "critic")
+    )
+    path.write_text(f"roles:\n{roles}\nlingo_bp: {{iterations: 1}}\n", encoding="utf-8")
+    return path
+
+
+def _sql(path: Path, query: str) -> list[tuple[object, ...]]:
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(query).fetchall()
+
+
+def _stored(path: Path, *expect: tuple[str, object]) -> Check:
+    """A run that must exit 0 and leave each (query, answer) true in its warehouse."""
+
+    def check(proc: subprocess.CompletedProcess[str]) -> str | None:
+        if proc.returncode != 0:
+            return f"exit {proc.returncode}: {proc.stderr.strip()[-200:]}"
+        for query, answer in expect:
+            got = _sql(path, query)
+            if got != answer:
+                return f"{query} -> {got}"
+        return None
+
+    return check
+
+
+def second_probe(root: Path, warehouse: Path) -> list[Case]:
+    """The attacks of the second hostile probe (issue 24), each through the command line."""
+    from benchmarks.probe_models import HUGE, OUTSIDE
+    from runtime.run_lock import run_lock
+
+    out: list[Case] = []
+    w = ["--warehouse", str(warehouse)]
+    models = "benchmarks.probe_models"
+    done = "SELECT count(*) FROM trajectory_records WHERE status = 'completed'"
+
+    def run(name: str, model: str, extra: str = "", limit: int = 2) -> tuple[list[str], Path]:
+        wh = root / f"{name}.duckdb"
+        cfg = _scripted(root, name, model, extra)
+        return ["run", "--config", str(cfg), "--limit", str(limit), "--warehouse", str(wh)], wh
+
+    args, wh = run("huge", f"{models}:huge_tokens")
+    out.append(
+        Case(
+            "p2 token counts",
+            "prompt_tokens 3e9, cached 2^40",
+            args,
+            check=_stored(
+                wh, (done, [(2,)]), ("SELECT count(*) > 0 FROM failures WHERE kind = 'anomaly'", [(True,)])
+            ),
+        )
+    )
+    args, wh = run("negative", f"{models}:negative_tokens")
+    out.append(
+        Case(
+            "p2 token counts",
+            "completion_tokens -5",
+            args,
+            check=_stored(
+                wh, (done, [(2,)]), ("SELECT min(completion_tokens) >= 0 FROM llm_calls", [(True,)])
+            ),
+        )
+    )
+    args, wh = run("surrogate", f"{models}:lone_surrogate")
+    out.append(
+        Case("p2 model reply", "a reply with a lone surrogate", args, check=_stored(wh, (done, [(2,)])))
+    )
+    args, wh = run("hangs", f"{models}:hangs", ", timeout_s: 2", limit=1)
+    out.append(
+        Case(
+            "p2 model reply",
+            "an async model that never answers, timeout_s 2",
+            args,
+            check=_stored(wh, ("SELECT kind FROM failures", [("timeout",)])),
+        )
+    )
+    for model in ("raises_cancelled", "raises_system_exit"):
+        args, wh = run(model, f"{models}:{model}")
+        out.append(
+            Case(
+                "p2 model reply",
+                f"a model raising {model.removeprefix('raises_')}",
+                args,
+                check=_stored(wh, ("SELECT count(*) FROM failures WHERE kind = 'endpoint_error'", [(2,)])),
+            )
+        )
+    alias = root / "alias.duckdb"
+    alias.symlink_to(warehouse)
+    out.append(
+        Case(
+            "p2 run lock",
+            "same --run-id through a symlink to the warehouse",
+            ["run", "--limit", "1", "--run-id", "held", "--warehouse", str(alias), "--no-cache"],
+            around=lambda: run_lock(warehouse, "held"),
+        )
+    )
+    out += [
+        Case(
+            "p2 sql",
+            "count(*) FROM range(10^15), --timeout 1",
+            ["sql", "SELECT count(*) FROM range(1000000000000000)", "--timeout", "1", *w],
+        ),
+        Case(
+            "p2 sql",
+            "an endless recursive CTE, OYSTER_SQL_TIMEOUT_S=1",
+            [
+                "sql",
+                "WITH RECURSIVE t(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM t) SELECT count(*) FROM t",
+                *w,
+            ],
+            env={"OYSTER_SQL_TIMEOUT_S": "1"},
+        ),
+    ]
+    cte = (
+        "pair_id IN (WITH RECURSIVE dpo(pair_id) AS (SELECT 'a' UNION ALL SELECT pair_id || 'a' FROM dpo) "
+        "SELECT pair_id FROM dpo)"
+    )
+    target = root / "cte.jsonl"
+    out.append(
+        Case(
+            "p2 where",
+            "a recursive CTE named after the view",
+            ["export", "--view", "dpo", "--out", str(target), "--where", cte, *w],
+            must_not_exist=target,
+        )
+    )
+
+    def strict_json(proc: subprocess.CompletedProcess[str]) -> str | None:
+        import json
+
+        def refuse(constant: str) -> None:
+            raise ValueError(f"{constant} is not JSON")
+
+        try:
+            json.loads(proc.stdout, parse_constant=refuse)
+        except ValueError as exc:
+            return str(exc)
+        return None if proc.returncode == 0 else f"exit {proc.returncode}"
+
+    out.append(
+        Case(
+            "p2 sql",
+            "NaN and Infinity with -f json",
+            ["sql", "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b", "-f", "json", *w],
+            check=strict_json,
+        )
+    )
+    for name, body in {**HUGE, **OUTSIDE}.items():
+        folder = root / f"tpl-{len(out)}"
+        folder.mkdir()
+        (folder / "repair.j2").write_text(f"{{% block user %}}{body}{{% endblock %}}", encoding="utf-8")
+        args, _ = run("tpl", MOCK, limit=1)
+        out.append(Case("p2 prompts", f"{name}: {body[:60]}", [*args, "--prompts", str(folder)]))
+    release, outside = root / "release", root / "precious.txt"
+    release.mkdir()
+    outside.write_text("keep", encoding="utf-8")
+    (release / "README.md").symlink_to(outside)
+
+    def release_check(proc: subprocess.CompletedProcess[str]) -> str | None:
+        if proc.returncode != 0:
+            return f"exit {proc.returncode}: {proc.stderr.strip()[-200:]}"
+        if outside.read_text(encoding="utf-8") != "keep":
+            return "wrote through the README.md symlink"
+        return None
+
+    out.append(
+        Case(
+            "p2 export",
+            "hf --force onto a planted README.md symlink",
+            ["export", "--format", "hf", "--out", str(release), "--force", *w],
+            check=release_check,
+        )
+    )
+    return out
+
+
 def _endpoint(root: Path) -> Path:
     p = root / "endpoint.yaml"
     p.write_text(
@@ -168,6 +365,8 @@ def _endpoint(root: Path) -> Path:
 
 def verdict(case: Case, proc: subprocess.CompletedProcess[str]) -> str | None:
     """None when the case passed, else why not."""
+    if case.check is not None:
+        return case.check(proc)
     err = proc.stderr.strip()
     if proc.returncode == 0:
         return "exit 0"
@@ -187,6 +386,7 @@ def main(
 ) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, help="also write the table (Markdown) here")
+    ap.add_argument("--only", help="only the cases whose kind starts so (e.g. 'p2' for the second probe)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -195,19 +395,25 @@ def main(
 
         scripted_pairs(warehouse, 2)
         rows: list[tuple[str, str, str]] = []
-        for case in cases(root, warehouse):
-            proc = run(
-                [sys.executable, "-m", "cli.app", *case.args],
-                capture_output=True,
-                text=True,
-                cwd=root,
-                env={**os.environ, "COLUMNS": "200"},
-                timeout=300,
-            )
+        chosen = [*cases(root, warehouse), *second_probe(root, warehouse)]
+        if args.only:
+            chosen = [c for c in chosen if c.kind.startswith(args.only)]
+        for case in chosen:
+            with case.around():
+                proc = run(
+                    [sys.executable, "-m", "cli.app", *case.args],
+                    capture_output=True,
+                    text=True,
+                    cwd=root,
+                    env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ROOT), **case.env},
+                    timeout=300,
+                )
             problem = verdict(case, proc)
             said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
             if case.kind == "endpoint":  # doctor prints its table on stdout: show the role's row
                 said = [line for line in said if "not ready" in line] or said
+            if case.check is not None and not problem:  # a run that had to succeed: its summary
+                said = [line for line in said if line.startswith(("run ", "wrote", "["))] or said
             first = " ".join(said[0].split()) if said else ""
             rows.append((case.kind, case.what, f"FAIL: {problem}" if problem else first[:110]))
     by_kind = Counter(k for k, _, _ in rows)

@@ -11,7 +11,7 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError
 from typer.exceptions import TyperException
 
-from cli import data, doctor, evaluate, report, review, run, scenarios, train
+from cli import common, data, doctor, evaluate, report, review, run, scenarios, train
 from schemas.errors import OysterError
 from schemas.secrets import redact
 
@@ -100,19 +100,24 @@ INTERRUPTED = (
 )
 
 
+def _interrupted() -> str:
+    # A command that changes nothing says so in its own words (`oyster sql`: the query stopped).
+    return f"interrupted: {common.interrupt_reason}" if common.interrupt_reason else INTERRUPTED
+
+
 def main() -> None:
     debug = "--debug" in sys.argv
     try:
         rc = app(standalone_mode=False, prog_name="oyster")
         if isinstance(rc, int) and rc:
             if rc == 130:  # typer turns Ctrl-C into this exit code when not standalone
-                _fail(INTERRUPTED)
+                _fail(_interrupted())
             raise SystemExit(rc)
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except typer.Abort:
         # click turns Ctrl-C into Abort when it is not in standalone mode.
-        _fail(INTERRUPTED)
+        _fail(_interrupted())
         raise SystemExit(130) from None
     except NoArgsIsHelpError:
         raise SystemExit(2) from None  # the help has been printed
@@ -126,9 +131,13 @@ def main() -> None:
         _fail(f"error: {exc}")
         raise SystemExit(getattr(exc, "exit_code", 2)) from None
     except KeyboardInterrupt:
-        _fail(INTERRUPTED)
+        _fail(_interrupted())
         raise SystemExit(130) from None
     except Exception as exc:
+        if type(exc) is RuntimeError and str(exc) == "Query interrupted":
+            # DuckDB's own word for a Ctrl-C that reached a query on this thread.
+            _fail(_interrupted())
+            raise SystemExit(130) from None
         if debug:
             raise
         _fail(f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")

@@ -24,6 +24,10 @@ from warehouse import Warehouse
 console = Console(soft_wrap=True)
 
 
+#: what a Ctrl-C stopped, when the command has its own words for it (the error line says it)
+interrupt_reason: str | None = None
+
+
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file.")]
 WarehouseOpt = Annotated[
     Path | None,

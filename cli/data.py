@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import sys
 from datetime import date, datetime
@@ -15,9 +16,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from cli import common
 from cli.common import WarehouseOpt, console, existing_warehouse
 from schemas.errors import OysterError
 from warehouse import EXPORT_FORMATS
+from warehouse.store import query_timeout
 
 
 def _jsonable(v: Any) -> Any:
@@ -26,6 +29,27 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, bytes):
         return v.hex()
     return v
+
+
+def _strict(v: Any) -> Any:
+    """A value as strict JSON has it: NaN and infinities (which JSON has no word for) are null."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _strict(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_strict(x) for x in v]
+    return _jsonable(v)
+
+
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        min=0,
+        help="Stop the query after this many seconds; 0: no bound [env OYSTER_SQL_TIMEOUT_S, default 30].",
+    ),
+]
 
 
 class ExportError(OysterError, ValueError):
@@ -74,14 +98,17 @@ def sql(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
     warehouse: WarehouseOpt = None,
     max_width: Annotated[int, typer.Option(help="Truncate table cells to this many characters.")] = 80,
+    timeout: TimeoutOpt = None,
 ) -> None:
     """Run a read-only query against the warehouse (works while a pipeline is writing)."""
     if fmt not in ("table", "csv", "json"):
         raise typer.BadParameter(f"unknown format '{fmt}' (use table, csv or json)", param_hint="--format")
-    result = existing_warehouse(warehouse).query(query)
+    # Ctrl-C from here on says what it stopped (a query changes nothing), not how to resume a run.
+    common.interrupt_reason = "the query was stopped (the warehouse is unchanged)"
+    result = existing_warehouse(warehouse).query(query, timeout_s=query_timeout(timeout))
     if fmt == "json":
-        rows = [{c: _jsonable(v) for c, v in zip(result.columns, row, strict=True)} for row in result.rows]
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False, default=str, indent=1) + "\n")
+        rows = [{c: _strict(v) for c, v in zip(result.columns, row, strict=True)} for row in result.rows]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, default=str, indent=1, allow_nan=False) + "\n")
     elif fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -129,6 +156,7 @@ def export(
         typer.Option("--push", help="hf: upload the folder to this Hub dataset repo (needs a token)."),
     ] = None,
     license_id: Annotated[str, typer.Option("--license", help="hf: the card's licence id.")] = "apache-2.0",
+    timeout: TimeoutOpt = None,
 ) -> None:
     """Export a view to JSONL / Parquet / CSV (TRL loads dpo as is), or a Hugging Face dataset folder."""
     if fmt == "hf":
@@ -151,7 +179,8 @@ def export(
         out.write_text(json.dumps(records, ensure_ascii=False, indent=2), encoding="utf-8")
         n = len(records)
     else:
-        n = wh.export(view, fmt, out, where)
+        common.interrupt_reason = f"the export was stopped (the warehouse is unchanged; {out} may be partial)"
+        n = wh.export(view, fmt, out, where, timeout_s=query_timeout(timeout))
     console.print(f"wrote {n} row(s) of {view} to {out}")
     if n == 0:
         from warehouse.explain import why_empty

@@ -35,7 +35,14 @@ def review(
     wh = existing_warehouse(warehouse)
     wh.migrate()  # the reviews table, on a warehouse made before it existed
     console.print(f"reviewing {wh.path} on http://{host}:{port}/ (Ctrl-C stops)")
-    uvicorn.run(create_app(wh.path, reviewer or getpass.getuser()), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(wh.path, reviewer or getpass.getuser(), host=host),
+        host=host,
+        port=port,
+        log_level="warning",
+        # the app reads at most 64 KiB of a form; uvicorn bounds the headers and idle connections
+        h11_max_incomplete_event_size=64 * 1024,
+    )
 
 
 @app.command("stats")

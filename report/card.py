@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,7 @@ def metadata(
 def write_release(store: Store, out: Path, license_id: str = "apache-2.0") -> dict[str, Any]:
     """Find near-duplicates, write every config's splits and README.md into `out`; returns the facts."""
     out.mkdir(parents=True, exist_ok=True)
+    _clear(out)
     removed = find_near_duplicates(store)
     counts = write_splits(store, out)
     dropped = left_out(store)
@@ -82,8 +85,22 @@ def write_release(store: Store, out: Path, license_id: str = "apache-2.0") -> di
         )
     )
     header = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
-    (out / "README.md").write_text(f"---\n{header}---\n\n{body}", encoding="utf-8")
+    # O_EXCL | O_NOFOLLOW: a README.md planted (as a symlink) since _clear is refused, never followed.
+    fd = os.open(out / "README.md", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as card:
+        card.write(f"---\n{header}---\n\n{body}")
     return {"counts": counts, "removed": removed, "left_out": dropped, **facts}
+
+
+def _clear(out: Path) -> None:
+    """What a release writes into ``out`` (each config's folder, README.md) goes before it is written
+    again (`--force`): no split of an earlier release stays, and a symlink is removed, never followed."""
+    for name in (*CONFIGS, "README.md"):
+        path = out / name
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)  # removes links inside, never what they point to
 
 
 def push(out: Path, repo: str) -> str:

@@ -9,14 +9,16 @@ on size and on a clock — and once more at the end, also when the job is interr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from runtime.ray_pool import Admit, RayPool, ray_map
 from schemas.errors import OysterError
+from warehouse.errors import is_busy
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -39,8 +41,13 @@ class BatchWriter(Generic[R]):
         batch_size: int = 8,
         max_wait_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        busy: Callable[[Exception], bool] = is_busy,
     ) -> None:
         self.write = write
+        #: whether a failed write is lock contention (kept and retried); any other failure is not
+        #: retried as a whole: the batch is written one result at a time and what still fails is set aside
+        self.busy = busy
+        self.rejected: list[tuple[R, Exception]] = []
         self.batch_size = batch_size
         self.max_wait_s = max_wait_s
         self.clock = clock
@@ -86,6 +93,10 @@ class BatchWriter(Generic[R]):
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    if not self.busy(exc):
+                        await self._one_by_one(batch)
+                        self._last_flush = self.clock()
+                        return not self.buffer
                     if raise_errors:
                         raise
                     log.warning("write of %d result(s) failed, kept for the next flush: %s", len(batch), exc)
@@ -96,6 +107,21 @@ class BatchWriter(Generic[R]):
             self._last_flush = self.clock()
             return not self.buffer
 
+    async def _one_by_one(self, batch: list[R]) -> None:
+        """After a write failed for another reason than a lock: write each result of the batch alone,
+        so that one bad result (a value its column cannot hold) never holds back the others."""
+        kept: list[R] = []
+        for result in batch:
+            try:
+                await asyncio.to_thread(self.write, [result])
+                self.written += 1
+            except Exception as exc:
+                if self.busy(exc):
+                    kept.append(result)
+                    continue
+                log.error("a finished result could not be written and is set aside: %s", _first(exc))
+                self.rejected.append((result, exc))
+        self.buffer[: len(batch)] = kept
 
     async def drain(self, deadline_s: float = 600.0, pause_s: float = 1.0) -> None:
         """Flush until everything is written, retrying failed writes until ``deadline_s`` has passed.
@@ -108,7 +134,14 @@ class BatchWriter(Generic[R]):
         while True:
             try:
                 if await self.flush():
+                    if self.rejected:
+                        raise WriteFailed(
+                            f"{len(self.rejected)} finished result(s) could not be written (the others "
+                            f"were): {_first(self.rejected[0][1])}"
+                        )
                     return
+            except WriteFailed:
+                raise
             except Exception as exc:
                 if self.clock() >= give_up:
                     raise WriteFailed(
@@ -117,6 +150,10 @@ class BatchWriter(Generic[R]):
                     ) from exc
                 log.warning("warehouse busy, retrying the write of %d result(s): %s", len(self.buffer), exc)
             await asyncio.sleep(pause_s)
+
+
+def _first(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 class WriteFailed(OysterError, RuntimeError):
@@ -141,7 +178,7 @@ async def results(
     pool: RayPool | None = None,
     remote: RemoteCall[T, R] | None = None,
     admit: Admit[T] = lambda _: True,
-) -> AsyncIterator[R]:
+) -> AsyncGenerator[R, None]:
     """Yield each item's result as it finishes, in process or on the pool's actors.
 
     ``admit(item)`` is asked just before an item would start; an item it refuses never starts and
@@ -150,15 +187,31 @@ async def results(
     if pool is None:
         if local is None:
             raise ValueError("results() needs `local` when no Ray pool is given")
-        gate = asyncio.Semaphore(concurrency)
+        # At most `concurrency` tasks exist at a time, each made just before its item starts: Ctrl-C
+        # (cancellation) cancels those in flight and starts nothing more, whatever the queue length.
+        waiting = iter(items)
+        running: set[asyncio.Future[R]] = set()
 
-        async def one(item: T) -> tuple[R] | None:
-            async with gate:
-                return (await local(item),) if admit(item) else None
+        def start() -> None:
+            for item in waiting:
+                if admit(item):
+                    running.add(asyncio.ensure_future(local(item)))
+                    if len(running) >= concurrency:
+                        return
 
-        for next_result in asyncio.as_completed([one(item) for item in items]):
-            if (done := await next_result) is not None:
-                yield done[0]
+        try:
+            start()
+            while running:
+                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                running.difference_update(finished)
+                for task in finished:
+                    yield task.result()
+                start()
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.wait(running, timeout=10)
         return
     if remote is None:
         raise ValueError("results() needs `remote` with a Ray pool")
@@ -204,11 +257,15 @@ async def execute(
     flush at the end."""
     ticker = asyncio.create_task(writer.tick())
     try:
-        async for result in results(
-            items, key=key, local=local, concurrency=concurrency, pool=pool, remote=remote, admit=admit
-        ):
-            on_result(result)
-            await writer.add(result)
+        # aclosing: an interrupted job stops its items at once, not when the generator is collected.
+        async with contextlib.aclosing(
+            results(
+                items, key=key, local=local, concurrency=concurrency, pool=pool, remote=remote, admit=admit
+            )
+        ) as stream:
+            async for result in stream:
+                on_result(result)
+                await writer.add(result)
     finally:
         ticker.cancel()
         # Whatever finished is written even when the job is interrupted.

@@ -41,8 +41,10 @@ class LiveCalls:
         self.writer.buffer.append(call)
 
     def counted(self, calls: Iterable[LLMCall]) -> None:
-        """A finished scenario's calls, told to the listener where no poll brought them yet (on Ray a
-        scenario can finish between two polls); not written here: the trajectory's write stores them."""
+        """Tell of the calls not told of yet (not stored: the trajectory's own write stores them).
+
+        On Ray a scenario's last calls may finish before the next poll: its result tells of them, so
+        the budget and the summary count every call of a finished scenario, not only those polled."""
         for call in calls:
             if call.call_id not in self._seen:
                 self._seen.add(call.call_id)

@@ -1,7 +1,8 @@
 """One live writer per run id: a second process given the same ``--run-id`` is refused, not doubled.
 
-The lock is an OS file lock (``filelock``) beside the warehouse, so it is released by the kernel when
-its holder dies (kill -9 included) and a resume never finds a stale lock.
+The lock is an OS file lock (``filelock``) beside the warehouse file (its resolved path, so a symlink
+finds the same lock), released by the kernel when its holder dies (kill -9 included): a resume never
+finds a stale lock.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ class RunLocked(OysterError, RuntimeError):
 
 
 def lock_path(warehouse: Path, run_id: str) -> Path:
+    """One lock per warehouse file and run id: the path is resolved, so a symlink to the file (or a
+    path through a symlinked folder, or `..`) finds the same lock as the file's own path."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
-    return warehouse.parent / ".oyster-locks" / f"{warehouse.name}.{safe}.lock"
+    real = warehouse.expanduser().resolve()
+    return real.parent / ".oyster-locks" / f"{real.name}.{safe}.lock"
 
 
 @contextmanager

@@ -189,7 +189,7 @@ async def _run_locked(
     def record(finished: Finished) -> None:
         trajectory = finished[0]
         live.scenario_finished(trajectory.scenario_id)
-        live.counted(finished[1].calls)  # the summary counts every call the scenario made, Ray or not
+        live.counted(finished[1].calls)
         budget.scenario_finished(trajectory.scenario_id, finished[1].calls)
         if trajectory.status is TrajectoryStatus.FAILED:
             summary.failed += 1

@@ -30,6 +30,8 @@ class FailureKind(StrEnum):
     ENDPOINT_ERROR = "endpoint_error"
     TIMEOUT = "timeout"
     GRAPH_ERROR = "graph_error"
+    #: a reply that was usable but reported something impossible (a negative or 2^31 token count)
+    ANOMALY = "anomaly"
 
 
 class Failure(Record):

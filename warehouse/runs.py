@@ -173,6 +173,20 @@ class Warehouse(Store):
             con.unregister("batch_keys")
             for table, values in rows.items():
                 insert_rows(con, table, values, verb=KEPT_TABLES.get(table, "INSERT"))
+            # Calls of these scenarios that this write does not hold (an earlier attempt's, or the
+            # live preview of one that was killed) stay as history, marked as no longer the scenario's.
+            calls = pa.array([c["call_id"] for c in rows["llm_calls"]], type=pa.string())
+            con.register("batch_calls", pa.table({"call_id": calls}))
+            con.register("batch_keys", keys)
+            con.execute(
+                """UPDATE llm_calls SET superseded_by_attempt = r.attempts
+                FROM batch_keys k JOIN runs r USING (run_id)
+                WHERE llm_calls.run_id = k.run_id AND llm_calls.scenario_id = k.scenario_id
+                  AND llm_calls.superseded_by_attempt IS NULL
+                  AND llm_calls.call_id NOT IN (SELECT call_id FROM batch_calls)"""
+            )
+            con.unregister("batch_keys")
+            con.unregister("batch_calls")
             con.execute("COMMIT")
 
     def write_calls(self, calls: Sequence[LLMCall]) -> None:

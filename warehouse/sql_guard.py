@@ -3,7 +3,8 @@
 `oyster sql` runs one read-only SELECT (or EXPLAIN of one): no COPY, ATTACH, PRAGMA, SET, no table
 function that reads files or runs SQL, not even wrapped in a CTE or behind EXPLAIN ANALYZE, which
 execute what they wrap. A `--where` condition filters one view: the statement around it must stay
-`SELECT * FROM <view>`, and any subquery in it may read that view and nothing else.
+`SELECT * FROM <view>`, and any subquery in it may read that view and nothing else (and defines no
+WITH query, which could take the view's name or recurse without end).
 """
 
 from __future__ import annotations
@@ -143,7 +144,12 @@ def view_select(view: str, where: str | None) -> str:
             table.get("schema_name") or table.get("catalog_name")
         )
 
-    problem = _problem(tree.get("where_clause") or {}, same_view, lambda _: False)
+    condition = tree.get("where_clause") or {}
+    # A WITH inside the condition may name itself after the view (and a recursive one never ends):
+    # the subqueries a filter needs read the view directly.
+    if any((node.get("cte_map") or {}).get("map") for node in _walk(condition)):
+        raise WarehouseError(f"{refused} it defines a WITH query (CTE); use a subquery over {view}")
+    problem = _problem(condition, same_view, lambda _: False)
     if problem:
         raise WarehouseError(f"{refused} {problem}")
     return select

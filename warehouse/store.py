@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import duckdb
 import pyarrow as pa
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from schemas.records import utcnow
-from warehouse.errors import WarehouseError, first_line
+from warehouse.errors import WarehouseBusy, WarehouseError, first_line
 from warehouse.sql_guard import check_read_only, view_select
 
 DEFAULT_PATH = "~/.oyster/warehouse.duckdb"
 EXPORT_FORMATS = {"jsonl": "(FORMAT json)", "parquet": "(FORMAT parquet)", "csv": "(FORMAT csv, HEADER)"}
 
 Row = Mapping[str, Any]
+T = TypeVar("T")
 
 #: DuckDB's main file header and its two alternating database headers, before the first block
 _FILE_HEADERS = 3 * 4096
@@ -30,6 +31,63 @@ _FILE_HEADERS = 3 * 4096
 _DAMAGED = ("not a valid DuckDB database", "Could not read enough bytes", "Corrupt database", "checksum")
 #: a user's SQL reaches no file but the warehouse, and cannot turn that back on
 SANDBOX: dict[str, Any] = {"enable_external_access": False, "lock_configuration": True}
+
+
+#: seconds a user's query (`oyster sql`, an export's --where) may run: a reader holds the file, and a
+#: run's writes wait for it (env OYSTER_SQL_TIMEOUT_S, `--timeout`)
+DEFAULT_QUERY_TIMEOUT_S = 30.0
+
+
+class QueryTimeout(WarehouseError):
+    """A user's query ran past its time bound and was stopped."""
+
+
+def query_timeout(given: float | None = None) -> float | None:
+    """The time bound of a user's query: ``given``, else $OYSTER_SQL_TIMEOUT_S, else 30 s; 0: none."""
+    if given is None:
+        env = os.environ.get("OYSTER_SQL_TIMEOUT_S", "").strip()
+        try:
+            given = float(env) if env else DEFAULT_QUERY_TIMEOUT_S
+        except ValueError:
+            raise WarehouseError(f"OYSTER_SQL_TIMEOUT_S={env!r}: not a number of seconds") from None
+    return given if given > 0 else None
+
+
+def bounded(con: duckdb.DuckDBPyConnection, work: Callable[[], T], timeout_s: float | None) -> T:
+    """``work()`` on ``con`` in a thread, stopped (``con.interrupt()``) after ``timeout_s`` or on Ctrl-C.
+
+    DuckDB checks for an interrupt between its steps; the main thread stays free to take SIGINT, so
+    Ctrl-C is a KeyboardInterrupt (exit 130), and a query past its bound is a one-line QueryTimeout.
+    """
+    box: dict[str, Any] = {}
+    # An Event, not Thread.join: a join that Ctrl-C interrupts can leave the thread looking stopped.
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="oyster-query", daemon=True).start()
+    try:
+        finished = done.wait(timeout_s)
+    except KeyboardInterrupt:
+        con.interrupt()
+        done.wait(5)
+        raise KeyboardInterrupt from None
+    if not finished:
+        con.interrupt()
+        done.wait(5)
+        raise QueryTimeout(
+            f"the query was stopped after {timeout_s:g} s (pass --timeout SECONDS, or set "
+            "OYSTER_SQL_TIMEOUT_S, for a longer bound; 0: none)"
+        )
+    if "error" in box:
+        raise box["error"]
+    return cast(T, box["value"])
 
 
 def default_path() -> Path:
@@ -176,7 +234,7 @@ class Store:
             con = retrying(duckdb.connect, str(self.path), read_only=read_only, config=config)
         except duckdb.Error as exc:
             if _is_lock_error(exc):
-                raise WarehouseError(
+                raise WarehouseBusy(
                     f"{self.path}: still locked by another process after {self.lock_timeout_s:.0f} s"
                 ) from None
             if any(sign in str(exc) for sign in _DAMAGED):
@@ -241,14 +299,22 @@ class Store:
             return int(row[0]) if row else 0
 
     # -- reads -----------------------------------------------------------------------------------
-    def query(self, sql: str, params: Sequence[Any] | None = None) -> QueryResult:
-        """Run one read-only SELECT; anything else is refused before the file is opened (see sql_guard)."""
+    def query(
+        self, sql: str, params: Sequence[Any] | None = None, *, timeout_s: float | None = None
+    ) -> QueryResult:
+        """Run one read-only SELECT; anything else is refused before the file is opened (see sql_guard).
+
+        ``timeout_s``: stop the query after that long (a user's query; see :func:`bounded`)."""
         check_read_only(sql)
         with self.connect(read_only=True, sandboxed=True) as con:
-            try:
+
+            def work() -> QueryResult:
                 cur = con.execute(sql, params) if params is not None else con.execute(sql)
                 columns = [d[0] for d in cur.description or []]
                 return QueryResult(columns, cur.fetchall())
+
+            try:
+                return work() if timeout_s is None else bounded(con, work, timeout_s)
             except duckdb.Error as exc:
                 raise WarehouseError(f"SQL error: {first_line(exc)}") from None
 
@@ -256,8 +322,11 @@ class Store:
         with self.connect(read_only=True) as con:
             return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
 
-    def export(self, view: str, fmt: str, out: str | Path, where: str | None = None) -> int:
-        """Write a view or table to a file; returns the number of rows written."""
+    def export(
+        self, view: str, fmt: str, out: str | Path, where: str | None = None, timeout_s: float | None = None
+    ) -> int:
+        """Write a view or table to a file; returns the number of rows written (stopped after
+        ``timeout_s``, as a user's query is)."""
         if fmt not in EXPORT_FORMATS:
             raise WarehouseError(f"unknown export format '{fmt}' (use {', '.join(EXPORT_FORMATS)})")
         known = self.relations()
@@ -267,12 +336,16 @@ class Store:
         out_path = Path(out).expanduser()
         out_path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect(read_only=True) as con:
-            try:
+
+            def work() -> Any:
                 count = con.execute(f"SELECT count(*) FROM (\n{select}\n)").fetchone()
-                if fmt == "csv":
-                    select = _json_cells(con, select)
+                rows = _json_cells(con, select) if fmt == "csv" else select
                 target = str(out_path).replace("'", "''")
-                con.execute(f"COPY (\n{select}\n) TO '{target}' {EXPORT_FORMATS[fmt]}")
+                con.execute(f"COPY (\n{rows}\n) TO '{target}' {EXPORT_FORMATS[fmt]}")
+                return count
+
+            try:
+                count = work() if timeout_s is None else bounded(con, work, timeout_s)
             except duckdb.Error as exc:
                 raise WarehouseError(f"export failed: {first_line(exc)}") from None
         return int(count[0]) if count else 0

@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from schemas.errors import OysterError
 from schemas.messages import ChatMessage
-from schemas.secrets import redact
+from schemas.secrets import redact, redact_secrets
 
 
 class BackendError(OysterError, RuntimeError):
@@ -22,6 +22,17 @@ class BackendError(OysterError, RuntimeError):
 
 class BackendTimeout(BackendError):
     pass
+
+
+def storable(text: str) -> str:
+    """A reply's text as it may be stored (the response cache, the warehouse): a lone surrogate
+    (JSON's "\\ud800") becomes U+FFFD, and a configured key an endpoint echoed is redacted. The same
+    object when nothing changes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return redact_secrets(text)
 
 
 @dataclass(frozen=True)

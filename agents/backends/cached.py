@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from dataclasses import asdict
 from typing import Protocol
 
-from agents.backends.base import ChatBackend, ChatRequest, ChatResult
+from agents.backends.base import ChatBackend, ChatRequest, ChatResult, storable
 
 
 class ResponseStore(Protocol):
@@ -51,6 +52,9 @@ class CachedBackend:
             text, prompt_tokens, completion_tokens = hit
             return ChatResult(text, prompt_tokens, completion_tokens, latency_ms=0.0, cache_hit=True)
         result = await self.inner.complete(request)
+        text = storable(result.text)
+        if text is not result.text:
+            result = dataclasses.replace(result, text=text)
         await asyncio.to_thread(
             self.cache.put,
             key,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
+import time
 from collections.abc import Awaitable, Callable
 
-from agents.backends.base import BackendError, ChatRequest, ChatResult
+from agents.backends.base import BackendError, BackendTimeout, ChatRequest, ChatResult
 from schemas.config import RoleModel
 
 #: a function from request to text, or to a whole ChatResult (e.g. with top_logprobs, to drive a
@@ -31,20 +33,30 @@ def load_responder(spec: str) -> Responder:
 class ScriptedBackend:
     kind = "scripted"
 
-    def __init__(self, responder: Responder, model: str = "scripted") -> None:
+    def __init__(self, responder: Responder, model: str = "scripted", timeout_s: float | None = None) -> None:
         self.model = model
         self._responder = responder
+        #: the role's timeout_s: an async answer is cancelled at it; a sync one (which blocks the event
+        #: loop and cannot be cancelled) is discarded as a timeout when it comes back later than that
+        self.timeout_s = timeout_s
         self.requests: list[ChatRequest] = []
 
     @classmethod
     def from_config(cls, cfg: RoleModel) -> ScriptedBackend:
-        return cls(load_responder(cfg.model), model=cfg.model)
+        return cls(load_responder(cfg.model), model=cfg.model, timeout_s=cfg.timeout_s)
 
     async def complete(self, request: ChatRequest) -> ChatResult:
         self.requests.append(request)
+        start = time.monotonic()
         answer = self._responder(request)
         if inspect.isawaitable(answer):
-            answer = await answer
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    answer = await answer
+            except TimeoutError:
+                raise BackendTimeout(f"{self._name}: timed out after {self.timeout_s} s") from None
+        elif self.timeout_s is not None and time.monotonic() - start > self.timeout_s:
+            raise BackendTimeout(f"{self._name}: answered after {self.timeout_s} s (timeout_s)")
         if isinstance(answer, ChatResult):
             return answer
         if not isinstance(answer, str):
@@ -53,6 +65,10 @@ class ScriptedBackend:
         return ChatResult(
             text=answer, prompt_tokens=words, completion_tokens=len(answer.split()), latency_ms=0.0
         )
+
+    @property
+    def _name(self) -> str:
+        return f"scripted model {self.model}"
 
     async def aclose(self) -> None:
         pass

@@ -2,25 +2,37 @@
 
 The DuckDB file is opened for each request and closed before the response, so `oyster run` can write
 between requests; one lock keeps this process's own requests from opening it twice at once.
+
+Writes are this app's own forms only (WriteGuard): a request must name this machine in its Host (no
+DNS rebinding), a write must come from the same origin and carry the per-process token of the cookie
+the app's pages set (SameSite=Strict: another site's page cannot send it), and a body is capped;
+a form that no page sends (not UTF-8, a huge note, a malformed field) is a 400, never a 500.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import secrets
+import socket
 import threading
 from collections.abc import Callable
+from http.cookies import CookieError, SimpleCookie
 from importlib import resources
 from itertools import groupby
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from warehouse import Store, WarehouseError
 from warehouse.reviews import (
@@ -40,8 +52,136 @@ from warehouse.reviews import (
 
 _HERE = Path(str(resources.files("report.review")))
 
+#: the largest request body a form may send (a review is a label, a version and a short note)
+MAX_BODY_BYTES = 64 * 1024
+MAX_NOTE_CHARS = 4000
+MAX_NAME_CHARS = 200
+#: the cookie that carries this process's token; SameSite=Strict: a page on another site never sends it
+TOKEN_COOKIE = "oyster_review_token"
+_LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+_WILDCARDS = frozenset({"", "0.0.0.0", "::"})
 
-def create_app(warehouse: str | Path, reviewer: str) -> Starlette:
+
+def _host_name(host: str) -> str:
+    """The name part of a Host header or an origin's netloc (no port, no IPv6 brackets), lower case."""
+    if host.startswith("["):
+        return host[1 : host.find("]")].lower() if "]" in host else host.lower()
+    return host.rsplit(":", 1)[0].lower() if host.count(":") == 1 else host.lower()
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def allowed_host_names(bind: str) -> frozenset[str]:
+    """The names a request's Host may carry: this machine's, and the address the app is bound to.
+
+    An IP literal is always accepted (DNS rebinding needs a name that an attacker's DNS resolves to
+    this machine); any other name must be one of these, so a page on evil.example is not answered.
+    """
+    names = set(_LOCAL_NAMES)
+    if bind.lower() in _WILDCARDS:
+        names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+    else:
+        names.add(_host_name(bind))
+    return frozenset(names)
+
+
+class WriteGuard:
+    """ASGI middleware: answer only requests addressed to this machine, and accept a write (any method
+    but GET/HEAD) only from this app's own pages: same Origin as the Host when the browser sends one,
+    the per-process token from the cookie the app's pages set, and a body no larger than the cap."""
+
+    def __init__(self, app: ASGIApp, hosts: frozenset[str], token: str) -> None:
+        self.app, self.hosts, self.token = app, hosts, token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        name = _host_name(host)
+        if not host or not (name in self.hosts or _is_ip(name)):
+            await _refuse(scope, receive, send, 400, f"this app does not answer for host {host[:100]!r}")
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            length = headers.get("content-length", "")
+            problem: str | None
+            if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+                problem, status = f"the request body is over {MAX_BODY_BYTES:,} bytes", 413
+            else:
+                problem, status = self._write_problem(headers, host), 403
+            if problem is not None:
+                await _refuse(scope, receive, send, status, problem)
+                return
+            await self.app(scope, receive, send)
+            return
+
+        async def with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append(
+                    "set-cookie", f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
+                )
+            await send(message)
+
+        await self.app(scope, receive, with_cookie)
+
+    def _write_problem(self, headers: Headers, host: str) -> str | None:
+        origin = headers.get("origin")
+        if origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != host.lower()):
+            return f"a write from another site ({origin[:100]}) is refused"
+        if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            return "a write from another site is refused"
+        sent = SimpleCookie()
+        with contextlib.suppress(CookieError):
+            sent.load(headers.get("cookie", ""))
+        given = sent[TOKEN_COOKIE].value if TOKEN_COOKIE in sent else ""
+        if not secrets.compare_digest(given.encode(), self.token.encode()):
+            return "this form is not from this review app's page (or the app was restarted): reload the page"
+        return None
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+    await PlainTextResponse(message + "\n", status_code=status)(scope, receive, send)
+
+
+class BadForm(ReviewError):
+    """A form that no page of the app sends: not UTF-8, too large, a malformed field."""
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise BadForm(f"the request body is over {MAX_BODY_BYTES:,} bytes")
+    try:
+        text = bytes(body).decode("utf-8")
+        # Forms are urlencoded: parsed here rather than with python-multipart, which only that would need.
+        form = dict(parse_qsl(text, max_num_fields=20, errors="strict"))
+    except UnicodeDecodeError:
+        raise BadForm("the form is not valid UTF-8") from None
+    except ValueError as exc:
+        raise BadForm(f"the form cannot be read: {exc}") from None
+    note = form.get("note") or ""
+    if len(note) > MAX_NOTE_CHARS:
+        raise BadForm(f"the note has {len(note):,} characters (at most {MAX_NOTE_CHARS:,})")
+    for name in ("reviewer", "label", "version", "judge", "correct_label", "iteration"):
+        if len(form.get(name) or "") > MAX_NAME_CHARS:
+            raise BadForm(f"the field {name} is over {MAX_NAME_CHARS} characters")
+    iteration = form.get("iteration")
+    if iteration and not (iteration.isascii() and iteration.isdigit()):
+        raise BadForm(f"iteration must be a whole number, not {iteration[:20]!r}")
+    return form
+
+
+def create_app(warehouse: str | Path, reviewer: str, host: str = "127.0.0.1") -> Starlette:
+    """The app over the warehouse file; ``host`` is the address it is bound to (the Host names it answers)."""
     store = Store(warehouse)
     lock = threading.Lock()
     env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape())
@@ -107,8 +247,11 @@ def create_app(warehouse: str | Path, reviewer: str) -> Starlette:
         )
 
     async def review(request: Request) -> Response:
-        # Forms are urlencoded: parsed here rather than with python-multipart, which only that would need.
-        form = dict(parse_qsl((await request.body()).decode("utf-8")))
+        try:
+            form = await _read_form(request)
+        except BadForm as exc:
+            status = 413 if "bytes" in str(exc) else 400
+            return page("error.html", status, title="Review not stored", message=str(exc))
         pair_id = request.path_params["pair_id"]
 
         def store_it(_: Request) -> Response:
@@ -120,7 +263,7 @@ def create_app(warehouse: str | Path, reviewer: str) -> Starlette:
                 reviewer=form.get("reviewer") or reviewer,
                 label=form.get("label", ""),
                 note=form.get("note"),
-                iteration=int(iteration) if iteration and iteration.isdigit() else None,
+                iteration=int(iteration) if iteration else None,
                 judge=form.get("judge") or None,
                 correct_label=form.get("correct_label") or None,
             )
@@ -145,7 +288,7 @@ def create_app(warehouse: str | Path, reviewer: str) -> Starlette:
     async def not_found(request: Request, exc: Exception) -> Response:
         return page("error.html", 404, title="Not found", message=f"nothing at {request.url.path}")
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", guarded(items)),
             Route("/pair/{pair_id}", guarded(pair)),
@@ -154,3 +297,5 @@ def create_app(warehouse: str | Path, reviewer: str) -> Starlette:
         ],
         exception_handlers={404: not_found},
     )
+    app.add_middleware(WriteGuard, hosts=allowed_host_names(host), token=secrets.token_urlsafe(32))
+    return app

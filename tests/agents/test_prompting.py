@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from agents.prompting import PromptError, PromptLibrary
+from benchmarks.probe_models import HUGE, OUTSIDE
 
 
 def test_bundled_templates_load_and_render() -> None:
@@ -68,10 +69,10 @@ def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_sandbox_blocks_unsafe_attribute_access(tmp_path: Path) -> None:
+    # Refused when the folder is read (issue 24 item 8), not at the first repair of every scenario.
     (tmp_path / "repair.j2").write_text("{% block user %}{{ error.__class__.__mro__ }}{% endblock %}")
-    lib = PromptLibrary(tmp_path)
-    with pytest.raises(PromptError):
-        lib.get("repair").render({"error": "x", "schema": "{}"})
+    with pytest.raises(PromptError, match=r"repair\.j2: line 1: the attribute __\w+__ is not allowed"):
+        PromptLibrary(tmp_path)
 
 
 def test_taxonomy_rules() -> None:
@@ -136,3 +137,40 @@ def test_08_budget_also_bounds_a_render_with_real_inputs(tmp_path: Path) -> None
     lib = PromptLibrary(tmp_path)
     with pytest.raises(PromptError, match=r"repair\.j2: rendering stopped: more than 100,000"):
         lib.get("repair").render({"error": "x" * 100, "schema": "{}"})
+
+
+@pytest.mark.parametrize("body", HUGE.values(), ids=list(HUGE))
+def test_p2_08_a_huge_allocation_is_refused_before_it_happens(tmp_path: Path, body: str) -> None:
+    import tracemalloc
+
+    (tmp_path / "repair.j2").write_text(f"{{% block user %}}{body}{{% endblock %}}")
+    start = time.monotonic()
+    tracemalloc.start()
+    try:
+        with pytest.raises(PromptError) as caught:
+            PromptLibrary(tmp_path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - start < 5
+    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MiB allocated before the refusal"
+    assert str(caught.value).startswith(f"{tmp_path / 'repair.j2'}: ")
+    assert "over" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("body", OUTSIDE.values(), ids=list(OUTSIDE))
+def test_p2_08_a_template_that_breaks_the_sandbox_is_refused_at_validation(tmp_path: Path, body: str) -> None:
+    (tmp_path / "repair.j2").write_text(f"{{% block user %}}{body}{{% endblock %}}")
+    with pytest.raises(PromptError) as caught:
+        PromptLibrary(tmp_path)
+    assert str(caught.value).startswith(f"{tmp_path / 'repair.j2'}")
+    assert "\n" not in str(caught.value)
+
+
+def test_p2_08_ordinary_string_work_still_renders(tmp_path: Path) -> None:
+    (tmp_path / "repair.j2").write_text(
+        "{% block user %}<{{ error | replace('x', 'yy') | center(9) }}|{{ '%03d' % 7 }}|{{ 'a'.center(5) }}|"
+        "{{ ', '.join(['p', 'q']) }}|{{ 2 ** 10 }}|{{ error | indent(2) }}{% endblock %}"
+    )
+    out = PromptLibrary(tmp_path).get("repair").render({"error": "xx", "schema": "{}"})[0].content
+    assert out == f"<{'yyyy'.center(9)}|007|{'a'.center(5)}|p, q|1024|xx"

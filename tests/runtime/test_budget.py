@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 import yaml
 
 from runtime.budget import Budget
@@ -159,3 +160,34 @@ def test_cli_says_in_one_line_that_the_budget_stopped_the_run(tmp_path: Path) ->
     assert len(lines) == 1 and "of 5 calls" in lines[0] and "--run-id r1" in lines[0], proc.stdout
     proc = oyster(*args, "--run-id", "r1", "--max-calls", "1000")
     assert proc.returncode == 0 and "budget exhausted" not in proc.stdout, proc.stdout
+
+
+@pytest.mark.ray
+def test_p2_04_a_finished_scenarios_calls_count_at_once(tmp_path: Path) -> None:
+    """On Ray the driver hears calls by polling the actors every 2 s; a scenario that finished between
+    two polls must count in full when its result arrives, or the budget admits too much (issue 24
+    item 4: --max-calls 120 stored 276) and the summary says less than the warehouse holds."""
+    slow = {"backend": "scripted", "model": "agents.backends.mock:slow_well_behaved"}
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "roles": dict.fromkeys(("user", "leader", "risk", "critic"), slow),
+                "lingo_bp": {"iterations": 1},
+                "ray": {"actors": 1, "concurrency_per_actor": 4, "num_cpus_per_actor": 1},
+            }
+        )
+    )
+    wh = tmp_path / "w.duckdb"
+    args = ["run", "--config", str(cfg), "--warehouse", str(wh), "--limit", "40", "--no-cache"]
+    proc = oyster(*args, "--ray", "--run-id", "rb", "--max-calls", "60", env={"RAY_ADDRESS": ""})
+    assert proc.returncode == 0, proc.stderr
+    store = Warehouse(wh)
+    stored = store.query("SELECT count(*) FROM llm_calls WHERE run_id = 'rb' AND NOT cache_hit").rows[0][0]
+    per_scenario = store.query(
+        "SELECT max(n) FROM (SELECT count(*) AS n FROM llm_calls WHERE run_id = 'rb' GROUP BY scenario_id)"
+    ).rows[0][0]
+    # the documented bound: at most one scenario per actor slot past the budget
+    assert stored <= 60 + 4 * per_scenario, stored
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("budget exhausted"))
+    assert f"({stored} of 60 calls)" in line, (line, stored)
