@@ -57,7 +57,7 @@ def test_item8_the_list_groups_a_scenarios_ranked_pairs_with_rank_and_iterations
         "ORDER BY n DESC, scenario_id LIMIT 1"
     ).rows[0]
     assert n >= 3
-    html = TestClient(create_app(iterated, "tester")).get("/").text
+    html = TestClient(create_app(iterated, "tester"), base_url="http://127.0.0.1").get("/").text
     groups = re.findall(r'<tbody class="group" data-scenario="([^"]+)">(.*?)</tbody>', html, re.S)
     scenarios = [s for s, _ in groups]
     assert len(scenarios) == len(set(scenarios))  # one group per scenario
@@ -97,7 +97,7 @@ def test_item8_a_decision_moves_on_to_the_next_unreviewed_pair(iterated: Path, t
     path = tmp_path / "wh.duckdb"
     path.write_bytes(iterated.read_bytes())
     store = Store(path)
-    c = TestClient(create_app(path, "tester"))
+    c = TestClient(create_app(path, "tester"), base_url="http://127.0.0.1")
     first = next_unreviewed(store)
     assert first is not None
     second = next_unreviewed(store, first)
