@@ -376,7 +376,10 @@ def test_p2_12_export_hf_force_follows_no_symlink_and_keeps_no_stale_split(
     assert p.returncode == 0, p.stderr
     assert outside.read_text(encoding="utf-8") == "keep me"
     assert not (out / "README.md").is_symlink() and (out / "README.md").read_text().startswith("---")
-    assert not stale.exists() and not (out / "sft").is_symlink()
+    # the earlier split is gone; this release may write its own test split of dpo (it does when one of
+    # its prompts hashes to test, which depends on which scenarios the mock gave a pair)
+    assert not (stale.exists() and stale.read_bytes() == b"an earlier release's split")
+    assert not (out / "sft").is_symlink()
     assert (tmp_path / "precious.txt").exists()
 
 
