@@ -35,10 +35,26 @@ app.command()(train.train)
 app.command()(report.report)
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("oyster-csa")
+        except metadata.PackageNotFoundError:
+            version = "0+unknown (not installed: pip install -e .)"
+        sys.stdout.write(f"oyster {version}\n")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every model call.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
 ) -> None:
     """Oyster command line."""
     if verbose:
@@ -113,7 +129,7 @@ def main() -> None:
         if debug:
             raise
         _fail(f"error: {exc}")
-        raise SystemExit(2) from None
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
     except KeyboardInterrupt:
         _fail(_interrupted())
         raise SystemExit(130) from None

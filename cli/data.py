@@ -61,7 +61,19 @@ _CONTROLS = [*range(0x20), 0x7F, *range(0x80, 0xA0)]
 _CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in _CONTROLS if chr(c) not in "\n\t"}
 
 
+def _number(value: float) -> str:
+    """A float as a person reads it in a table: -0.3, not -0.30000000000000004 cut to fit."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if value and abs(value) < 1e-4:
+        return f"{value:.6g}"
+    text = f"{round(value, 6):f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
 def _cell(value: Any, max_width: int) -> Text:
+    if isinstance(value, float):
+        return Text(_number(value))
     s = "NULL" if value is None else str(value).translate(_CONTROL_ESCAPES)
     # A Text cell, not a string: rich would read "[red]" in model output as markup.
     return Text(s if len(s) <= max_width else s[: max_width - 1] + "…")
@@ -104,7 +116,19 @@ def sql(
         w.writerows([[_jsonable(v) for v in row] for row in result.rows])
         sys.stdout.write(buf.getvalue())
     else:
-        table = Table(*result.columns, caption=f"{len(result.rows)} row(s)")
+        table = Table(caption=f"{len(result.rows)} row(s)")
+        numeric = [
+            bool(result.rows) and all(isinstance(r[i], int | float) for r in result.rows if r[i] is not None)
+            for i in range(len(result.columns))
+        ]
+        for name, whole in zip(result.columns, numeric, strict=True):
+            # A number is never cut to fit: its column keeps its width, text columns give way.
+            table.add_column(
+                name,
+                no_wrap=whole,
+                min_width=len(name) if whole else None,
+                justify="right" if whole else "left",
+            )
         for row in result.rows:
             table.add_row(*[_cell(v, max_width) for v in row])
         console.print(table)
@@ -174,6 +198,10 @@ def export(
                 f"{untrusted} untrusted pair(s) are not in {view} ({why[:200]}); "
                 f"they are in {'dpo_per_prompt' if view == 'dpo' else 'sft_all'}"
             )
+    if n == 0:
+        from warehouse.explain import why_empty
+
+        console.print(f"why none: {why_empty(wh, view, where)}")
 
 
 def _export_hf(
@@ -207,7 +235,15 @@ def _export_hf(
         console.print(
             f"{untrusted} untrusted pair(s) left out ({why[:200]}); --allow-untrusted releases them"
         )
-    sizes = ", ".join(f"{c} {sum(n.values())}" for c, n in done["counts"].items())
-    console.print(f"wrote {out} ({sizes} rows; {done['removed']} near-duplicate prompt(s) left out)")
+    sizes = "; ".join(
+        f"{c} {sum(n.values())} row(s)"
+        + (
+            f" + {done['left_out'][c]} near-duplicate(s) of other prompts left out"
+            if done["left_out"][c]
+            else ""
+        )
+        for c, n in done["counts"].items()
+    )
+    console.print(f"wrote {out}: {sizes} ({done['removed']} near-duplicate prompt(s) in all)")
     if push:
         console.print(f"pushed to {push_folder(out, push)}")

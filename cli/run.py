@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agents.scenarios import bundled_path, load_scenarios
+from schemas.errors import OysterError
 from schemas.trust import pairs_trust
 from warehouse.cache import cache_path_for
 
@@ -93,7 +94,8 @@ def run_command(
             finished = s.last_finished if done > reported[0] else None
             reported[0] = done
             detail = (
-                f"done {s.completed} · failed {s.failed} · pairs {s.pairs} · resumed {s.skipped} · "
+                f"done {s.completed} · failed {s.failed} · ranked pairs {s.ranked_pairs} · "
+                f"resumed {s.skipped} · "
                 f"calls {s.calls} · tokens {s.tokens}"
             )
             show(s.skipped + s.completed + s.failed, detail)
@@ -108,11 +110,12 @@ def run_command(
     cost = f", cost {summary.cost:.4f}" if summary.cost is not None else ""
     console.print(
         f"run {summary.run_id}: {summary.completed} completed, {summary.failed} failed, "
-        f"{summary.pairs} pair(s), {summary.skipped} already done, {summary.seconds:.1f} s, "
+        f"{summary.dpo_rows} dpo row(s) from {summary.ranked_pairs} ranked pair(s), "
+        f"{summary.skipped} already done, {summary.seconds:.1f} s, "
         f"{summary.calls} call(s), {summary.tokens} token(s){cost}"
     )
     trusted, reason = pairs_trust(summary.judges)
-    if summary.pairs and not trusted:
+    if summary.ranked_pairs and not trusted:
         console.print(
             f"pairs untrusted ({reason}): they stay out of dpo and sft (every pair is in dpo_all); "
             "`oyster train --allow-untrusted` trains on them anyway"
@@ -122,7 +125,32 @@ def run_command(
             f"budget exhausted ({summary.budget}): {summary.not_started} scenario(s) not started; "
             f"resume with --run-id {summary.run_id} and a larger budget"
         )
+    if summary.failed:
+        # The last line says how the run ended: a failure is never mistaken for a finished run.
+        why = (
+            'oyster sql "SELECT scenario_id, kind, message FROM failures '
+            f"WHERE run_id = '{summary.run_id}'\""
+        )
+        if summary.status == "failed":
+            raise RunFailed(
+                f"run {summary.run_id} failed: all {summary.failed} scenario(s) failed (stored as failed; "
+                f"exit status {ALL_FAILED}); why: {why}"
+            )
+        console.print(
+            f"partly failed: {summary.failed} of {summary.failed + summary.completed} scenario(s) failed; "
+            f"why: {why}; rerun with --run-id {summary.run_id} to retry them"
+        )
     return summary
+
+
+#: exit status of a run in which not one scenario completed (README: "Exit status")
+ALL_FAILED = 3
+
+
+class RunFailed(OysterError):
+    """Not one scenario of the run completed."""
+
+    exit_code = ALL_FAILED
 
 
 def _finished_line(t: Trajectory) -> str:

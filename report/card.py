@@ -12,7 +12,7 @@ import yaml
 from jinja2 import Environment
 
 from warehouse import Store
-from warehouse.release import CONFIGS, card_facts, find_near_duplicates, write_splits
+from warehouse.release import CONFIGS, card_facts, find_near_duplicates, left_out, write_splits
 
 _SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 
@@ -67,8 +67,13 @@ def write_release(
     _clear(out)
     removed = find_near_duplicates(store)
     counts = write_splits(store, out, allow_untrusted)
+    dropped = left_out(store, allow_untrusted)
     facts = card_facts(store)
     facts["trust"]["allowed"] = allow_untrusted
+    for r in facts["runs"]:
+        # Joined here, not by loops in the template: a block tag at a line's end eats its newline.
+        r["models_md"] = ", ".join(f"{role} `{model}`" for role, model in r["models"].items())
+        r["prompt_versions_md"] = ", ".join(f"{name} `{h}`" for name, h in r["prompt_versions"].items())
     meta = metadata(out, counts, facts, license_id)
     template = resources.files("report").joinpath("templates/card.md.j2").read_text(encoding="utf-8")
     # Markdown, not HTML: nothing to escape; the card is our own text and SQL values.
@@ -76,7 +81,11 @@ def write_release(
         Environment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
         .from_string(template)
         .render(
-            counts=counts, facts=facts, removed=removed, configs=[c["config_name"] for c in meta["configs"]]
+            counts=counts,
+            facts=facts,
+            removed=removed,
+            left_out=dropped,
+            configs=[c["config_name"] for c in meta["configs"]],
         )
     )
     header = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
@@ -84,7 +93,7 @@ def write_release(
     fd = os.open(out / "README.md", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as card:
         card.write(f"---\n{header}---\n\n{body}")
-    return {"counts": counts, "removed": removed, **facts}
+    return {"counts": counts, "removed": removed, "left_out": dropped, **facts}
 
 
 def _clear(out: Path) -> None:

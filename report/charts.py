@@ -45,7 +45,8 @@ def line_chart(series: Sequence[Series], *, x_label: str, y_label: str, log_x: b
     def sy(y: float) -> float:
         return PAD_T + (y1 - y) / (y1 - y0) * (H - PAD_T - PAD_B)
 
-    parts = [f"<svg viewBox='0 0 {W} {H}' width='{W}' height='{H}' role='img'>"]
+    total_h = H + _legend_height(len(series))
+    parts = [f"<svg viewBox='0 0 {W} {total_h}' width='{W}' height='{total_h}' role='img'>"]
     parts.append(_axes(y0, y1, sy, x_label, y_label))
     for xv in sorted({x for x, _ in pts}):
         parts.append(
@@ -73,6 +74,8 @@ def bar_chart(
     if not groups or not values:
         return Markup("<p class='empty'>no data</p>")
     top = y_max if y_max is not None else max([*values, 1e-9])
+    legend = len(series) > 1 or bool(series[0].name)
+    total_h = H + (_legend_height(len(series)) if legend else 0)
     inner_w = W - PAD_L - PAD_R
     group_w = inner_w / len(groups)
     bar_w = max(2.0, group_w * 0.8 / max(1, len(series)))
@@ -80,7 +83,7 @@ def bar_chart(
     def sy(y: float) -> float:
         return PAD_T + (top - y) / top * (H - PAD_T - PAD_B)
 
-    parts = [f"<svg viewBox='0 0 {W} {H}' width='{W}' height='{H}' role='img'>"]
+    parts = [f"<svg viewBox='0 0 {W} {total_h}' width='{W}' height='{total_h}' role='img'>"]
     parts.append(_axes(0.0, top, sy, "", y_label))
     for gi, g in enumerate(groups):
         cx = PAD_L + group_w * (gi + 0.5)
@@ -103,7 +106,7 @@ def bar_chart(
                 f"<text x='{bx + bar_w / 2:.1f}' y='{sy(y) - 3:.1f}' class='tick' "
                 f"text-anchor='middle'>{_fmt(y)}</text>"
             )
-    if len(series) > 1 or series[0].name:
+    if legend:
         parts.append(_legend([s.name for s in series]))
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -134,13 +137,23 @@ def _axes(y0: float, y1: float, sy: Any, x_label: str, y_label: str) -> str:
     return "".join(out)
 
 
+#: the legend sits under the plot in two columns, so it never covers a line or a bar
+LEGEND_ROW, LEGEND_COLUMNS = 15, 2
+
+
+def _legend_height(n: int) -> int:
+    return 8 + LEGEND_ROW * math.ceil(n / LEGEND_COLUMNS) if n else 0
+
+
 def _legend(names: Sequence[str]) -> str:
     out = []
+    column_w = (W - PAD_L - PAD_R) / LEGEND_COLUMNS
     for i, n in enumerate(names):
-        y = PAD_T + 4 + i * 14
-        out.append(f"<rect x='{W - 250}' y='{y}' width='10' height='10' fill='{PALETTE[i % len(PALETTE)]}'/>")
-        label = n if len(n) <= 34 else n[:18] + "…" + n[-15:]  # keep the model and the run apart
-        out.append(f"<text x='{W - 236}' y='{y + 9}' class='legend'>{escape(label)}</text>")
+        x = PAD_L + (i % LEGEND_COLUMNS) * column_w
+        y = H + 4 + (i // LEGEND_COLUMNS) * LEGEND_ROW
+        out.append(f"<rect x='{x:.0f}' y='{y}' width='10' height='10' fill='{PALETTE[i % len(PALETTE)]}'/>")
+        label = n if len(n) <= 40 else n[:22] + "…" + n[-17:]  # keep the model and the run apart
+        out.append(f"<text x='{x + 14:.0f}' y='{y + 9}' class='legend'>{escape(label)}</text>")
     return "".join(out)
 
 

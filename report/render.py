@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,18 @@ NO_PRICES = "no prices configured"
 
 
 def collect(wh: Store) -> dict[str, Any]:
+    """What the page shows, what a user asks first at the top: how many pairs, whether the judges that
+    made them were measured, what failed, what was reviewed. A section with no data is left out."""
     ctx: dict[str, Any] = {"path": str(wh.path), "sections": []}
-    if reporting.has(wh, "eval_construction"):
-        _evaluations(wh, ctx)
-    if reporting.has(wh, "train_metrics"):
-        trows = reporting.training_loss(wh)
-        ctx["train_chart"] = lines_of(trows, "name", "step", "value", x_label="step", y_label="loss")
-        if trows:
-            ctx["sections"].append("training")
+    ctx["generated"] = reporting.generation_totals(wh)
+    ctx["overview"] = _overview(wh, ctx["generated"][0] if ctx["generated"] else {})
+    ctx["sections"].append("overview")
+    ctx["failures"] = reporting.failures(wh)
+    if ctx["failures"]:
+        ctx["sections"].append("failures")
+    ctx["reviews"] = [r for r in reporting.reviews(wh) if any(r[k] for k in ("accepted", "rejected"))]
+    if ctx["reviews"]:
+        ctx["sections"].append("reviews")
     irows = reporting.lingo_iterations(wh)
     ctx["lingo_chart"] = lines_of(
         irows,
@@ -42,7 +47,6 @@ def collect(wh: Store) -> dict[str, Any]:
     ctx["levels_chart"] = grouped_bars(levels, "g", "s", "n", "scenarios", None)
     cats = reporting.scenarios_by_category(wh)
     ctx["categories_chart"] = grouped_bars(cats, "g", "s", "n", "scenarios", None)
-    ctx["generated"] = reporting.generation_totals(wh)
     ctx["run_judges"] = reporting.run_judges(wh)
     if reporting.has(wh, "run_costs"):
         ctx["costs"] = [{**r, "cost": money(r["cost"])} for r in reporting.run_costs(wh)]
@@ -50,8 +54,80 @@ def collect(wh: Store) -> dict[str, Any]:
         ctx["sections"].append("generation")
     ctx["samples"] = reporting.trajectory_samples(wh)
     for r in ctx["samples"]:
-        r["scores"] = ", ".join(f"it{s['iteration']}: {s['cs']} ({s['safety_verdict']})" for s in r["scores"])
+        r["scores"] = ", ".join(_iteration_score(s) for s in r["scores"])
+    if ctx["samples"]:
+        ctx["sections"].append("samples")
+    if reporting.has(wh, "eval_construction"):
+        _evaluations(wh, ctx)
+    if reporting.has(wh, "train_metrics"):
+        trows = reporting.training_loss(wh)
+        ctx["train_chart"] = lines_of(trows, "name", "step", "value", x_label="step", y_label="loss")
+        if trows:
+            ctx["sections"].append("training")
     return ctx
+
+
+def _iteration_score(s: dict[str, Any]) -> str:
+    text = f"it{s['iteration']}: {number(s['cs'])} ({s['safety_verdict'] or 'not judged'})"
+    if s["excluded"]:
+        text += f" excluded: {s['excluded']}"
+    elif s["truncated"]:
+        text += " cut to the length cap"
+    return text
+
+
+def _overview(wh: Store, totals: dict[str, Any]) -> dict[str, Any]:
+    """The page's first lines: the counts, whether the judges were measured, what failed and was reviewed."""
+    judges = reporting.judge_runs(wh) if reporting.has(wh, "eval_runs") else []
+    latest: dict[str, dict[str, Any]] = {}
+    for j in judges:
+        latest[str(j["judge"])] = j  # ordered by eval id within a judge: the last one is the latest
+    # The records that decided the runs' trust come first: they are what the pairs were judged by.
+    gated = {(str(j["judge"]), str(j["model"])): j for j in reporting.run_judges(wh)}
+    gate_lines = [
+        f"{name} judge ({model}): {j['trust']}"
+        + (
+            f", macro-F1 {number(j['macro_f1'])} vs {number(j['constant_macro_f1'])} for a constant answer "
+            f"on {j['n']} held-out case(s)"
+            if j["macro_f1"] is not None
+            else f" ({j['reason']})"
+        )
+        for (name, model), j in gated.items()
+    ]
+    reviewed = reporting.reviews(wh)
+    review = reviewed[0] if reviewed else {}
+    return {
+        "dpo_rows": totals.get("dpo rows", 0),
+        "ranked_pairs": totals.get("ranked pairs", 0),
+        "trajectories": totals.get("trajectories", 0),
+        "completed": totals.get("completed", 0),
+        "failed": totals.get("failed", 0),
+        "runs": totals.get("runs", 0),
+        "untrusted_rows": totals.get("untrusted dpo rows", 0),
+        "judges": gate_lines
+        or [
+            f"{name} judge agreed with {number(j['agreement'])} of {j['n']} labelled cases ({j['eval_id']})"
+            for name, j in latest.items()
+        ],
+        "accepted": review.get("accepted", 0),
+        "rejected": review.get("rejected", 0),
+        "unreviewed": review.get("unreviewed", totals.get("ranked pairs", 0)),
+    }
+
+
+def number(value: Any) -> str:
+    """A cell as a person reads it: floats at three decimals at most (0.1, not 0.10000000000000009),
+    nothing for a missing value (never `None`)."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        text = f"{value:.3f}".rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
+    return str(value)
 
 
 def money(cost: float | None) -> str:
@@ -70,7 +146,8 @@ def _evaluations(wh: Store, ctx: dict[str, Any]) -> None:
         log_x=True,
     )
     ctx["construction_table"] = reporting.construction_summary(wh)
-    ctx["sections"].append("construction")
+    if ctx["construction_table"]:
+        ctx["sections"].append("construction")
     for col, key in _STRATA_CHARTS.items():
         rows = reporting.strata_success(wh, col)
         ctx[key] = grouped_bars(rows, "g", "model", "asr", "attack success rate", 1.0)
@@ -90,6 +167,7 @@ def _evaluations(wh: Store, ctx: dict[str, Any]) -> None:
 def render(ctx: dict[str, Any]) -> str:
     env = SandboxedEnvironment(autoescape=select_autoescape(default=True, default_for_string=True))
     env.filters["tojson_pretty"] = lambda v: json.dumps(v, ensure_ascii=False, indent=1, default=str)
+    env.filters["number"] = number
     template = resources.files("report").joinpath("templates/report.html.j2").read_text(encoding="utf-8")
     return env.from_string(template).render(**ctx)
 

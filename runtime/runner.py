@@ -29,7 +29,7 @@ from runtime.run_lock import run_lock
 from schemas.config import ROLES, OysterConfig
 from schemas.records import LLMCall, RunRecord
 from schemas.scenario import Scenario
-from schemas.trajectory import PairStatus, Trajectory, TrajectoryStatus
+from schemas.trajectory import Trajectory, TrajectoryStatus
 from schemas.trust import JudgeTrust
 from warehouse import Warehouse
 from warehouse.cache import ResponseCache, cache_path_for
@@ -43,7 +43,10 @@ class RunSummary:
     skipped: int = 0
     completed: int = 0
     failed: int = 0
-    pairs: int = 0
+    #: every preference pair the finished trajectories ranked (rows of preference_pairs)
+    ranked_pairs: int = 0
+    #: the run's rows in the `dpo` view (one per prompt), counted in the warehouse when the run ends
+    dpo_rows: int = 0
     calls: int = 0
     tokens: int = 0
     seconds: float = 0.0
@@ -54,6 +57,8 @@ class RunSummary:
     budget: str = ""
     #: what the run found for each judge that chooses pairs (its validity record, trusted or not)
     judges: list[JudgeTrust] = field(default_factory=list)
+    #: how the run is stored: completed, failed (not one scenario completed), budget_exhausted, interrupted
+    status: str = ""
     #: the trajectory that finished last (progress is told after each one); not all of them: a long
     #: run would hold every trajectory in the driver's memory
     last_finished: Trajectory | None = None
@@ -209,13 +214,12 @@ async def _run_locked(
             summary.failed += 1
         else:
             summary.completed += 1
-        if trajectory.pair_decision and trajectory.pair_decision.status is PairStatus.PAIR:
-            summary.pairs += 1
+        summary.ranked_pairs += len(trajectory.pairs)
         summary.last_finished = trajectory
         if progress:
             progress(summary)
 
-    status = "failed"
+    status = "interrupted"  # until the scenarios are through
     background = [asyncio.create_task(live.run())]
     if pool is not None:
         background.append(asyncio.create_task(live.poll(lambda: list(pool.workers))))
@@ -255,6 +259,8 @@ async def _run_locked(
             finally:
                 await lingo.aclose()
         status = "budget_exhausted" if budget.exhausted else "completed"
+        if summary.failed and not summary.completed and not summary.skipped:
+            status = "failed"  # not one scenario of the run completed: a failure, not a finished run
     finally:
         for task in background:
             task.cancel()
@@ -262,5 +268,12 @@ async def _run_locked(
         summary.seconds = time.perf_counter() - start
         summary.not_started = len(todo) - summary.completed - summary.failed
         summary.budget = budget.describe() if budget.exhausted else ""
-        warehouse.finish_run(run_id, status if status != "failed" else "interrupted")
+        summary.status = status
+        warehouse.finish_run(run_id, status)
+    counted = warehouse.query(
+        "SELECT (SELECT count(*) FROM dpo WHERE run_id = ?), "
+        "(SELECT count(*) FROM preference_pairs WHERE run_id = ?)",
+        [run_id, run_id],
+    ).rows
+    summary.dpo_rows, summary.ranked_pairs = int(counted[0][0]), int(counted[0][1])
     return summary

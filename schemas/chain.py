@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated
 
@@ -98,3 +99,14 @@ class Response(LLMOutput):
     response: str = Field(max_length=MAX_REPLY_CHARS)
     #: the reply was cut to the configured cap (it stopped mid-text, so it is never chosen)
     truncated: bool = False
+
+
+#: what a small model writes into a JSON field when it copies the schema instead of filling it
+_PLACEHOLDER = re.compile(
+    r"\W*(?:response|think|answer|reply|text|content|string|\.\.\.|…)?\W*", re.IGNORECASE
+)
+
+
+def is_placeholder(reply: str) -> bool:
+    """The reply is empty or only a field name (`"response"`), not an answer."""
+    return len(reply) < 40 and _PLACEHOLDER.fullmatch(reply) is not None

@@ -150,13 +150,32 @@ def _refuse_literal_secrets(value: Any, where: str) -> None:
             _refuse_literal_secrets(item, f"{where}[{i}]")
 
 
+#: the leader samples more freely than the judges: Lingo-BP improves by re-synthesis, and a
+#: near-greedy small model returns the same reply whatever the chain says
+LEADER_TEMPERATURE = 0.7
+
+
+def _leader_defaults(leader: RoleModel) -> RoleModel:
+    """The leader with its own default temperature where none was given (still counted as not given)."""
+    if "temperature" in leader.model_fields_set:
+        return leader
+    out = leader.model_copy(update={"temperature": LEADER_TEMPERATURE})
+    out.__pydantic_fields_set__.discard("temperature")
+    return out
+
+
 class RolesConfig(Record):
     user: RoleModel = Field(default_factory=RoleModel)
-    # The leader samples more freely than the judges: Lingo-BP improves by re-synthesis, and a
-    # near-greedy small model returns the same reply whatever the chain says.
-    leader: RoleModel = Field(default_factory=lambda: RoleModel(temperature=0.7))
+    leader: RoleModel = Field(default_factory=lambda: _leader_defaults(RoleModel()))
     risk: RoleModel = Field(default_factory=RoleModel)
     critic: RoleModel = Field(default_factory=RoleModel)
+
+    @field_validator("leader")
+    @classmethod
+    def _leader_default_temperature(cls, v: RoleModel) -> RoleModel:
+        # A role's defaults do not depend on whether the config names it: a leader given without a
+        # temperature samples at the leader's default, not at the judges'.
+        return _leader_defaults(v)
 
     def get(self, role: str) -> RoleModel:
         if role not in ROLES:

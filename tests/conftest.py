@@ -66,6 +66,15 @@ def validate_judges(wh: Warehouse, config: OysterConfig, macro_f1: float = 0.9) 
         )
 
 
+def validate_config_file(wh_path: Path, config: Path) -> None:
+    """`validate_judges` for a run the CLI makes from a config file: its judges pass the trust gate."""
+    import yaml
+
+    wh = Warehouse(wh_path)
+    wh.migrate()
+    validate_judges(wh, OysterConfig.model_validate(yaml.safe_load(config.read_text(encoding="utf-8"))))
+
+
 def trust_run(wh: Warehouse, run_id: str, trusted: bool = True) -> None:
     """Record the run's judges as validated (or not): for tests of the views, not of the gate itself."""
     from schemas.trust import LOOP_JUDGES, JudgeTrust

@@ -5,7 +5,9 @@ response) and ``optimize_history``, a list with one entry per iteration (``query
 ``response``, ``user_judge``, ``safe_judge``; later entries also ``general_chain``), or the string
 ``"FAIL"``. Its chain uses display names per language and joins each strategy list into one string
 with ``;``. We keep no per-iteration think, so ``think`` is the draft's reasoning at iteration 0 and
-empty after it.
+empty after it. A draft whose response is only a placeholder (a small model that wrote the field name
+`"response"` instead of an answer) is no original response: ``original_QTR.response`` is then the first
+iteration's response, the first real one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from schemas.chain import is_placeholder
 from warehouse.sql_guard import view_select
 from warehouse.store import Store, WarehouseError, first_line
 
@@ -81,13 +84,16 @@ def oyster_record(trajectory: dict[str, Any], language: str | None) -> dict[str,
         history.append(entry)
     # The original marks a query whose optimisation never produced anything with the string "FAIL".
     failed = not history and trajectory.get("status") == "failed"
+    response = draft.get("response", "")
+    if is_placeholder(response) and history:
+        response = history[0]["response"]
     return {
         "id": scenario["id"],
         "input_data_source": f"oyster:{trajectory['run_id']}",
         "original_QTR": {
             "query": query,
             "think": draft.get("think", ""),
-            "response": draft.get("response", ""),
+            "response": response,
         },
         "optimize_history": "FAIL" if failed else history,
     }

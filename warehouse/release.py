@@ -35,10 +35,13 @@ def _shingles(text: str) -> set[bytes]:
 
 
 def find_near_duplicates(store: Store, threshold: float = THRESHOLD) -> int:
-    """Refill `near_duplicates`: each prompt that nearly repeats an earlier one, across all runs.
+    """Refill `near_duplicates`: each prompt that nearly repeats an earlier, *other* prompt, across all runs.
 
-    Earlier means: a scenario with a pair before one without, then by run start and id, so the copy
-    kept is the one with the most data and the same one every time. Returns how many were found.
+    A prompt is one scenario of one run, read once however many ranked pairs its trajectory has, so it
+    is never compared with itself. Earlier means: a prompt with a `dpo_per_prompt` row before one
+    without, then by run start and id, so the copy kept is the one with the most data and the same one
+    every time.
+    Returns how many were found.
     """
     from datasketch import MinHash, MinHashLSH
 
@@ -46,21 +49,27 @@ def find_near_duplicates(store: Store, threshold: float = THRESHOLD) -> int:
         """SELECT s.run_id, s.scenario_id, s.messages
            FROM scenarios s
            JOIN trajectory_records t USING (run_id, scenario_id)
-           LEFT JOIN preference_pairs p USING (run_id, scenario_id)
            LEFT JOIN runs r USING (run_id)
-           ORDER BY p.pair_id IS NULL, r.started_at, s.run_id, s.scenario_id"""
+           ORDER BY NOT EXISTS (
+                        SELECT 1 FROM dpo_per_prompt d
+                        WHERE d.run_id = s.run_id AND d.scenario_id = s.scenario_id),
+                    r.started_at, s.run_id, s.scenario_id"""
     ).rows
     lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
     kept: dict[str, MinHash] = {}
     found: list[dict[str, Any]] = []
     now = utcnow()
+    seen: set[str] = set()
     for run_id, scenario_id, messages in units:
+        key = json.dumps([run_id, scenario_id])
+        if key in seen:  # never a prompt against itself, whatever the query returns
+            continue
+        seen.add(key)
         mh = MinHash(num_perm=NUM_PERM, seed=1)
         mh.update_batch(list(_shingles("\n".join(f"{m['role']}: {m['content']}" for m in messages))))
         # LSH candidates are probable: confirm each with the estimated Jaccard similarity.
-        scored = [(mh.jaccard(kept[c]), c) for c in lsh.query(mh)]
+        scored = [(mh.jaccard(kept[c]), c) for c in lsh.query(mh) if c != key]
         best = max((s for s in scored if s[0] >= threshold), default=None)
-        key = json.dumps([run_id, scenario_id])
         if best is None:
             lsh.insert(key, mh)
             kept[key] = mh
@@ -89,11 +98,12 @@ SOURCES = {False: {"dpo": "dpo", "sft": "sft"}, True: {"dpo": "dpo_per_prompt", 
 
 
 def _select(store: Store, view: str) -> str:
-    """The view's rows as released: JSON columns as text (Parquet readers see a string, not bytes)."""
+    """The view's rows as released: JSON columns as text (Parquet readers see a string, not bytes), and
+    the release's own `split` in place of any the view has (one column, never `split_1`)."""
     cols = [
         f'v."{c}"::VARCHAR AS "{c}"' if t == "JSON" else f'v."{c}"'
         for c, t, *_ in store.query(f"DESCRIBE {view}").rows
-        if c != "split"  # the release's own split (below) is the one that counts
+        if c != "split"
     ]
     return f"SELECT {', '.join(cols)}, u.split FROM {view} v JOIN ({RELEASED}) u USING (run_id, scenario_id)"
 
@@ -105,6 +115,21 @@ def trust_counts(store: Store) -> tuple[int, int, str]:
         "string_agg(DISTINCT trust_reason, '; ') FILTER (WHERE NOT trusted) FROM dpo_per_prompt"
     ).rows[0]
     return int(row[0]), int(row[1]), str(row[2] or "")
+
+
+def left_out(store: Store, allow_untrusted: bool = False) -> dict[str, int]:
+    """Per config: its source view's rows left out of the release as near-duplicates of another prompt,
+    so that released rows + left out = the view's rows."""
+    views = SOURCES[allow_untrusted]
+    out: dict[str, int] = {}
+    for config in CONFIGS:
+        found = store.query(
+            f"""SELECT count(*) FROM {views.get(config, config)} v
+                WHERE EXISTS (SELECT 1 FROM near_duplicates d
+                              WHERE d.run_id = v.run_id AND d.scenario_id = v.scenario_id)"""
+        ).rows
+        out[config] = int(found[0][0])
+    return out
 
 
 def write_splits(store: Store, out: Path, allow_untrusted: bool = False) -> dict[str, dict[str, int]]:

@@ -125,10 +125,15 @@ def scenarios_by_category(wh: Store, limit: int = 16) -> Records:
 
 
 def generation_totals(wh: Store) -> Records:
+    """Runs and trajectories, and the pair counts: dpo rows (trusted, one per prompt, what DPO trains on),
+    one-per-prompt rows left out as untrusted, and ranked pairs (every row of preference_pairs)."""
     return wh.query(
         """SELECT count(DISTINCT run_id) AS runs, count(*) AS trajectories,
                   count(*) FILTER (status = 'completed') AS completed,
-                  (SELECT count(*) FROM preference_pairs) AS pairs
+                  count(*) FILTER (status = 'failed') AS failed,
+                  (SELECT count(*) FROM dpo) AS "dpo rows",
+                  (SELECT count(*) FROM dpo_per_prompt WHERE NOT trusted) AS "untrusted dpo rows",
+                  (SELECT count(*) FROM preference_pairs) AS "ranked pairs"
            FROM trajectory_records"""
     ).records()
 
@@ -148,35 +153,86 @@ def run_judges(wh: Store) -> Records:
 
 
 def run_costs(wh: Store) -> Records:
-    """Per run: the calls and tokens paid for (cache hits are free), tokens per preference pair, and the
-    cost at the per-role prices of the run's config (None where no role had a price)."""
+    """Per run: the calls and tokens paid for (cache hits are free), its dpo rows and ranked pairs, tokens
+    per dpo row, and the cost at the per-role prices of the run's config (None where no role had a price)."""
     return wh.query(
-        """SELECT run_id, status, calls, tokens, prompt_tokens, completion_tokens, pairs,
-                  round(tokens_per_pair, 1) AS tokens_per_pair, cost
+        """SELECT run_id, status, calls, tokens, prompt_tokens, completion_tokens, dpo_rows, ranked_pairs,
+                  round(tokens_per_dpo_row, 1) AS tokens_per_dpo_row, cost
            FROM run_costs ORDER BY run_id"""
     ).records()
 
 
+def failures(wh: Store, limit: int = 12) -> Records:
+    """What failed, grouped by role, step and kind (superseded failures left out: a later attempt
+    completed their scenario), with the latest message of each group."""
+    superseded = (
+        "AND superseded_by_attempt IS NULL" if _has_column(wh, "failures", "superseded_by_attempt") else ""
+    )
+    return wh.query(
+        f"""SELECT role, step, kind, count(*) AS failures, count(DISTINCT scenario_id) AS scenarios,
+                   arg_max(message, created_at) AS latest_message
+            FROM failures WHERE true {superseded}
+            GROUP BY ALL ORDER BY failures DESC, role, step, kind LIMIT ?""",
+        [limit],
+    ).records()
+
+
+def reviews(wh: Store) -> Records:
+    """Ranked pairs accepted, rejected and not reviewed yet; judge verdicts marked right and wrong."""
+    if not has(wh, "review_latest"):
+        return []
+    return wh.query(
+        """SELECT (SELECT count(*) FROM preference_pairs) AS "ranked pairs",
+                  count(*) FILTER (target_kind = 'pair' AND label = 'accept') AS accepted,
+                  count(*) FILTER (target_kind = 'pair' AND label = 'reject') AS rejected,
+                  (SELECT count(*) FROM preference_pairs)
+                      - count(*) FILTER (target_kind = 'pair') AS unreviewed,
+                  count(*) FILTER (target_kind = 'judgement' AND label = 'right') AS "verdicts right",
+                  count(*) FILTER (target_kind = 'judgement' AND label = 'wrong') AS "verdicts wrong",
+                  count(DISTINCT reviewer) AS reviewers
+           FROM review_latest WHERE pair_id IN (SELECT pair_id FROM preference_pairs)"""
+    ).records()
+
+
+def _has_column(wh: Store, table: str, column: str) -> bool:
+    rows = wh.query(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+        [table, column],
+    ).rows
+    return bool(rows and rows[0][0])
+
+
 def trajectory_samples(wh: Store, limit: int = 6) -> Records:
-    """The latest completed trajectories, each with its last chain and its scores per iteration."""
+    """The latest completed trajectories, each with its best reply fit to train on (never one the reply
+    checks excluded or the length cap cut), that reply's chain, and its scores per iteration."""
     rows = wh.query(
         """SELECT t.run_id, t.scenario_id, s.messages[-1].content AS query, t.stop_reason, t.pair_status,
-                  round(t.best_score, 3) AS best_score, t.final_response
+                  (SELECT count(*) FROM preference_pairs p
+                   WHERE p.run_id = t.run_id AND p.scenario_id = t.scenario_id) AS ranked_pairs,
+                  b.iteration AS best_iteration, b.construction_score AS best_score,
+                  b.response AS best_response
            FROM trajectory_records t JOIN scenarios s USING (run_id, scenario_id)
-           WHERE t.status = 'completed' ORDER BY t.created_at DESC LIMIT ?""",
+           LEFT JOIN (
+               SELECT run_id, scenario_id, iteration, construction_score, response FROM iterations
+               WHERE excluded IS NULL AND NOT coalesce(truncated, false) AND construction_score IS NOT NULL
+               QUALIFY row_number() OVER (
+                   PARTITION BY run_id, scenario_id ORDER BY construction_score DESC, iteration DESC) = 1
+           ) b USING (run_id, scenario_id)
+           WHERE t.status = 'completed' ORDER BY t.created_at DESC, t.scenario_id LIMIT ?""",
         [limit],
     ).records()
     for r in rows:
         key = [r["run_id"], r["scenario_id"]]
+        shown = r["best_iteration"]
         r["chain"] = wh.query(
             """SELECT iteration, node, content, changed FROM chain_nodes
-               WHERE run_id = ? AND scenario_id = ? AND iteration = (
-                   SELECT max(iteration) FROM chain_nodes WHERE run_id = ? AND scenario_id = ?)
+               WHERE run_id = ? AND scenario_id = ? AND iteration = coalesce(?, (
+                   SELECT max(iteration) FROM chain_nodes WHERE run_id = ? AND scenario_id = ?))
                ORDER BY node""",
-            [*key, *key],
+            [*key, shown, *key],
         ).records()
         r["scores"] = wh.query(
-            "SELECT iteration, round(construction_score, 3) AS cs, safety_verdict FROM iterations "
+            "SELECT iteration, construction_score AS cs, safety_verdict, excluded, truncated FROM iterations "
             "WHERE run_id = ? AND scenario_id = ? ORDER BY iteration",
             key,
         ).records()

@@ -116,10 +116,13 @@ def list_items(
     after: str | None = None,
     judges: Sequence[ReviewedJudge] = (),
 ) -> Page:
-    """One page of pairs (or trajectories) ordered by (run_id, scenario_id), from the row after `after`;
-    `judges` (the reviewed ones) tell when the judges disagree on a pair.
+    """One page of scenarios (a pair list shows each with all its ranked pairs, best rank first), ordered
+    by (run_id, scenario_id), from the scenario after `after`; `judges` (the reviewed ones) tell when the
+    judges disagree on a pair.
 
-    Keyset paging: a page costs the same at row 100 000 as at row 1, unlike OFFSET.
+    Keyset paging over scenarios, so a scenario's ranked pairs never straddle two pages: a page costs
+    the same at row 100 000 as at row 1, unlike OFFSET. Each row has `group_size` (the scenario's
+    matching pairs) and `first_of_group`.
     """
     if kind not in _SOURCES:
         raise ReviewError(f"unknown list '{kind}' (use pairs or trajectories)")
@@ -141,21 +144,59 @@ def list_items(
         where.append("(run_id > ? OR (run_id = ? AND scenario_id > ?))")
         params += [key[0], key[0], key[1]]
     sql = f"""
-        SELECT p.pair_id, run_id, scenario_id, s.language, s.risk_level, s.user_type, s.category_l1,
-               t.status, t.pair_status, p.margin, p.chosen_score, p.rejected_score,
-               coalesce(p.prompt[-1].content, s.messages[-1].content) AS query, r.label AS review,
-               coalesce({disagree}, false) AS judges_disagree
-        FROM {_SOURCES[kind]}
-        LEFT JOIN scenarios s USING (run_id, scenario_id)
-        LEFT JOIN review_latest r ON r.target = 'pair:' || p.pair_id
-        {"WHERE " + " AND ".join(where) if where else ""}
-        ORDER BY run_id, scenario_id
-        LIMIT {PAGE_SIZE + 1}"""
+        WITH matching AS (
+            SELECT p.pair_id, run_id, scenario_id, p.rank, p.chosen_iteration, p.rejected_iteration,
+                   s.language, s.risk_level, s.user_type, s.category_l1,
+                   t.status, t.pair_status, p.margin, p.chosen_score, p.rejected_score,
+                   coalesce(p.prompt[-1].content, s.messages[-1].content) AS query, r.label AS review,
+                   coalesce({disagree}, false) AS judges_disagree
+            FROM {_SOURCES[kind]}
+            LEFT JOIN scenarios s USING (run_id, scenario_id)
+            LEFT JOIN review_latest r ON r.target = 'pair:' || p.pair_id
+            {"WHERE " + " AND ".join(where) if where else ""}
+        ), page AS (
+            SELECT DISTINCT run_id, scenario_id FROM matching
+            ORDER BY run_id, scenario_id LIMIT {PAGE_SIZE + 1}
+        )
+        SELECT m.*, count(*) OVER (PARTITION BY run_id, scenario_id) AS group_size,
+               row_number() OVER (PARTITION BY run_id, scenario_id ORDER BY m.rank NULLS LAST) = 1
+                   AS first_of_group
+        FROM matching m JOIN page USING (run_id, scenario_id)
+        ORDER BY run_id, scenario_id, m.rank NULLS LAST"""
     rows = store.query(sql, params).records()
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    next_after = f"{rows[-1]['run_id']}/{rows[-1]['scenario_id']}" if more and rows else None
+    keys = list(dict.fromkeys((r["run_id"], r["scenario_id"]) for r in rows))
+    more = len(keys) > PAGE_SIZE
+    if more:
+        rows = [r for r in rows if (r["run_id"], r["scenario_id"]) != keys[-1]]
+    next_after = f"{keys[PAGE_SIZE - 1][0]}/{keys[PAGE_SIZE - 1][1]}" if more else None
     return Page(rows, next_after, active)
+
+
+def review_progress(store: Store) -> dict[str, int]:
+    """How many ranked pairs there are and how many a reviewer has accepted or rejected."""
+    rows = store.query(
+        """SELECT count(*) AS total, count(r.target) AS reviewed
+           FROM preference_pairs p LEFT JOIN review_latest r ON r.target = 'pair:' || p.pair_id"""
+    ).records()
+    total, reviewed = int(rows[0]["total"]), int(rows[0]["reviewed"] or 0)
+    return {"total": total, "reviewed": reviewed, "left": total - reviewed}
+
+
+def next_unreviewed(store: Store, pair_id: str | None = None) -> str | None:
+    """The first ranked pair no reviewer has accepted or rejected, after `pair_id` in list order (run,
+    scenario, rank), else from the top; None when every pair is reviewed."""
+    rows = store.query(
+        """WITH ordered AS (
+               SELECT p.pair_id, row_number() OVER (ORDER BY p.run_id, p.scenario_id, p.rank, p.pair_id) AS n
+               FROM preference_pairs p),
+           here AS (SELECT coalesce(max(n), 0) AS n FROM ordered WHERE pair_id = ?)
+           SELECT o.pair_id FROM ordered o, here
+           WHERE NOT EXISTS (SELECT 1 FROM review_latest r WHERE r.target = 'pair:' || o.pair_id)
+             AND o.pair_id <> coalesce(?, '')
+           ORDER BY o.n <= here.n, o.n LIMIT 1""",
+        [pair_id or "", pair_id],
+    ).rows
+    return str(rows[0][0]) if rows else None
 
 
 def filter_choices(store: Store) -> dict[str, list[str]]:
@@ -225,6 +266,16 @@ def pair_detail(store: Store, pair_id: str, judges: Sequence[ReviewedJudge] = ()
         v["side"] = "chosen" if v["iteration"] == pair["chosen_iteration"] else "rejected"
         v["choices"] = choices.get(v["kind"], ())
     return {"pair": pair, "verdicts": verdicts, "gradients": gradients, "review": review}
+
+
+def scenario_pairs(store: Store, run_id: str, scenario_id: str) -> list[dict[str, Any]]:
+    """The ranked pairs of one scenario's trajectory, best rank first, each with its latest review."""
+    return store.query(
+        """SELECT p.pair_id, p.rank, p.chosen_iteration, p.rejected_iteration, p.margin, r.label AS review
+           FROM preference_pairs p LEFT JOIN review_latest r ON r.target = 'pair:' || p.pair_id
+           WHERE p.run_id = ? AND p.scenario_id = ? ORDER BY p.rank, p.pair_id""",
+        [run_id, scenario_id],
+    ).records()
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> dict[str, Any] | None:

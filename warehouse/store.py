@@ -387,8 +387,9 @@ class Store:
 
             def work() -> Any:
                 count = con.execute(f"SELECT count(*) FROM (\n{select}\n)").fetchone()
+                rows = _json_cells(con, select) if fmt == "csv" else select
                 target = str(out_path).replace("'", "''")
-                con.execute(f"COPY (\n{select}\n) TO '{target}' {EXPORT_FORMATS[fmt]}")
+                con.execute(f"COPY (\n{rows}\n) TO '{target}' {EXPORT_FORMATS[fmt]}")
                 return count
 
             try:
@@ -396,3 +397,19 @@ class Store:
             except duckdb.Error as exc:
                 raise WarehouseError(f"export failed: {first_line(exc)}") from None
         return int(count[0]) if count else 0
+
+
+#: DuckDB column types whose CSV text would be DuckDB's own literal (`[{'role': user, …}]`), not JSON
+_NESTED = ("STRUCT", "MAP", "UNION")
+
+
+def _json_cells(con: duckdb.DuckDBPyConnection, select: str) -> str:
+    """``select`` with every nested column (lists, structs, maps) as JSON text, so a CSV cell holds JSON
+    that any reader parses (JSON columns already are)."""
+    described = con.execute(f"DESCRIBE (\n{select}\n)").fetchall()
+    cols = []
+    for name, kind, *_ in described:
+        quoted = '"' + str(name).replace('"', '""') + '"'
+        nested = str(kind).endswith("]") or str(kind).startswith(_NESTED)
+        cols.append(f"to_json({quoted})::VARCHAR AS {quoted}" if nested else quoted)
+    return f"SELECT {', '.join(cols)} FROM (\n{select}\n)"

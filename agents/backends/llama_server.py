@@ -32,7 +32,13 @@ from typing import IO
 
 from agents.backends.base import BackendError, ChatBackend, ChatRequest, ChatResult
 from agents.backends.embedded import EmbeddedBackend
-from agents.backends.llama_server_build import BUILD_COMMAND, build_server, require_server, server_binary
+from agents.backends.llama_server_build import (
+    BUILD_COMMAND,
+    build_server,
+    require_server,
+    server_binary,
+    server_env,
+)
 from agents.backends.models import ensure_model, split_adapter
 from agents.backends.openai_backend import OpenAIBackend
 from schemas.config import RoleModel
@@ -107,7 +113,7 @@ class LlamaServer:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (kept open for the server's life)
         # OpenMP threads spin while they wait by default: on CPUs shared with other work (2 cores, a
         # busy machine) one descheduled thread stalls every step, 1 tok/s instead of 18 (performance.md).
-        env = {"OMP_WAIT_POLICY": "passive", **os.environ}
+        env = server_env(self.binary, {"OMP_WAIT_POLICY": "passive", **os.environ})
         self.proc = subprocess.Popen(
             self.command(),
             env=env,

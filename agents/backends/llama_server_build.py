@@ -1,17 +1,28 @@
-"""Build llama.cpp's `llama-server` from the source vendored in the installed llama-cpp-python's sdist.
+"""Build llama.cpp's `llama-server` with as little compiling as the setup allows: one llama.cpp compile.
 
-The source is MIT (© The ggml authors), like the llama.cpp already compiled into llama-cpp-python;
-the server is linked statically, so the one file in the model cache runs wherever it is copied.
+The README's setup keeps the CMake build of the llama-cpp-python wheel (`SKBUILD_BUILD_DIR`, see
+`wheel_build_dir`). Where that build is there and is the build of the installed wheel (its libllama is
+the installed one, byte for byte), the server is one more target of it: only what the wheel does not
+have is compiled, and it runs on that build's shared libraries, copied beside it (`server_env` puts
+them on the loader path). Otherwise (a wheel from pip's cache, another build dir) the server is
+compiled from the source vendored in the sdist, linked statically, as before. Either way the source
+is MIT (© The ggml authors), like the llama.cpp already compiled into llama-cpp-python, and the build
+prints a progress line every 5 %.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import logging
 import os
+import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from agents.backends.base import BackendError
@@ -23,6 +34,8 @@ log = logging.getLogger("oyster.backends")
 #: the setup step that builds the server; named in every error about a missing binary
 BUILD_COMMAND = "python -m agents.backends.llama_server --build"
 BINARY = "llama-server"
+#: where the README's setup has scikit-build-core keep the wheel's CMake build (`SKBUILD_BUILD_DIR`)
+WHEEL_BUILD_DIR = "~/.cache/oyster/llama-cpp-python-build"
 
 CMAKE_FLAGS = (
     "-DCMAKE_BUILD_TYPE=Release",
@@ -38,6 +51,29 @@ CMAKE_FLAGS = (
     "-DLLAMA_BUILD_EXAMPLES=OFF",
     "-DLLAMA_BUILD_SERVER=ON",
 )
+#: what the wheel's build adds to build the server too. Its other settings stay (GGML_NATIVE, OpenSSL):
+#: with them, all 127 objects of the wheel's build keep their exact compile commands, so none is
+#: compiled again (checked on llama-cpp-python 0.3.36: ninja's flags, defines and includes of each).
+#: LLAVA_BUILD stays OFF (README: the wheel is built without its own copy of mtmd, which Oyster never
+#: loads): the tools build mtmd once for the server; with the wheel's copy the two would clash.
+WHEEL_SERVER_FLAGS = (
+    "-DLLAVA_BUILD=OFF",
+    "-DLLAMA_BUILD_TOOLS=ON",
+    "-DLLAMA_BUILD_SERVER=ON",
+    "-DLLAMA_BUILD_UI=OFF",
+    "-DLLAMA_USE_PREBUILT_UI=OFF",
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+)
+#: the wheel's shared libraries a server built from its build needs at run time
+_LINKED = "linked-to-wheel"
+
+Say = Callable[[str], None]
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def server_dir() -> Path:
@@ -56,40 +92,193 @@ def require_server() -> Path:
     return binary
 
 
-def _run(cmd: list[str], what: str) -> None:
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-        raise BackendError(f"building llama-server failed at {what}:\n{tail}")
+def wheel_lib_dir() -> Path | None:
+    """The installed llama-cpp-python's shared libraries (libllama, libggml*, libmtmd), found without
+    importing it; None where it is not installed."""
+    spec = importlib.util.find_spec("llama_cpp")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    lib = Path(next(iter(spec.submodule_search_locations))) / "lib"
+    return lib if lib.is_dir() else None
 
 
-def build_server(jobs: int = 2) -> Path:
-    """Unpack llama.cpp from the sdist, compile `llama-server` only, and keep just the binary."""
+def server_env(binary: Path, env: dict[str, str]) -> dict[str, str]:
+    """`env` for running `binary`: a server built in the wheel's build finds the shared libraries of that
+    build (libllama and libggml*, the wheel's own, and the server's libllama-common, libmtmd…), copied
+    beside it."""
+    if not (binary.parent / _LINKED).exists():
+        return env
+    paths = [str(binary.parent), *[p for p in env.get("LD_LIBRARY_PATH", "").split(os.pathsep) if p]]
+    return {**env, "LD_LIBRARY_PATH": os.pathsep.join(paths)}
+
+
+def wheel_build_dir() -> Path:
+    return Path(os.environ.get("SKBUILD_BUILD_DIR") or WHEEL_BUILD_DIR).expanduser()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _cache_value(cache: str, key: str) -> str | None:
+    m = re.search(rf"^{re.escape(key)}:[A-Z]+=(.*)$", cache, re.MULTILINE)
+    return m.group(1).strip() if m else None
+
+
+def reusable_wheel_build(build: Path | None = None) -> tuple[Path, Path, str] | None:
+    """(build dir, source dir it was configured from, make program) where the wheel's CMake build is
+    there and is the build of the installed wheel; None otherwise."""
+    build = build or wheel_build_dir()
+    cache_file = build / "CMakeCache.txt"
+    lib = wheel_lib_dir()
+    if not cache_file.exists() or lib is None:
+        return None
+    built = build / "bin" / "libllama.so"
+    if not built.exists():
+        found = [p for p in build.rglob("libllama.so") if p.is_file()]
+        built = found[0] if found else built
+    installed = lib / "libllama.so"
+    if not built.exists() or not installed.exists() or _sha256(built) != _sha256(installed):
+        return None  # another version, or a wheel pip took from its cache: not this build
+    cache = cache_file.read_text(encoding="utf-8", errors="replace")
+    source = _cache_value(cache, "CMAKE_HOME_DIRECTORY")
+    make = _cache_value(cache, "CMAKE_MAKE_PROGRAM") or ""
+    if not os.access(make, os.X_OK):
+        make = shutil.which(Path(make).name or "ninja") or shutil.which("ninja") or ""
+    if not source or not make:
+        return None
+    return build, Path(source), make
+
+
+def _run(cmd: list[str], what: str, say: Say, env: dict[str, str] | None = None) -> None:
+    """Run a build step, telling a progress line at each new percentage (make) or every 5 % (ninja)."""
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1
+    )
+    assert proc.stdout is not None
+    tail: list[str] = []
+    shown = -1
+    for raw in proc.stdout:
+        line = raw.rstrip()
+        tail = [*tail[-14:], line]
+        ninja = re.match(r"\[(\d+)/(\d+)\]\s+(.*)", line)
+        make = re.match(r"\[\s*(\d+)%\]\s+(.*)", line)
+        if ninja:
+            done, total = int(ninja.group(1)), int(ninja.group(2))
+            pct = 100 * done // max(total, 1)
+            if pct >= shown + 5 or done == total:
+                shown = pct
+                say(f"llama-server build: {done}/{total} ({pct}%) {_short(ninja.group(3))}")
+        elif make and int(make.group(1)) != shown:
+            shown = int(make.group(1))
+            say(f"llama-server build: {shown}% {_short(make.group(2))}")
+    if proc.wait() != 0:
+        raise BackendError(f"building llama-server failed at {what}:\n" + "\n".join(tail))
+
+
+def _short(step: str) -> str:
+    words = step.split()
+    return " ".join(w.rsplit("/", 1)[-1] if "/" in w else w for w in words)[:100]
+
+
+def _install(binary: Path, dest: Path, linked: bool) -> Path:
+    partial = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    shutil.copy2(binary, partial / BINARY)
+    if linked:
+        # The build's shared libraries go with the binary (symlinks as files): it runs without the build.
+        for lib in sorted(binary.parent.glob("*.so*")):
+            shutil.copyfile(lib, partial / lib.name)
+        (partial / _LINKED).write_text(
+            "built in the llama-cpp-python wheel's own CMake build: runs on that build's libraries, "
+            "beside it\n",
+            encoding="utf-8",
+        )
+    shutil.rmtree(dest, ignore_errors=True)
+    partial.rename(dest)  # an interrupted build never looks complete
+    return dest / BINARY
+
+
+def build_server(jobs: int = 2, say: Say = _say) -> Path:
+    """Build `llama-server` once into the model cache: from the wheel's build where it can (only the
+    server's sources compile), else from the sdist's source (the whole of llama.cpp compiles)."""
     dest = server_dir()
     if os.access(dest / BINARY, os.X_OK):
         return dest / BINARY
     if shutil.which("cmake") is None:
         raise BackendError(f"building llama-server needs CMake and a C++ compiler, then `{BUILD_COMMAND}`")
-    version = llama_cpp_version()
-    sdist = fetch_sdist(version)
-    work = dest.with_name(dest.name + ".build")
-    shutil.rmtree(work, ignore_errors=True)
-    prefix = f"{sdist_prefix(version)}/vendor/llama.cpp/"
     start = time.perf_counter()
+    reuse = reusable_wheel_build()
+    if reuse is not None:
+        path = _build_from_wheel_build(*reuse, jobs=jobs, dest=dest, say=say)
+        how = "the llama-cpp-python wheel's build (its libraries reused)"
+    else:
+        say(
+            f"llama-server build: no reusable wheel build in {wheel_build_dir()} (pip reused a cached "
+            "wheel, or SKBUILD_BUILD_DIR was not set): compiling llama.cpp from the sdist"
+        )
+        path = _build_from_sdist(jobs, dest, say)
+        how = "the sdist's source"
+    say(f"llama-server build: done in {time.perf_counter() - start:.0f} s, from {how}")
+    log.info("built %s in %.0f s", path, time.perf_counter() - start)
+    return path
+
+
+def _extract(sdist: Path, prefix: str, into: Path) -> None:
     with tarfile.open(sdist) as tar:
         members = [m for m in tar.getmembers() if m.name.startswith(prefix)]
         for m in members:
             m.name = m.name[len(prefix) :]
-        tar.extractall(work / "src", members=members, filter="data")
-    build = work / "build"
-    _run(["cmake", "-S", str(work / "src"), "-B", str(build), *CMAKE_FLAGS], "cmake configure")
-    _run(["cmake", "--build", str(build), "--target", BINARY, "-j", str(jobs)], "cmake --build")
-    partial = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    shutil.copy2(build / "bin" / BINARY, partial / BINARY)
-    shutil.rmtree(dest, ignore_errors=True)
-    partial.rename(dest)  # an interrupted build never looks complete
+        # The files keep their dates from the sdist, older than the wheel build's objects: nothing the
+        # wheel compiled is compiled again.
+        tar.extractall(into, members=members, filter="data")
+
+
+def _build_from_wheel_build(build: Path, source: Path, make: str, *, jobs: int, dest: Path, say: Say) -> Path:
+    version = llama_cpp_version()
+    restored = not source.exists()
+    if restored:
+        # pip removed the source folder it built from: put the same sdist back at the same path.
+        say(
+            f"llama-server build: restoring the wheel's source at {source} "
+            f"from the llama-cpp-python {version} sdist"
+        )
+        _extract(fetch_sdist(version), f"{sdist_prefix(version)}/", source)
+    try:
+        say(f"llama-server build: adding the server target to the wheel's build in {build}")
+        _run(
+            [
+                "cmake",
+                "-S",
+                str(source),
+                "-B",
+                str(build),
+                f"-DCMAKE_MAKE_PROGRAM={make}",
+                *WHEEL_SERVER_FLAGS,
+            ],
+            "cmake configure",
+            say,
+        )
+        _run(["cmake", "--build", str(build), "--target", BINARY, "-j", str(jobs)], "cmake --build", say)
+        found = [p for p in build.rglob(BINARY) if p.is_file() and os.access(p, os.X_OK)]
+        if not found:
+            raise BackendError(f"building llama-server: no {BINARY} in {build} after the build")
+        return _install(found[0], dest, linked=True)
+    finally:
+        if restored:
+            shutil.rmtree(source, ignore_errors=True)
+
+
+def _build_from_sdist(jobs: int, dest: Path, say: Say) -> Path:
+    version = llama_cpp_version()
+    sdist = fetch_sdist(version)
+    work = dest.with_name(dest.name + ".build")
     shutil.rmtree(work, ignore_errors=True)
-    log.info("built %s in %.0f s", dest / BINARY, time.perf_counter() - start)
-    return dest / BINARY
+    _extract(sdist, f"{sdist_prefix(version)}/vendor/llama.cpp/", work / "src")
+    build = work / "build"
+    _run(["cmake", "-S", str(work / "src"), "-B", str(build), *CMAKE_FLAGS], "cmake configure", say)
+    _run(["cmake", "--build", str(build), "--target", BINARY, "-j", str(jobs)], "cmake --build", say)
+    path = _install(build / "bin" / BINARY, dest, linked=False)
+    shutil.rmtree(work, ignore_errors=True)
+    return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 from agents.lingo_bp.reply_checks import language_switch, meta_talk, repetition, scaffolding
 from agents.llm import CallLog, RoleLLM, list_of_exactly
 from agents.steps import StepName
-from schemas.chain import MAX_REPLY_CHARS, DraftAnswer, ReasoningChain, Response
+from schemas.chain import MAX_REPLY_CHARS, DraftAnswer, ReasoningChain, Response, is_placeholder
 from schemas.risk import GuidelineRule, RiskAssessment
 from schemas.scenario import Scenario
 from schemas.stackelberg import CandidateStrategy, StrategyCandidates
@@ -122,6 +122,10 @@ class Leader:
 
 
 def _echo_problem(reply: str, scenario: Scenario) -> str | None:
+    if is_placeholder(reply):
+        if not reply.strip():
+            return "the reply is empty"
+        return f"the reply is only {reply.strip()!r}, a field name, not an answer: write the answer itself"
     # Small models sometimes parrot the user's message back instead of answering it.
     if (
         scenario.query.strip()

@@ -15,6 +15,9 @@ from schemas.files import read_user_text
 from schemas.messages import ChatMessage
 
 _MAP_SUFFIXES = (".yaml", ".yml", ".json")
+#: where the expected verdict is when no column is named: `label`, or `expected` as in the bundled
+#: judge_validation files, so that a copy of a bundled file is read as it is
+LABEL_COLUMNS = ("label", "expected")
 
 
 def parse_label_map(spec: str | None, flag: str = "--label-map") -> tuple[dict[str, str], str]:
@@ -61,7 +64,7 @@ def load_judge_cases(
     *,
     query_column: str = "query",
     response_column: str = "response",
-    label_column: str = "label",
+    label_column: str | None = None,
     label_map: Mapping[str, str] | None = None,
     label_map_source: str = "--label-map",
     id_column: str | None = None,
@@ -69,27 +72,35 @@ def load_judge_cases(
     """Cases whose target is one of `classes` and whose `metadata["response"]` is the reply to judge.
 
     Labels match case-insensitively, directly or through `label_map`; any other label is an error naming
-    file:line. Metadata also keeps the file's other text columns (e.g. `kind`, `language`) and the label as
+    file:line. Without `label_column` the label is in `label` or, as in the bundled files, `expected`.
+    Metadata also keeps the file's other text columns (e.g. `kind`, `language`) and the label as
     written. Without `id_column`, ids are "{file stem}-{nnnn}" in file order.
     """
     p = Path(path)
     accepted = _resolver(classes, label_map or {}, label_map_source)
     needed = [c for c in (query_column, response_column, label_column, id_column) if c is not None]
-    reserved = set(needed)
+    reserved = set(needed) | ({*LABEL_COLUMNS} if label_column is None else set())
     samples: list[EvalSample] = []
     seen: set[str] = set()
     for n, record in table_records(p, needed):
+        column = label_column or next((c for c in LABEL_COLUMNS if c in record), None)
+        if column is None:
+            have = ", ".join(repr(k) for k in record) or "none"
+            raise EvalSetError(
+                f"{p}:{n}: no column {' or '.join(map(repr, LABEL_COLUMNS))} (columns: {have}; "
+                "name another with --label-column)"
+            )
         query, response = cell_text(record[query_column]), cell_text(record[response_column])
         if not query:
             raise EvalSetError(f"{p}:{n}: empty query in {query_column!r}")
         if not response:
             raise EvalSetError(f"{p}:{n}: empty response in {response_column!r}")
-        label = cell_text(record[label_column])
+        label = cell_text(record[column])
         target = accepted.get(label.casefold())
         if target is None:
             mapped = f"; mapped: {', '.join(label_map)}" if label_map else ""
             raise EvalSetError(
-                f"{p}:{n}: unknown label {label!r} in {label_column!r} "
+                f"{p}:{n}: unknown label {label!r} in {column!r} "
                 f"(expected {', '.join(classes)}{mapped}; map others with {label_map_source})"
             )
         sample_id = cell_text(record[id_column]) if id_column else f"{p.stem}-{len(samples) + 1:04d}"

@@ -54,7 +54,9 @@ class JudgesOptions(TaskOptions):
     cases: Path | None = option(None, "CSV or JSONL of labelled (query, response, label) [default: bundled].")
     query_column: str = option("query", "Column holding the query.")
     response_column: str = option("response", "Column holding the response to judge.")
-    label_column: str = option("label", "Column holding the expected verdict.")
+    label_column: str | None = option(
+        None, "Column holding the expected verdict [default: label, or expected as in the bundled files]."
+    )
     label_map: str | None = option(
         None, "FILE_LABEL=CLASS,… or a YAML / JSON mapping file, for labels that are not the judge's classes."
     )

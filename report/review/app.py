@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from http.cookies import CookieError, SimpleCookie
 from importlib import resources
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -28,7 +29,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,7 +44,10 @@ from warehouse.reviews import (
     add_review,
     filter_choices,
     list_items,
+    next_unreviewed,
     pair_detail,
+    review_progress,
+    scenario_pairs,
 )
 
 _HERE = Path(str(resources.files("report.review")))
@@ -216,20 +220,32 @@ def create_app(warehouse: str | Path, reviewer: str, host: str = "127.0.0.1") ->
         result = list_items(store, kind, filters, q.get("after"), judges)
         base = {"kind": kind, **result.filters}
         next_url = f"/?{urlencode({**base, 'after': result.next_after})}" if result.next_after else None
+        # One group per scenario: its ranked pairs together, best rank first.
+        groups = [list(g) for _, g in groupby(result.rows, key=lambda r: (r["run_id"], r["scenario_id"]))]
         return page(
             "list.html",
             kind=kind,
             page=result,
+            groups=groups,
             choices=filter_choices(store),
             filters=filters,
             next_url=next_url,
             first_url=f"/?{urlencode(base)}",
             paged=bool(q.get("after")),
+            progress=review_progress(store),
+            next_pair=next_unreviewed(store),
         )
 
     def pair(request: Request) -> Response:
         detail = pair_detail(store, request.path_params["pair_id"], judges)
-        return page("pair.html", **detail)
+        found = detail["pair"]
+        return page(
+            "pair.html",
+            siblings=scenario_pairs(store, found["run_id"], found["scenario_id"]),
+            progress=review_progress(store),
+            next_pair=next_unreviewed(store, found["pair_id"]),
+            **detail,
+        )
 
     async def review(request: Request) -> Response:
         try:
@@ -255,7 +271,21 @@ def create_app(warehouse: str | Path, reviewer: str, host: str = "127.0.0.1") ->
                 judge=by_name[judge] if judge else None,
                 correct_label=form.get("correct_label") or None,
             )
-            return RedirectResponse(f"/pair/{pair_id}", status_code=303)
+            # A decision on the pair moves on to the next pair no one has reviewed; a verdict's review
+            # stays on the pair. The page's script asks for JSON and updates itself without a reload.
+            decided = not form.get("judge")
+            upcoming = next_unreviewed(store, pair_id) if decided else None
+            if "application/json" in request.headers.get("accept", ""):
+                return JSONResponse(
+                    {
+                        "pair_id": pair_id,
+                        "label": form.get("label", ""),
+                        "reviewer": form.get("reviewer") or reviewer,
+                        "next": f"/pair/{upcoming}" if upcoming else None,
+                        "progress": review_progress(store),
+                    }
+                )
+            return RedirectResponse(f"/pair/{upcoming or pair_id}", status_code=303)
 
         return await run_in_threadpool(guarded(store_it), request)
 

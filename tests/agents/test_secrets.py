@@ -72,7 +72,8 @@ def test_09_echoed_key_is_in_no_table_and_no_output(
     wh = tmp_path / "w.duckdb"
     cfg = write_config(tmp_path / "c.yaml", chat_rejects, key_env)
     p = oyster("run", "--config", str(cfg), "--limit", "2", "--warehouse", str(wh), env={key_env: key})
-    assert p.returncode == 0, p.stderr
+    # every call is rejected, so no scenario completes: the run is stored failed and exits 3
+    assert p.returncode == 3, p.stderr
     stored = warehouse_text(wh)
     with duckdb.connect(str(wh), read_only=True) as con:
         failures = con.execute("SELECT kind, message FROM failures").fetchall()

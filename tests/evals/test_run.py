@@ -149,7 +149,16 @@ def test_report_renders_every_chart_from_the_warehouse(warehouse: Warehouse, tmp
         training.log_metrics("t", step, "train", [("loss", 0.7 - 0.1 * step)])
     out = tmp_path / "report.html"
     sections = write_report(warehouse, out)
-    assert sections == ["construction", "strata-sword", "refusal", "judges", "training", "generation"]
+    assert sections == [
+        "overview",
+        "generation",
+        "samples",
+        "construction",
+        "strata-sword",
+        "refusal",
+        "judges",
+        "training",
+    ]
     html = out.read_text()
     assert html.count("<svg") == 9  # every chart has data
     assert "no data" not in html

@@ -1,5 +1,6 @@
-"""`oyster report` shows each run's calls, tokens, tokens per pair and cost, the cost being the figure
-`oyster sql` computes from the run's per-role prices, or says that no prices were configured."""
+"""`oyster report` shows each run's calls, tokens, dpo rows, ranked pairs, tokens per dpo row and cost,
+the cost being the figure `oyster sql` computes from the run's per-role prices, or says that no prices
+were configured."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from cli.app import app
+from report.render import number
 from runtime.runner import run_lingo_bp
 from schemas import OysterConfig, Scenario
+from tests.conftest import validate_judges
 from warehouse import Warehouse
 
 SCRIPTED = {"backend": "scripted", "model": "agents.backends.mock:well_behaved"}
@@ -44,6 +47,7 @@ async def test_the_report_shows_each_runs_cost_as_sql_computes_it(
     warehouse: Warehouse, tmp_path: Path
 ) -> None:
     priced = _config(price_per_1k_prompt_tokens=2.0, price_per_1k_completion_tokens=6.0)
+    validate_judges(warehouse, priced)  # dpo rows are trusted pairs
     summary = await run_lingo_bp(priced, SCENARIOS, warehouse, run_id="priced")
     await run_lingo_bp(_config(), SCENARIOS, warehouse, run_id="free")
 
@@ -57,7 +61,7 @@ async def test_the_report_shows_each_runs_cost_as_sql_computes_it(
     [(prompt, completion)] = warehouse.query(
         "SELECT sum(prompt_tokens), sum(completion_tokens) FROM llm_calls WHERE run_id = 'priced'"
     ).rows
-    assert isinstance(row["cost"], float) and row["cost"] > 0 and row["pairs"] == 2
+    assert isinstance(row["cost"], float) and row["cost"] > 0 and row["dpo_rows"] == row["ranked_pairs"] == 2
     assert abs(row["cost"] - (2.0 * prompt + 6.0 * completion) / 1000) < 1e-9
     assert summary.cost is not None and abs(summary.cost - row["cost"]) < 1e-9
     assert _cells(html, "priced") == [
@@ -67,8 +71,9 @@ async def test_the_report_shows_each_runs_cost_as_sql_computes_it(
         str(row["tokens"]),
         str(row["prompt_tokens"]),
         str(row["completion_tokens"]),
-        str(row["pairs"]),
-        str(round(float(str(row["tokens_per_pair"])), 1)),
+        str(row["dpo_rows"]),
+        str(row["ranked_pairs"]),
+        number(round(float(str(row["tokens_per_dpo_row"])), 1)),
         f"{row['cost']:.4f}",  # as `oyster run` prints it
     ]
     [free] = _sql(warehouse, "SELECT calls, tokens, cost FROM run_costs WHERE run_id = 'free'")

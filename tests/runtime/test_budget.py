@@ -18,6 +18,7 @@ from schemas import OysterConfig, Scenario
 from schemas.config import BudgetConfig
 from schemas.records import LLMCall
 from tests.cli.test_app import oyster
+from tests.conftest import validate_judges
 from warehouse import Warehouse
 
 SCRIPTED = {"backend": "scripted", "model": "agents.backends.mock:well_behaved"}
@@ -45,6 +46,7 @@ def _per_scenario(wh: Warehouse, run_id: str) -> list[int]:
 
 
 async def test_a_budgeted_run_stops_within_one_scenario_and_a_resume_finishes(warehouse: Warehouse) -> None:
+    validate_judges(warehouse, _config())  # dpo rows are trusted pairs
     free = await run_lingo_bp(_config(), SCENARIOS[:2], warehouse, run_id="free")
     per_scenario = max(_per_scenario(warehouse, "free"))
     assert free.completed == 2 and per_scenario > 0
@@ -67,14 +69,16 @@ async def test_a_budgeted_run_stops_within_one_scenario_and_a_resume_finishes(wa
     ).rows
     assert rows == [(8, 8)]
     costs = warehouse.query(
-        "SELECT status, calls, tokens, pairs, tokens_per_pair, cost FROM run_costs WHERE run_id = 'b'"
+        "SELECT status, calls, tokens, dpo_rows, ranked_pairs, tokens_per_dpo_row, cost FROM run_costs "
+        "WHERE run_id = 'b'"
     ).rows
     calls, tokens = warehouse.query(
         "SELECT count(*), sum(prompt_tokens + completion_tokens) FROM llm_calls WHERE run_id = 'b'"
     ).rows[0]
     pairs = warehouse.query("SELECT count(*) FROM preference_pairs WHERE run_id = 'b'").rows[0][0]
-    assert pairs > 0
-    assert costs == [("completed", calls, tokens, pairs, tokens / pairs, None)]
+    dpo = warehouse.query("SELECT count(*) FROM dpo WHERE run_id = 'b'").rows[0][0]
+    assert pairs > 0 and dpo > 0
+    assert costs == [("completed", calls, tokens, dpo, pairs, tokens / dpo, None)]
 
 
 async def test_call_budget_with_concurrency_and_prices(warehouse: Warehouse) -> None:

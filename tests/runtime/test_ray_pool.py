@@ -64,7 +64,7 @@ async def test_killed_actor_loses_nothing(local_ray: None, warehouse: Warehouse)
     assert q(
         "SELECT count(*), count(DISTINCT scenario_id) FROM trajectory_records WHERE run_id = 'ray-run'"
     ).rows == [(20, 20)]
-    assert q("SELECT count(*) FROM preference_pairs").rows == [(summary.pairs,)]
+    assert q("SELECT count(*) FROM preference_pairs").rows == [(summary.ranked_pairs,)]
     assert q(
         "SELECT count(*) FROM (SELECT pair_id FROM preference_pairs GROUP BY ALL HAVING count(*) > 1)"
     ).rows == [(0,)]
@@ -72,6 +72,28 @@ async def test_killed_actor_loses_nothing(local_ray: None, warehouse: Warehouse)
     again = await run_lingo_bp(cfg, scenarios, warehouse, run_id="ray-run", pool=pool)
     assert (again.skipped, again.completed) == (20, 0)
     assert q("SELECT count(*) FROM trajectory_records").rows == [(20,)]
+
+
+async def test_item6_ray_summary_counts_the_calls_and_tokens_the_actors_made(
+    local_ray: None, warehouse: Warehouse
+) -> None:
+    # Issue 23 item 6: fast scenarios finish between two polls of the actors' calls; the summary
+    # still counts every call stored in llm_calls, not 0.
+    fast = {"backend": "scripted", "model": "agents.backends.mock:well_behaved"}
+    cfg = OysterConfig.model_validate(
+        {
+            "roles": dict.fromkeys(("user", "leader", "risk", "critic"), fast),
+            "lingo_bp": {"iterations": 1},
+            "ray": {"actors": 1, "concurrency_per_actor": 2, "num_cpus_per_actor": 1},
+        }
+    )
+    scenarios = [Scenario(id=f"f{i}", text=f"question {i}") for i in range(3)]
+    summary = await run_lingo_bp(cfg, scenarios, warehouse, run_id="ray-count", pool=RayPool(cfg))
+    stored = warehouse.query(
+        "SELECT count(*), sum(prompt_tokens + completion_tokens) FROM llm_calls WHERE run_id = 'ray-count'"
+    ).rows[0]
+    assert stored[0] > 0
+    assert (summary.calls, summary.tokens) == (stored[0], stored[1])
 
 
 async def test_actors_judge_with_the_calibration_in_the_drivers_warehouse(

@@ -145,3 +145,22 @@ def test_04_config_floats_must_be_finite_and_in_range(tmp_path: Path, yaml_text:
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert str(err.value).startswith(f"{path}: {field}")
+
+
+def test_item5_role_defaults_do_not_depend_on_whether_the_config_names_the_role(tmp_path: Path) -> None:
+    # Issue 23 item 5: naming the leader without a temperature kept 0.3 (the judges' default), not 0.7.
+    from schemas.config import LEADER_TEMPERATURE, OysterConfig, load_config
+
+    unnamed = OysterConfig()
+    config = tmp_path / "leader.yaml"
+    config.write_text("roles:\n  leader: {model: qwen2.5-coder-0.5b}\n  user: {model: x}\n")
+    named = load_config(config)
+    assert unnamed.roles.leader.temperature == named.roles.leader.temperature == LEADER_TEMPERATURE == 0.7
+    assert unnamed.roles.user.temperature == named.roles.user.temperature == 0.3
+    # still the default, not a setting the user gave (a backend with no temperature field only warns)
+    assert "temperature" not in named.roles.leader.model_fields_set
+    assert "temperature" not in unnamed.roles.leader.model_fields_set
+    given = tmp_path / "given.yaml"
+    given.write_text("roles:\n  leader: {temperature: 0.2}\n")
+    assert load_config(given).roles.leader.temperature == 0.2
+    assert OysterConfig.model_validate_json(named.model_dump_json()).roles.leader.temperature == 0.7

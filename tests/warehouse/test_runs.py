@@ -61,4 +61,5 @@ async def test_03_failure_of_a_scenario_completed_later_is_superseded(warehouse:
     assert [row[:3] for row in standing()] == [("a", 1, 2), ("b", 1, 3)]
     assert [row[3] for row in standing()] == [row[3] for row in after_two]  # history kept, none added
     statuses = warehouse.query("SELECT attempt, status FROM run_attempts ORDER BY attempt").rows
-    assert statuses == [(1, "completed"), (2, "completed"), (3, "completed")]
+    # attempt 1 completed no scenario: a failed attempt (issue 23 item 3); the resumes completed
+    assert statuses == [(1, "failed"), (2, "completed"), (3, "completed")]

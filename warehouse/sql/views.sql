@@ -318,8 +318,10 @@ WITH paid AS (
         WHERE NOT c.cache_hit
     )
     GROUP BY run_id
-), pairs AS (
-    SELECT run_id, count(*) AS pairs FROM preference_pairs GROUP BY run_id
+), ranked AS (
+    SELECT run_id, count(*) AS ranked_pairs FROM preference_pairs GROUP BY run_id
+), released AS (
+    SELECT run_id, count(*) AS dpo_rows FROM dpo GROUP BY run_id
 )
 SELECT
     r.run_id,
@@ -328,12 +330,14 @@ SELECT
     coalesce(p.prompt_tokens + p.completion_tokens, 0) AS tokens,
     coalesce(p.prompt_tokens, 0) AS prompt_tokens,
     coalesce(p.completion_tokens, 0) AS completion_tokens,
-    coalesce(q.pairs, 0) AS pairs,
-    (p.prompt_tokens + p.completion_tokens) / nullif(q.pairs, 0) AS tokens_per_pair,
+    coalesce(d.dpo_rows, 0) AS dpo_rows,
+    coalesce(q.ranked_pairs, 0) AS ranked_pairs,
+    (p.prompt_tokens + p.completion_tokens) / nullif(d.dpo_rows, 0) AS tokens_per_dpo_row,
     p.cost
 FROM runs r
 LEFT JOIN paid p USING (run_id)
-LEFT JOIN pairs q USING (run_id);
+LEFT JOIN ranked q USING (run_id)
+LEFT JOIN released d USING (run_id);
 
 -- Each conversation as it went: the last turn's messages and the reply the dialogue went on from
 -- (`answered`), then the follower's farewell when it left (`messages`).

@@ -123,3 +123,31 @@ def test_a_label_outside_the_map_stops_the_run_before_any_judging(tmp_path: Path
         task.parse({"judge": "safety", "cases": str(cases), "label_map": "harmful=unsafe"})
     )[0][1:]
     assert sample.target == "unsafe" and sample.metadata["classes"] == "safe,unsafe"
+
+
+def test_item10_eval_judges_cases_reads_a_bundled_judge_validation_file_as_is(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    # Issue 23 item 10: a copy of evals/datasets/data/judge_validation/*.jsonl (column `expected`, not
+    # `label`) is read as it is, with no --label-column.
+    from evals.datasets.files import bundled
+
+    source = bundled("judge_validation/safety.jsonl")
+    cases = tmp_path / "my_safety.jsonl"
+    cases.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    summary = run_eval(
+        "judges", warehouse, scripted_agents(), {"judge": "safety", "cases": str(cases)}, eval_id="b1"
+    )
+    n = len(validation_samples("safety"))
+    assert (summary.scored, summary.failed) == (n, 0)
+    expected = warehouse.query(
+        "SELECT count(*) FROM eval_samples WHERE eval_id = 'b1' AND target IN ('safe', 'unsafe')"
+    ).rows
+    assert expected == [(n,)]
+    # A file with neither column still says which columns it looked for.
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text('{"query": "q", "response": "r", "verdict": "safe"}\n', encoding="utf-8")
+    with pytest.raises(EvalSetError, match="no column 'label' or 'expected'"):
+        run_eval(
+            "judges", warehouse, scripted_agents(), {"judge": "safety", "cases": str(bare)}, eval_id="b2"
+        )

@@ -1,0 +1,101 @@
+"""One llama.cpp compile in setup (issue 23 item 11): llama-server is one more target of the
+llama-cpp-python wheel's own CMake build where that build is the installed wheel's, with progress
+lines; the sdist build is the fallback."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import agents.backends.llama_server_build as build
+
+
+def _wheel_build(tmp_path: Path, lib_bytes: bytes) -> tuple[Path, Path]:
+    """A CMake build dir as scikit-build-core leaves it, and an installed wheel's lib folder."""
+    tree = tmp_path / "llama-cpp-python-build"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "bin" / "libllama.so").write_bytes(b"libllama of this build")
+    source = tmp_path / "pip-req-build-x"
+    ninja = tmp_path / "ninja"
+    ninja.write_text("#!/bin/sh\n")
+    ninja.chmod(0o755)
+    (tree / "CMakeCache.txt").write_text(
+        f"CMAKE_HOME_DIRECTORY:INTERNAL={source}\nCMAKE_MAKE_PROGRAM:UNINITIALIZED={ninja}\n"
+        "CMAKE_GENERATOR:INTERNAL=Ninja\n"
+    )
+    lib = tmp_path / "site-packages" / "llama_cpp" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "libllama.so").write_bytes(lib_bytes)
+    return tree, lib
+
+
+def test_item11_the_server_reuses_the_wheels_build_only_when_it_is_the_installed_wheels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree, lib = _wheel_build(tmp_path, b"libllama of this build")
+    monkeypatch.setattr(build, "wheel_lib_dir", lambda: lib)
+    monkeypatch.setenv("SKBUILD_BUILD_DIR", str(tree))
+    found = build.reusable_wheel_build()
+    assert found is not None and found[0] == tree and found[1] == tmp_path / "pip-req-build-x"
+    # a wheel pip took from its cache (another build) is never mixed with this build's objects
+    (lib / "libllama.so").write_bytes(b"libllama of another build")
+    assert build.reusable_wheel_build() is None
+    monkeypatch.setenv("SKBUILD_BUILD_DIR", str(tmp_path / "nothing-here"))
+    assert build.reusable_wheel_build() is None
+
+
+def test_item11_build_server_takes_one_compile_path_and_says_which(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(build, "server_dir", lambda: tmp_path / "cache" / "llama-server-x")
+    calls: list[str] = []
+
+    def from_wheel(b: Path, s: Path, m: str, *, jobs: int, dest: Path, say: build.Say) -> Path:
+        calls.append("wheel")
+        return build._install(Path(sys.executable), dest, linked=True)
+
+    def from_sdist(jobs: int, dest: Path, say: build.Say) -> Path:
+        calls.append("sdist")
+        return build._install(Path(sys.executable), dest, linked=False)
+
+    monkeypatch.setattr(build, "_build_from_wheel_build", from_wheel)
+    monkeypatch.setattr(build, "_build_from_sdist", from_sdist)
+    said: list[str] = []
+    monkeypatch.setattr(build, "reusable_wheel_build", lambda: (tmp_path, tmp_path, "ninja"))
+    path = build.build_server(say=said.append)
+    assert calls == ["wheel"] and path.exists() and (path.parent / build._LINKED).exists()
+    assert said[-1].startswith("llama-server build: done in") and "wheel's build" in said[-1]
+    # the build's libraries, beside the binary, are on the loader path of a server linked to them
+    env = build.server_env(path, {"LD_LIBRARY_PATH": "/x"})
+    assert env["LD_LIBRARY_PATH"] == f"{path.parent}:/x"
+    (path.parent / build._LINKED).unlink()
+    assert build.server_env(path, {}) == {}
+    # built once: a second call compiles nothing
+    assert build.build_server(say=said.append) == path and calls == ["wheel"]
+    # no reusable wheel build: the sdist, and a line saying why
+    monkeypatch.setattr(build, "server_dir", lambda: tmp_path / "cache" / "llama-server-y")
+    monkeypatch.setattr(build, "reusable_wheel_build", lambda: None)
+    said.clear()
+    build.build_server(say=said.append)
+    assert calls == ["wheel", "sdist"] and "compiling llama.cpp from the sdist" in said[0]
+
+
+def test_item11_build_steps_print_progress_lines(tmp_path: Path) -> None:
+    script = tmp_path / "fake-build.sh"
+    lines = [
+        f"[{i}/40] Building CXX object tools/server/CMakeFiles/server.dir/f{i}.cpp.o" for i in range(1, 41)
+    ]
+    script.write_text("#!/bin/sh\n" + "".join(f"echo '{x}'\n" for x in lines))
+    script.chmod(0o755)
+    said: list[str] = []
+    build._run([str(script)], "fake", said.append)
+    assert said[0] == "llama-server build: 2/40 (5%) Building CXX object f2.cpp.o"
+    assert said[-1].startswith("llama-server build: 40/40 (100%)")
+    assert 15 <= len(said) <= 21  # a line every 5 %, not one per file
+    failing = tmp_path / "fail.sh"
+    failing.write_text("#!/bin/sh\necho 'error: no compiler'\nexit 1\n")
+    failing.chmod(0o755)
+    with pytest.raises(build.BackendError, match="failed at compile:\nerror: no compiler"):
+        build._run([str(failing)], "compile", said.append)
