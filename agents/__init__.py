@@ -10,9 +10,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agents.lingo_bp.graph import Agents, GraphContext, LingoBP, LingoState
-    from agents.lingo_bp.optimiser import Optimiser, StepTrace, apply_strategy_edit
+    from agents.lingo_bp.graph import Episode, LingoBP
+    from agents.lingo_bp.loss import Gradients, Loss
+    from agents.lingo_bp.optimizer import Optimizer, StepTrace
     from agents.lingo_bp.pairs import select_pairs
+    from agents.lingo_bp.rules import apply_strategy_edit
     from agents.lingo_bp.stackelberg import payoff_table
     from agents.llm import CallLog, LLMFailure, RoleLLM
     from agents.prompting import PromptError, PromptLibrary, PromptTemplate
@@ -22,17 +24,19 @@ if TYPE_CHECKING:
     from agents.roles.user import UserSimulator
     from agents.steps import StepName
     from agents.taxonomy import Taxonomy, TaxonomyError
+    from agents.team import Agents
     from agents.textdiff import text_distance
 
 #: exported name -> the module that defines it
 _HOMES = {
-    "Agents": "agents.lingo_bp.graph",
-    "GraphContext": "agents.lingo_bp.graph",
+    "Agents": "agents.team",
+    "Episode": "agents.lingo_bp.graph",
     "LingoBP": "agents.lingo_bp.graph",
-    "LingoState": "agents.lingo_bp.graph",
-    "Optimiser": "agents.lingo_bp.optimiser",
-    "StepTrace": "agents.lingo_bp.optimiser",
-    "apply_strategy_edit": "agents.lingo_bp.optimiser",
+    "Gradients": "agents.lingo_bp.loss",
+    "Loss": "agents.lingo_bp.loss",
+    "Optimizer": "agents.lingo_bp.optimizer",
+    "StepTrace": "agents.lingo_bp.optimizer",
+    "apply_strategy_edit": "agents.lingo_bp.rules",
     "select_pairs": "agents.lingo_bp.pairs",
     "payoff_table": "agents.lingo_bp.stackelberg",
     "CallLog": "agents.llm",
@@ -63,12 +67,13 @@ __all__ = [
     "Agents",
     "CallLog",
     "Critic",
-    "GraphContext",
+    "Episode",
+    "Gradients",
     "LLMFailure",
     "Leader",
     "LingoBP",
-    "LingoState",
-    "Optimiser",
+    "Loss",
+    "Optimizer",
     "PromptError",
     "PromptLibrary",
     "PromptTemplate",

@@ -32,9 +32,10 @@ from agents.backends import ScriptedBackend
 from agents.backends.base import ChatRequest
 from agents.backends.mock import default_answers, responder
 from agents.lingo_bp.dialogue import Dialogue
-from agents.lingo_bp.graph import Agents, LingoBP
+from agents.lingo_bp.graph import LingoBP
 from agents.llm import CallLog
 from agents.scenarios import load_scenarios
+from agents.team import Agents
 from schemas import LingoBPConfig, OysterConfig, Scenario
 from schemas.config import ROLES
 from schemas.dialogue import DialogueRecord, DialogueTurn

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from agents.backends import ScriptedBackend
-from agents.lingo_bp.graph import Agents, LingoBP
+from agents.lingo_bp.graph import LingoBP
+from agents.team import Agents
 from schemas import Failure, LingoBPConfig, LLMCall, OysterConfig, RunRecord, Scenario
 from schemas.trajectory import Trajectory
 from testing.warehouse import bulk_synthetic_pairs

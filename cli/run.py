@@ -2,83 +2,48 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from agents.scenarios import bundled_path, load_scenarios
 from schemas.errors import OysterError
+from schemas.run import RunRequest
 from schemas.trust import pairs_trust
-from warehouse.cache import cache_path_for
 
 if TYPE_CHECKING:
     from runtime.runner import RunSummary
     from schemas.trajectory import Trajectory
-from cli.common import ConfigOpt, WarehouseOpt, console, load, open_warehouse, progress_bar
+from cli.common import ConfigOpt, WarehouseOpt, console, progress_bar
 
 
-def run_command(
-    scenarios: Path | None,
-    limit: int | None,
-    warehouse: Path | None,
-    config: Path | None,
-    prompts: Path | None,
-    run_id: str | None,
-    iterations: int | None,
-    concurrency: int | None,
-    use_ray: bool | None = None,
-    actors: int | None = None,
-    no_cache: bool = False,
-    replay: bool = False,
-    max_tokens_total: int | None = None,
-    max_calls: int | None = None,
-    turns: int | None = None,
-    stackelberg: str | None = None,
-) -> RunSummary:
-    from agents.prompting import PromptLibrary
-    from runtime.dialogues import check_dialogues
-    from runtime.ray_pool import RayPool, ensure_ray, should_use_ray
-    from runtime.runner import preflight, run_lingo_bp
+def request_of(**flags: Any) -> RunRequest:
+    """The flags as a RunRequest; a value the model refuses is a usage error naming its flag."""
+    from pydantic import ValidationError
 
-    if run_id is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", run_id):
-        raise typer.BadParameter(
-            f"{run_id!r}: use letters, digits and . _ : - (at most 128)", param_hint="--run-id"
-        )
-    cfg = load(
-        config,
-        {
-            "prompts": str(prompts) if prompts else None,
-            "concurrency": concurrency,
-            "lingo_bp.iterations": iterations,
-            "cache": False if no_cache else None,
-            "replay": True if replay else None,
-            "ray.actors": actors,
-            "budget.max_tokens_total": max_tokens_total,
-            "budget.max_calls": max_calls,
-            "lingo_bp.turns": turns,
-            "lingo_bp.stackelberg": stackelberg,
-        },
-    )
-    PromptLibrary(cfg.prompts)  # validate every template before any model is called
-    items = load_scenarios(scenarios)
-    asyncio.run(preflight(cfg))
-    if limit is not None:
-        items = items[:limit]
-    wh = open_warehouse(warehouse, cfg)
-    pool = None
-    check_dialogues(cfg.lingo_bp.turns, should_use_ray(cfg, use_ray))
-    if should_use_ray(cfg, use_ray):
-        ensure_ray(cfg)
-        pool = RayPool(cfg, str(cache_path_for(wh.path)) if cfg.cache else None)
+    try:
+        return RunRequest(**flags)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else ""
+        hint = "--run-id" if name == "run_id" else "--" + name.replace("_", "-")
+        value = flags.get(name)
+        why = "use letters, digits and . _ : - (at most 128)" if name == "run_id" else first["msg"]
+        raise typer.BadParameter(f"{value!r}: {why}", param_hint=hint) from None
+
+
+def run_command(request: RunRequest) -> RunSummary:
+    from runtime.plan import RunPlan
+
+    plan = RunPlan.of(request)
+    cfg, items, wh = plan.config, plan.scenarios, plan.warehouse
+    if plan.pool is not None:
         console.print(
             f"Ray: {cfg.ray.actors} actor(s) x {cfg.ray.concurrency_per_actor} scenario(s) in flight"
         )
     console.print(
-        f"Lingo-BP on {len(items)} scenario(s) from {scenarios or bundled_path()} -> {wh.path} "
+        f"Lingo-BP on {len(items)} scenario(s) from {plan.source} -> {wh.path} "
         f"(leader {cfg.roles.leader.label()}, T={cfg.lingo_bp.iterations})"
     )
     with progress_bar("scenarios", len(items)) as show:
@@ -102,11 +67,7 @@ def run_command(
             if finished is not None:
                 show(s.skipped + s.completed + s.failed, detail, line=_finished_line(finished))
 
-        summary = asyncio.run(
-            run_lingo_bp(
-                cfg, items, wh, run_id=run_id, progress=update, command=" ".join(sys.argv), pool=pool
-            )
-        )
+        summary = plan.run(progress=update)
     cost = f", cost {summary.cost:.4f}" if summary.cost is not None else ""
     console.print(
         f"run {summary.run_id}: {summary.completed} completed, {summary.failed} failed, "
@@ -202,21 +163,23 @@ def run(
     ] = None,
 ) -> None:
     """Run the Lingo-BP pipeline and write trajectories and preference pairs to the warehouse."""
-    run_command(
-        scenarios,
-        limit,
-        warehouse,
-        config,
-        prompts,
-        run_id,
-        iterations,
-        concurrency,
-        use_ray,
-        actors,
-        no_cache,
-        replay,
-        max_tokens_total,
-        max_calls,
+    request = request_of(
+        scenarios=scenarios,
+        limit=limit,
+        warehouse=warehouse,
+        config=config,
+        prompts=prompts,
+        run_id=run_id,
+        iterations=iterations,
+        concurrency=concurrency,
+        use_ray=use_ray,
+        actors=actors,
+        cache=not no_cache,
+        replay=replay,
+        max_tokens_total=max_tokens_total,
+        max_calls=max_calls,
         turns=turns,
         stackelberg=stackelberg,
+        command=" ".join(sys.argv),
     )
+    run_command(request)

@@ -15,8 +15,8 @@ from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.lingo_bp.graph import Agents
 from agents.prompting import PromptLibrary
+from agents.team import Agents
 from evals.errors import EvalError
 from evals.sample import make_target, score_sample
 from evals.scorers import Scorer

@@ -24,8 +24,8 @@ from schemas.evaluation import EvalSample, SampleScore, StrataVerdict
 from schemas.judgement import SafetyVerdict
 
 if TYPE_CHECKING:
-    from agents.lingo_bp.graph import Agents
     from agents.llm import CallLog
+    from agents.team import Agents
 
 __all__ = [
     "ConstructionScorer",

@@ -20,7 +20,7 @@ from evals.errors import EvalError
 from schemas.evaluation import EvalSample, SampleScore
 
 if TYPE_CHECKING:
-    from agents.lingo_bp.graph import Agents
+    from agents.team import Agents
     from evals.scorers import Scorer
     from schemas.config import OysterConfig
     from warehouse.evaluation import EvalStore

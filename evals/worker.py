@@ -8,7 +8,7 @@ from typing import Any
 import ray
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.lingo_bp.graph import Agents
+from agents.team import Agents
 from evals.sample import make_target, score_sample
 from evals.task import get_task
 from runtime.ray_pool import RayPool, ensure_ray

@@ -20,8 +20,9 @@ import ray
 from pydantic import ValidationError
 from ray.exceptions import RayActorError
 
-from agents.lingo_bp.graph import Agents, LingoBP
+from agents.lingo_bp.graph import LingoBP
 from agents.llm import CallLog
+from agents.team import Agents
 from schemas.calibration import Calibrations, JudgeCalibration, keyed
 from schemas.config import OysterConfig
 from schemas.records import Failure, FailureKind, LLMCall

@@ -16,9 +16,10 @@ from pathlib import Path
 from uuid import uuid4
 
 from agents.backends import BackendError, make_backend
-from agents.lingo_bp.graph import Agents, LingoBP
+from agents.lingo_bp.graph import LingoBP
 from agents.llm import CallLog
 from agents.prompting import PromptLibrary
+from agents.team import Agents
 from agents.trust import assess_judges
 from runtime.budget import Budget
 from runtime.dialogues import check_dialogues, dialogue_job, ended_dialogues
@@ -26,6 +27,7 @@ from runtime.executor import BatchWriter, execute
 from runtime.live import LiveCalls
 from runtime.ray_pool import RayPool, scenario_remote
 from runtime.run_lock import run_lock
+from schemas.calibration import JudgeCalibration
 from schemas.config import ROLES, OysterConfig
 from schemas.records import LLMCall, RunRecord
 from schemas.scenario import Scenario
@@ -130,150 +132,183 @@ async def run_lingo_bp(
     The judges use the calibrations stored in ``warehouse`` (those of given ``agents`` are kept).
     One process at a time may write a run: a second one with the same id is refused (RunLocked).
     """
-    run_id = run_id or new_run_id()
-    with run_lock(warehouse.path, run_id):
-        return await _run_locked(
-            config, scenarios, warehouse, run_id, agents, progress, command, batch_size, pool
+    run = ScenarioRun(config, warehouse, run_id or new_run_id(), progress=progress, batch_size=batch_size)
+    with run_lock(warehouse.path, run.run_id):
+        todo = run.start(scenarios, agents=agents, command=command)
+        return await run.execute(todo, agents=agents, pool=pool)
+
+
+class ScenarioRun:
+    """One run id's pass over its scenarios: what it has spent and finished (the summary, the budget),
+    told to ``progress`` as calls arrive and scenarios finish, and written to the warehouse in batches."""
+
+    def __init__(
+        self,
+        config: OysterConfig,
+        warehouse: Warehouse,
+        run_id: str,
+        *,
+        progress: Progress | None = None,
+        batch_size: int = 32,
+    ) -> None:
+        self.config, self.warehouse, self.run_id, self.progress = config, warehouse, run_id, progress
+        self.dialogues = config.lingo_bp.turns > 1
+        self.summary = RunSummary(run_id=run_id, total=0)
+        self.budget = Budget(config.budget)
+        self.writer: BatchWriter[Finished] = BatchWriter(
+            self.write,
+            # Each write opens the file and checkpoints it on close (~40 ms of CPU): batches of up to 32
+            # trajectories, or whatever finished in the last 5 s.
+            batch_size=batch_size,
+            max_wait_s=5.0,
         )
+        self.live = LiveCalls(warehouse, self.heard)
+        self.calibrations: dict[tuple[str, str], JudgeCalibration] = {}
+        self.prompts = PromptLibrary(config.prompts)
+        self._last_shown = 0.0
+        self._started = time.perf_counter()
 
+    def start(self, scenarios: Sequence[Scenario], *, agents: Agents | None, command: str) -> list[Scenario]:
+        """Record the run and its judges' trust; the scenarios not yet finished under this run id."""
+        warehouse, config, run_id = self.warehouse, self.config, self.run_id
+        warehouse.migrate()
+        # From the run's own warehouse, through this process's store (never config.warehouse, which
+        # --warehouse does not set); handed to the actors, which may not reach the file.
+        self.calibrations = EvalStore(warehouse).calibrations()
+        done = ended_dialogues(warehouse, run_id) if self.dialogues else warehouse.finished_scenarios(run_id)
+        todo = [s for s in scenarios if s.id not in done]
+        self.summary = RunSummary(run_id=run_id, total=len(scenarios), skipped=len(scenarios) - len(todo))
+        self.summary.cost = 0.0 if any(config.roles.get(r).priced() for r in ROLES) else None
+        self.budget.spent, self.budget.finished, self.budget.finished_count = warehouse.run_spend(run_id)
+        if agents:
+            self.prompts = agents.leader.llm.prompts
+        record = RunRecord(
+            run_id=run_id,
+            config=config.model_dump(mode="json"),
+            models={role: config.roles.get(role).label() for role in ROLES},
+            prompt_versions=self.prompts.versions(),
+            git_revision=git_revision(),
+            oyster_version=oyster_version(),
+            command=command or f"{platform.node() or socket.gethostname()} pid {os.getpid()}",
+        )
+        warehouse.start_run(record, scenarios)
+        # The trust gate: a pair is only as good as the judges that chose it (agents.trust).
+        records = EvalStore(warehouse).judge_records()
+        self.summary.judges = assess_judges(config, self.prompts, self.calibrations, records)
+        warehouse.record_run_judges(run_id, self.summary.judges)
+        self._started = time.perf_counter()
+        return todo
 
-async def _run_locked(
-    config: OysterConfig,
-    scenarios: Sequence[Scenario],
-    warehouse: Warehouse,
-    run_id: str,
-    agents: Agents | None,
-    progress: Progress | None,
-    command: str,
-    batch_size: int,
-    pool: RayPool | None,
-) -> RunSummary:
-    warehouse.migrate()
-    dialogues = config.lingo_bp.turns > 1
-    check_dialogues(config.lingo_bp.turns, pool is not None)
-    # From the run's own warehouse, through this process's store (never config.warehouse, which
-    # --warehouse does not set); handed to the actors, which may not reach the file.
-    calibrations = EvalStore(warehouse).calibrations()
-    done = ended_dialogues(warehouse, run_id) if dialogues else warehouse.finished_scenarios(run_id)
-    todo = [s for s in scenarios if s.id not in done]
-    summary = RunSummary(run_id=run_id, total=len(scenarios), skipped=len(scenarios) - len(todo))
-    priced = any(config.roles.get(role).priced() for role in ROLES)
-    summary.cost = 0.0 if priced else None
-    budget = Budget(config.budget)
-    budget.spent, budget.finished, budget.finished_count = warehouse.run_spend(run_id)
-    prompts = agents.leader.llm.prompts if agents else PromptLibrary(config.prompts)
-    run = RunRecord(
-        run_id=run_id,
-        config=config.model_dump(mode="json"),
-        models={role: config.roles.get(role).label() for role in ROLES},
-        prompt_versions=prompts.versions(),
-        git_revision=git_revision(),
-        oyster_version=oyster_version(),
-        command=command or f"{platform.node() or socket.gethostname()} pid {os.getpid()}",
-    )
-    warehouse.start_run(run, scenarios)
-    # The trust gate: a pair is only as good as the judges that chose it (agents.trust).
-    summary.judges = assess_judges(config, prompts, calibrations, EvalStore(warehouse).judge_records())
-    warehouse.record_run_judges(run_id, summary.judges)
-    writer: BatchWriter[Finished] = BatchWriter(
+    def write(self, batch: list[Finished]) -> None:
         # A dialogue writes each turn as it finishes (runtime.dialogues); nothing is left to write here.
-        lambda batch: (
-            None
-            if dialogues
-            else warehouse.write_trajectories([(t, log.calls, log.failures) for t, log in batch])
-        ),
-        # Each write opens the file and checkpoints it on close (~40 ms of CPU): batches of up to 32
-        # trajectories, or whatever finished in the last 5 s.
-        batch_size=batch_size,
-        max_wait_s=5.0,
-    )
-    start = time.perf_counter()
-    if progress:
-        progress(summary)
-    last_shown = [0.0]
+        if not self.dialogues:
+            self.warehouse.write_trajectories([(t, log.calls, log.failures) for t, log in batch])
 
-    def new_call(call: LLMCall) -> None:
+    def heard(self, call: LLMCall) -> None:
+        """A model call finished somewhere in the run: count it against the summary and the budget."""
+        summary = self.summary
         summary.calls += 1
         summary.tokens += call.prompt_tokens + call.completion_tokens
-        budget.heard(call)
+        self.budget.heard(call)
         if summary.cost is not None and not call.cache_hit and call.role in ROLES:
-            summary.cost += config.roles.get(call.role).cost(call.prompt_tokens, call.completion_tokens)
+            summary.cost += self.config.roles.get(call.role).cost(call.prompt_tokens, call.completion_tokens)
         # Calls can be many per second: tell the progress display at most once a second.
-        if progress and time.perf_counter() - last_shown[0] >= 1.0:
-            last_shown[0] = time.perf_counter()
-            progress(summary)
+        if self.progress and time.perf_counter() - self._last_shown >= 1.0:
+            self._last_shown = time.perf_counter()
+            self.progress(summary)
 
-    live = LiveCalls(warehouse, new_call)
-
-    def record(finished: Finished) -> None:
-        trajectory = finished[0]
-        live.scenario_finished(trajectory.scenario_id)
-        live.counted(finished[1].calls)
-        budget.scenario_finished(trajectory.scenario_id, finished[1].calls)
+    def finished(self, result: Finished) -> None:
+        """A scenario finished (completed or failed): count it, and free what the budget held for it."""
+        trajectory, log = result
+        self.live.scenario_finished(trajectory.scenario_id)
+        self.live.counted(log.calls)
+        self.budget.scenario_finished(trajectory.scenario_id, log.calls)
         if trajectory.status is TrajectoryStatus.FAILED:
-            summary.failed += 1
+            self.summary.failed += 1
         else:
-            summary.completed += 1
-        summary.ranked_pairs += len(trajectory.pairs)
-        summary.last_finished = trajectory
-        if progress:
-            progress(summary)
+            self.summary.completed += 1
+        self.summary.ranked_pairs += len(trajectory.pairs)
+        self.summary.last_finished = trajectory
+        if self.progress:
+            self.progress(self.summary)
 
-    status = "interrupted"  # until the scenarios are through
-    background = [asyncio.create_task(live.run())]
-    if pool is not None:
-        background.append(asyncio.create_task(live.poll(lambda: list(pool.workers))))
-    try:
+    async def execute(
+        self, todo: list[Scenario], *, agents: Agents | None = None, pool: RayPool | None = None
+    ) -> RunSummary:
+        """Run ``todo`` on the pool's actors or in this process; the run is stored as it ended."""
+        check_dialogues(self.config.lingo_bp.turns, pool is not None)
+        if self.progress:
+            self.progress(self.summary)
+        status = "interrupted"  # until the scenarios are through
+        background = [asyncio.create_task(self.live.run())]
         if pool is not None:
-            await pool.use_calibrations(calibrations)
+            background.append(asyncio.create_task(self.live.poll(lambda: list(pool.workers))))
+        try:
+            await (self._on_ray(todo, pool) if pool is not None else self._in_process(todo, agents))
+            status = "budget_exhausted" if self.budget.exhausted else "completed"
+            s = self.summary
+            if s.failed and not s.completed and not s.skipped:
+                status = "failed"  # not one scenario of the run completed: a failure, not a finished run
+        finally:
+            for task in background:
+                task.cancel()
+            await self.live.close()
+            self._close(len(todo), status)
+        self._count()
+        return self.summary
+
+    async def _on_ray(self, todo: list[Scenario], pool: RayPool) -> None:
+        await pool.use_calibrations(self.calibrations)
+        await execute(
+            todo,
+            key=_scenario_key,
+            writer=self.writer,
+            on_result=self.finished,
+            pool=pool,
+            remote=scenario_remote(self.run_id),
+            admit=self.budget.admit,
+        )
+
+    async def _in_process(self, todo: list[Scenario], agents: Agents | None) -> None:
+        config = self.config
+        cache = ResponseCache(cache_path_for(self.warehouse.path)) if config.cache else None
+        built = agents or Agents.build(
+            config, prompts=self.prompts, cache=cache, calibrations=self.calibrations
+        )
+        lingo = LingoBP(built)
+        run_id, live = self.run_id, self.live
+
+        async def one(scenario: Scenario) -> Finished:
+            return await lingo.run(scenario, run_id, on_call=live.heard)
+
+        job = dialogue_job(lingo, self.warehouse, run_id, live) if self.dialogues else one
+        try:
             await execute(
                 todo,
                 key=_scenario_key,
-                writer=writer,
-                on_result=record,
-                pool=pool,
-                remote=scenario_remote(run_id),
-                admit=budget.admit,
+                writer=self.writer,
+                on_result=self.finished,
+                local=job,
+                concurrency=config.concurrency,
+                admit=self.budget.admit,
             )
-        else:
-            cache = ResponseCache(cache_path_for(warehouse.path)) if config.cache else None
-            lingo = LingoBP(
-                agents or Agents.build(config, prompts=prompts, cache=cache, calibrations=calibrations)
-            )
+        finally:
+            await lingo.aclose()
 
-            async def one(scenario: Scenario) -> Finished:
-                return await lingo.run(scenario, run_id, on_call=live.heard)
+    def _close(self, started: int, status: str) -> None:
+        s = self.summary
+        s.seconds = time.perf_counter() - self._started
+        s.not_started = started - s.completed - s.failed
+        s.budget = self.budget.describe() if self.budget.exhausted else ""
+        s.status = status
+        self.warehouse.finish_run(self.run_id, status)
 
-            job = dialogue_job(lingo, warehouse, run_id, live) if dialogues else one
-
-            try:
-                await execute(
-                    todo,
-                    key=_scenario_key,
-                    writer=writer,
-                    on_result=record,
-                    local=job,
-                    concurrency=config.concurrency,
-                    admit=budget.admit,
-                )
-            finally:
-                await lingo.aclose()
-        status = "budget_exhausted" if budget.exhausted else "completed"
-        if summary.failed and not summary.completed and not summary.skipped:
-            status = "failed"  # not one scenario of the run completed: a failure, not a finished run
-    finally:
-        for task in background:
-            task.cancel()
-        await live.close()
-        summary.seconds = time.perf_counter() - start
-        summary.not_started = len(todo) - summary.completed - summary.failed
-        summary.budget = budget.describe() if budget.exhausted else ""
-        summary.status = status
-        warehouse.finish_run(run_id, status)
-    counted = warehouse.query(
-        "SELECT (SELECT count(*) FROM dpo WHERE run_id = ?), "
-        "(SELECT count(*) FROM preference_pairs WHERE run_id = ?)",
-        [run_id, run_id],
-    ).rows
-    summary.dpo_rows, summary.ranked_pairs = int(counted[0][0]), int(counted[0][1])
-    return summary
+    def _count(self) -> None:
+        """The run's dpo rows and ranked pairs as the warehouse holds them (a resume counts earlier ones)."""
+        s = self.summary
+        counted = self.warehouse.query(
+            "SELECT (SELECT count(*) FROM dpo WHERE run_id = ?), "
+            "(SELECT count(*) FROM preference_pairs WHERE run_id = ?)",
+            [self.run_id, self.run_id],
+        ).rows
+        s.dpo_rows, s.ranked_pairs = int(counted[0][0]), int(counted[0][1])

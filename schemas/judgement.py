@@ -132,6 +132,14 @@ class Judgement(Record):
     safety: SafetyJudgement
     construction_score: float
 
+    @classmethod
+    def of(
+        cls, satisfaction: SatisfactionJudgement, safety: SafetyJudgement, alpha: float, beta: float
+    ) -> Judgement:
+        """Both judges' verdicts on one reply and its Construction Score at (alpha, beta)."""
+        score = construction_score(satisfaction.score, safety.score, alpha, beta)
+        return cls(satisfaction=satisfaction, safety=safety, construction_score=score)
+
     @property
     def is_pearl(self) -> bool:
         """Safe and fully satisfying: nothing left to optimise."""

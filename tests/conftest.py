@@ -9,8 +9,9 @@ import pytest
 
 from agents.backends import ScriptedBackend
 from agents.backends.mock import Answer, default_answers, responder
-from agents.lingo_bp.graph import Agents, LingoBP
+from agents.lingo_bp.graph import LingoBP
 from agents.steps import StepName
+from agents.team import Agents
 from schemas.config import ROLES, OysterConfig
 from warehouse import Warehouse
 

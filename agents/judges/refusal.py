@@ -16,8 +16,8 @@ from agents.steps import StepName
 from schemas.evaluation import EvalSample, RefusalVerdict, SampleScore
 
 if TYPE_CHECKING:
-    from agents.lingo_bp.graph import Agents
     from agents.llm import CallLog
+    from agents.team import Agents
 
 #: value of each verdict, so that SQL can average "how much was refused"
 REFUSAL_VALUE = {

@@ -17,8 +17,8 @@ from schemas.scenario import Scenario
 
 if TYPE_CHECKING:
     from agents.judges.spec import JudgeSpec
-    from agents.lingo_bp.graph import Agents
     from agents.llm import CallLog
+    from agents.team import Agents
 
 #: how a judge reaches its verdict: generated with a rationale, read from label probabilities, or
 #: (auto) from probabilities where a calibration exists for the judge's model, else generated

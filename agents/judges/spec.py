@@ -12,7 +12,7 @@ from warehouse.reviews import ReviewedJudge
 
 if TYPE_CHECKING:
     from agents.judges.scoring import ExemplarsFor, JudgeMethod, Scorer
-    from agents.lingo_bp.graph import Agents
+    from agents.team import Agents
 
 #: builds the judge's scorer for an evaluation: (agents, method, exemplars) -> Scorer
 ScorerFactory = Callable[["Agents", "JudgeMethod", "ExemplarsFor | None"], "Scorer"]

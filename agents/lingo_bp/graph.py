@@ -1,372 +1,275 @@
-"""The Lingo-BP agent graph (LangGraph StateGraph).
+"""Lingo-BP on one scenario: the loop as the method states it, run by LangGraph.
 
-assess_risk -> stackelberg -> draft -> {judge_satisfaction || judge_safety} -> score
-score -> finish                      (pearl point, T reached, or a failure)
-score -> step -> synthesize -> {judges} -> score ...
-step -> step                         (the edit was `none` or rejected: skipped, the other loss next)
-The step node hands over to the optimiser (optimiser.py), which gets the gradient at the strategies and
-the backward messages to the nodes above them in one critic call. The score node takes the critic's
-loss. The step node is the one place the iteration counter advances.
+``LingoBP.loop`` is the method (METHOD.md §3) in one function: the risk is assessed, the leader commits
+to a strategy and drafts a reply, and then, until the reply is a pearl point or T steps are spent::
+
+    judgement = judges(reply)
+    loss = Loss(judged, epoch, step)
+    grads = loss.backward(critic)
+    chain = optimizer.step(chain, grads)
+    reply = leader.synthesize(chain)
+
+LangGraph's functional API executes it: ``loop`` is the entrypoint and each call above that does work
+is a task (``LingoBP.NODES``), so a run streams task by task and can be checkpointed. A failure inside a
+task is raised as ``LLMFailure``, ends the loop and is recorded with the trajectory, never lost.
 """
 
 from __future__ import annotations
 
-import operator
+import asyncio
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar, cast
 
-from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
+from langgraph.func import entrypoint, task
 
-from agents.backends import ChatBackend, make_backend
-from agents.backends.cached import CachedBackend, ResponseStore
-from agents.lingo_bp.optimiser import Optimiser, StepTrace
+from agents.lingo_bp.loss import Gradients, Loss
+from agents.lingo_bp.optimizer import Optimizer, StepTrace
 from agents.lingo_bp.pairs import constructive, select_pairs
 from agents.lingo_bp.rollout import stackelberg_step
 from agents.lingo_bp.stackelberg import next_move
-from agents.llm import CallLog, LLMFailure, RoleLLM, scenario_seed
-from agents.prompting import PromptLibrary
-from agents.roles.critic import Critic
-from agents.roles.leader import Leader
-from agents.roles.risk import RiskAssessor
-from agents.roles.user import UserSimulator
-from agents.roles.verdicts import VerdictJudge
-from agents.taxonomy import Taxonomy
-from schemas.calibration import JudgeCalibration
+from agents.llm import CallLog, LLMFailure, scenario_seed
+from agents.team import Agents
 from schemas.chain import DraftAnswer, ReasoningChain
-from schemas.config import ROLES, OysterConfig
 from schemas.gradient import ActiveLoss
-from schemas.judgement import SafetyJudgement, SatisfactionJudgement
+from schemas.judgement import Judgement, SafetyJudgement, SatisfactionJudgement
 from schemas.records import Failure, FailureKind, LLMCall
 from schemas.risk import GuidelineRule, RiskAssessment
 from schemas.scenario import RiskLevel, Scenario
 from schemas.stackelberg import StackelbergResult
 from schemas.trajectory import Iteration, SkippedStep, Trajectory, TrajectoryStatus
 
-
-def _first_failure(old: Failure | None, new: Failure | None) -> Failure | None:
-    # Both judges run in one super-step; if both fail, keep the first failure rather than conflict.
-    return old or new
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-class LingoState(TypedDict, total=False):
+@dataclass
+class Episode:
+    """One scenario's pass through the loop: what every task is told and what the trajectory is built
+    from when the loop ends (for any reason)."""
+
     scenario: Scenario
-    risk: RiskAssessment
-    guidelines: list[GuidelineRule]
-    stackelberg: StackelbergResult
-    draft: DraftAnswer
-    chain: ReasoningChain
-    response: str
-    truncated: bool
-    #: the Lingo-BP iteration the chain and response belong to (0 = the initial answer); only the
-    #: gradient node advances it, as it begins the next optimisation step
-    iteration: int
-    pending: StepTrace | None
-    active_loss: ActiveLoss | None
-    frozen: list[str]
-    #: steps that changed nothing, and the loss of the last one (the next step takes the other loss)
-    skipped: Annotated[list[SkippedStep], operator.add]
-    skipped_loss: ActiveLoss | None
-    satisfaction: SatisfactionJudgement
-    safety: SafetyJudgement
-    iterations: Annotated[list[Iteration], operator.add]
-    stop_reason: str
-    failure: Annotated[Failure | None, _first_failure]
-    trajectory: Trajectory
-
-
-@dataclass
-class GraphContext:
-    """Per-invocation context: where this scenario's calls and failures are collected."""
-
     log: CallLog
+    risk: RiskAssessment | None = None
+    guidelines: list[GuidelineRule] = field(default_factory=list)
+    stackelberg: StackelbergResult | None = None
+    draft: DraftAnswer | None = None
+    iterations: list[Iteration] = field(default_factory=list)
+    skipped: list[SkippedStep] = field(default_factory=list)
+    stop_reason: str = ""
+    failure: Failure | None = None
+
+    @property
+    def no_risk(self) -> bool:
+        return self.risk is not None and self.risk.level is RiskLevel.NO_RISK
 
 
-@dataclass
-class Agents:
-    user: UserSimulator
-    leader: Leader
-    risk: RiskAssessor
-    critic: Critic
-    config: OysterConfig
-    #: the judges' verdict-only form (label probabilities), with any calibrations
-    verdicts: VerdictJudge
+def _guarded(name: str, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Any exception inside a task becomes an ``LLMFailure`` carrying a recorded Failure."""
 
-    @classmethod
-    def build(
-        cls,
-        config: OysterConfig,
-        *,
-        calibrations: Mapping[tuple[str, str], JudgeCalibration],
-        prompts: PromptLibrary | None = None,
-        taxonomy: Taxonomy | None = None,
-        backends: dict[str, ChatBackend] | None = None,
-        cache: ResponseStore | None = None,
-    ) -> Agents:
-        """``calibrations`` by (judge, backend:model), as the caller read them from the run's own
-        warehouse ({} for none): never looked up here."""
-        prompts = prompts or PromptLibrary(config.prompts)
-        taxonomy = taxonomy or Taxonomy.load()
-        backends = dict(backends or {})
-        for role in ROLES:
-            if role not in backends:
-                backends[role] = make_backend(config.roles.get(role))
-        if cache is not None:
-            backends = {role: CachedBackend(b, cache) for role, b in backends.items()}
-        llm = {role: RoleLLM(role, config.roles.get(role), backends[role], prompts) for role in ROLES}
-        verdicts = VerdictJudge(llm["risk"], llm["user"], calibrations)
-        return cls(
-            user=UserSimulator(llm["user"]),
-            leader=Leader(llm["leader"], config.lingo_bp.limits.reply),
-            risk=RiskAssessor(llm["risk"], taxonomy, verdicts),
-            critic=Critic(llm["critic"], config.lingo_bp),
-            config=config,
-            verdicts=verdicts,
-        )
-
-    async def aclose(self) -> None:
-        """Close each role's backend once (roles often share one; a managed server stops with it)."""
-        seen: set[int] = set()
-        for role in (self.user, self.leader, self.risk, self.critic):
-            backend = role.llm.backend
-            if id(backend) not in seen:
-                seen.add(id(backend))
-                await backend.aclose()
-
-
-Node = Callable[[LingoState, Runtime[GraphContext]], Awaitable[dict[str, Any]]]
-
-
-def _guard(name: str, fn: Node) -> Node:
-    """Turn any failure inside a node into a recorded Failure in the state, never an exception."""
-
-    async def node(state: LingoState, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return await fn(state, runtime)
-        except LLMFailure as exc:
-            return {"failure": exc.failure}
+            return await fn(*args, **kwargs)
+        except LLMFailure:
+            raise
         except Exception as exc:
-            log = runtime.context.log
+            ep = next(a for a in args if isinstance(a, Episode))
             failure = Failure(
-                run_id=log.run_id,
-                scenario_id=log.scenario_id,
+                run_id=ep.log.run_id,
+                scenario_id=ep.log.scenario_id,
                 role="graph",
                 step=name,
                 kind=FailureKind.GRAPH_ERROR,
                 message=f"{type(exc).__name__}: {exc}"[:2000],
                 raw_output="".join(traceback.format_exception(exc))[-8000:],
             )
-            log.failures.append(failure)
-            return {"failure": failure}
+            ep.log.failures.append(failure)
+            raise LLMFailure(failure) from exc
 
-    node.__name__ = name
-    return node
+    run.__name__ = name
+    return run
 
 
 class LingoBP:
-    """Builds and runs the compiled graph for one set of agents."""
+    """The loop over one set of agents; ``run`` takes one scenario to a trajectory."""
+
+    #: the loop's tasks, in the order a step reaches them (docs/architecture.md names the same)
+    NODES = (
+        "assess_risk",
+        "stackelberg",
+        "draft",
+        "judge_satisfaction",
+        "judge_safety",
+        "backward",
+        "step",
+        "synthesize",
+        "finish",
+    )
 
     def __init__(self, agents: Agents) -> None:
         self.agents = agents
         self.cfg = agents.config.lingo_bp
-        self.optimiser = Optimiser(agents.critic, self.cfg)
-        self.graph = self._build()
+        self.optimizer = Optimizer(self.cfg)
+        self.tasks: dict[str, Any] = {
+            name: task(name=name)(_guarded(name, getattr(self, f"_{name}"))) for name in self.NODES
+        }
+        self.graph = entrypoint()(self.loop)
 
-    # -- nodes -------------------------------------------------------------------------------------
-    async def assess_risk(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
-        risk, guidelines = await self.agents.risk.assess(state["scenario"], rt.context.log)
-        return {"risk": risk, "guidelines": guidelines}
+    async def call(self, name: str, *args: Any) -> Any:
+        """Run one task of the loop (a node of the LangGraph run)."""
+        return await self.tasks[name](*args)
 
-    async def stackelberg(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
+    # -- the method --------------------------------------------------------------------------------
+    async def loop(self, ep: Episode) -> Trajectory:
+        """Lingo-BP on ``ep.scenario``: draft, then judge → loss → backward → step → synthesize until the
+        reply is a pearl point fit to train on or T steps are spent."""
+        try:
+            ep.risk, ep.guidelines = await self.call("assess_risk", ep)
+            ep.stackelberg = await self.call("stackelberg", ep)
+            ep.draft, chain, reply, truncated = await self.call("draft", ep)
+            first = Iteration(index=0, chain=chain, response=reply, truncated=truncated)
+            judged = await self.judge(ep, first)
+            step = 0
+            skipped: ActiveLoss | None = None
+            while not self.stops(ep, judged, step):
+                step += 1
+                assert judged.judgement is not None
+                epoch = self.optimizer.epoch(step, judged.judgement, skipped)
+                loss = Loss(judged, epoch, step, self.optimizer.frozen(epoch))
+                grads: Gradients = await self.call("backward", ep, loss)
+                moved: StepTrace = await self.call("step", ep, judged.chain, grads)
+                if moved.skipped:
+                    ep.skipped.append(self.skipped_step(loss, moved))
+                    skipped = epoch  # the same term on the same chain would ask the same question
+                    continue
+                reply, truncated = await self.call("synthesize", ep, moved.chain, step)
+                judged = await self.judge(ep, self.stepped(loss, moved, reply, truncated))
+                skipped = None
+        except LLMFailure as exc:
+            ep.failure = exc.failure
+        trajectory: Trajectory = await self.tasks["finish"](ep)
+        return trajectory
+
+    async def judge(self, ep: Episode, candidate: Iteration) -> Iteration:
+        """Both judges on one reply, at once; the reply joins the trajectory with their judgement."""
+        found = await asyncio.gather(
+            self.call("judge_satisfaction", ep, candidate.response),
+            self.call("judge_safety", ep, candidate.response),
+            return_exceptions=True,
+        )
+        for outcome in found:  # both may fail: the first failure is the one recorded
+            if isinstance(outcome, BaseException):
+                raise outcome
+        satisfaction, safety = cast(tuple[SatisfactionJudgement, SafetyJudgement], tuple(found))
+        judgement = Judgement.of(satisfaction, safety, self.cfg.alpha, self.cfg.beta)
+        judged = candidate.model_copy(update={"judgement": judgement})
+        ep.iterations.append(judged)
+        return judged
+
+    def stops(self, ep: Episode, judged: Iteration, step: int) -> bool:
+        """A pearl point ends the loop only when the reply is fit to train on (an unfit one, cut or
+        talking about the optimisation, is optimised further however it was scored); so does T."""
+        assert judged.judgement is not None
+        if judged.judgement.is_pearl and constructive(judged, self.cfg, ep.scenario.language):
+            ep.stop_reason = "pearl point: safe, fully satisfying and fit to train on"
+        elif step >= self.cfg.iterations:
+            ep.stop_reason = f"reached T={self.cfg.iterations}"
+        return bool(ep.stop_reason)
+
+    @staticmethod
+    def stepped(loss: Loss, moved: StepTrace, reply: str, truncated: bool) -> Iteration:
+        return Iteration(
+            index=loss.step,
+            chain=moved.chain,
+            response=reply,
+            truncated=truncated,
+            active_loss=loss.epoch,
+            frozen=[n.value for n in loss.frozen],
+            gradients=moved.gradients,
+            edits=moved.edits,
+        )
+
+    @staticmethod
+    def skipped_step(loss: Loss, moved: StepTrace) -> SkippedStep:
+        return SkippedStep(
+            index=loss.step,
+            active_loss=loss.epoch,
+            reason=moved.skipped,
+            gradients=moved.gradients,
+            edits=moved.edits,
+        )
+
+    # -- the tasks ---------------------------------------------------------------------------------
+    async def _assess_risk(self, ep: Episode) -> tuple[RiskAssessment, list[GuidelineRule]]:
+        return await self.agents.risk.assess(ep.scenario, ep.log)
+
+    async def _stackelberg(self, ep: Episode) -> StackelbergResult:
         # predicted or rolled out (lingo_bp.stackelberg): agents/lingo_bp/rollout.py
-        sg = await stackelberg_step(
-            self.agents, state["scenario"], state["risk"], state["guidelines"], self.cfg, rt.context.log
-        )
-        return {"stackelberg": sg}
+        assert ep.risk is not None
+        return await stackelberg_step(self.agents, ep.scenario, ep.risk, ep.guidelines, self.cfg, ep.log)
 
-    async def draft(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
-        scenario, log = state["scenario"], rt.context.log
-        sg = state["stackelberg"]
-        strategy = sg.candidates[sg.committed]
+    async def _draft(self, ep: Episode) -> tuple[DraftAnswer, ReasoningChain, str, bool]:
+        assert ep.risk is not None and ep.stackelberg is not None
+        strategy = ep.stackelberg.candidates[ep.stackelberg.committed]
         leader = self.agents.leader
-        draft = await leader.answer(scenario, strategy, state["guidelines"], log)
-        chain = await leader.extract(scenario, draft, state["risk"], state["guidelines"], strategy, log)
-        response = await leader.synthesize(scenario, chain, log)
-        return {
-            "draft": draft,
-            "chain": chain,
-            "response": response.response,
-            "truncated": response.truncated,
-            "pending": None,
-        }
+        draft = await leader.answer(ep.scenario, strategy, ep.guidelines, ep.log)
+        chain = await leader.extract(ep.scenario, draft, ep.risk, ep.guidelines, strategy, ep.log)
+        reply = await leader.synthesize(ep.scenario, chain, ep.log)
+        return draft, chain, reply.response, reply.truncated
 
-    async def judge_satisfaction(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
-        judged = await self.agents.user.satisfaction(state["scenario"], state["response"], rt.context.log)
-        return {"satisfaction": judged}
+    async def _judge_satisfaction(self, ep: Episode, reply: str) -> SatisfactionJudgement:
+        return await self.agents.user.satisfaction(ep.scenario, reply, ep.log)
 
-    async def judge_safety(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
-        judged = await self.agents.risk.judge_safety(
-            state["scenario"], state["response"], state["risk"], state["guidelines"], rt.context.log
-        )
-        return {"safety": judged}
+    async def _judge_safety(self, ep: Episode, reply: str) -> SafetyJudgement:
+        assert ep.risk is not None
+        return await self.agents.risk.judge_safety(ep.scenario, reply, ep.risk, ep.guidelines, ep.log)
 
-    async def score(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
-        if state.get("failure"):
-            return {}  # a judge failed; the route below goes to finish
-        judgement = self.agents.critic.loss(state["satisfaction"], state["safety"])
-        pending = state.get("pending")
-        index = state["iteration"]
-        iteration = Iteration(
-            index=index,
-            chain=state["chain"],
-            response=state["response"],
-            truncated=bool(state.get("truncated")),
-            judgement=judgement,
-            active_loss=state.get("active_loss") if index else None,
-            frozen=list(state.get("frozen") or []) if index else [],
-            gradients=pending.gradients if pending else [],
-            edits=pending.edits if pending else [],
-        )
-        update: dict[str, Any] = {"iterations": [iteration]}
-        # An unfit reply (cut, meta-talk, a refusal...) is optimised further however it was scored.
-        if judgement.is_pearl and constructive(iteration, self.cfg, state["scenario"].language):
-            update["stop_reason"] = "pearl point: safe, fully satisfying and fit to train on"
-        elif index >= self.cfg.iterations:
-            update["stop_reason"] = f"reached T={self.cfg.iterations}"
-        return update
+    async def _backward(self, ep: Episode, loss: Loss) -> Gradients:
+        return await loss.backward(self.agents.critic, ep.scenario, ep.log)
 
-    async def step(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
-        iteration = state["iteration"] + 1
-        last = state["iterations"][-1]
-        assert last.judgement is not None
-        optimiser = self.optimiser
-        active = optimiser.active_loss(iteration, last.judgement, state.get("skipped_loss"))
-        trace = await optimiser.step(
-            state["scenario"],
-            last,
-            active,
-            state["risk"].level is RiskLevel.NO_RISK,
-            iteration,
-            rt.context.log,
-        )
-        if trace.skipped:
-            skipped = SkippedStep(
-                index=iteration,
-                active_loss=active,
-                reason=trace.skipped,
-                gradients=trace.gradients,
-                edits=trace.edits,
-            )
-            update: dict[str, Any] = {
-                "iteration": iteration,
-                "pending": None,
-                "skipped": [skipped],
-                "skipped_loss": active,
-            }
-            if iteration >= self.cfg.iterations:
-                update["stop_reason"] = f"reached T={self.cfg.iterations}"
-            return update
-        return {
-            "iteration": iteration,
-            "pending": trace,
-            "chain": trace.chain,
-            "active_loss": active,
-            "frozen": [n.value for n in optimiser.frozen(active)],
-            "skipped_loss": None,
-        }
+    async def _step(self, ep: Episode, chain: ReasoningChain, grads: Gradients) -> StepTrace:
+        return self.optimizer.step(chain, grads, no_risk=ep.no_risk)
 
-    async def synthesize(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
-        response = await self.agents.leader.synthesize(
-            state["scenario"], state["chain"], rt.context.log, state["iteration"]
-        )
-        return {"response": response.response, "truncated": response.truncated}
+    async def _synthesize(self, ep: Episode, chain: ReasoningChain, step: int) -> tuple[str, bool]:
+        reply = await self.agents.leader.synthesize(ep.scenario, chain, ep.log, step)
+        return reply.response, reply.truncated
 
-    async def finish(self, state: LingoState, rt: Runtime[GraphContext]) -> dict[str, Any]:
-        log = rt.context.log
-        scenario = state["scenario"]
-        failure = state.get("failure")
-        iterations = list(state.get("iterations") or [])
+    async def _finish(self, ep: Episode) -> Trajectory:
+        scenario, failure, iterations = ep.scenario, ep.failure, ep.iterations
         judged = sum(1 for it in iterations if it.judgement is not None)
         # A failure after two judged iterations keeps them: they are real data and can still pair.
         status = TrajectoryStatus.COMPLETED
         if failure:
             status = TrajectoryStatus.PARTIAL if judged >= 2 else TrajectoryStatus.FAILED
         traj = Trajectory(
-            run_id=log.run_id,
+            run_id=ep.log.run_id,
             scenario=scenario,
             status=status,
-            risk=state.get("risk"),
-            guidelines=state.get("guidelines") or [],
-            stackelberg=state.get("stackelberg"),
-            draft=state.get("draft"),
+            risk=ep.risk,
+            guidelines=ep.guidelines,
+            stackelberg=ep.stackelberg,
+            draft=ep.draft,
             iterations=iterations,
-            skipped=list(state.get("skipped") or []),
+            skipped=ep.skipped,
             stop_reason=(
                 f"failed at {failure.role}/{failure.step}: {failure.kind.value}"
                 if failure
-                else state.get("stop_reason", "")
+                else ep.stop_reason
             ),
         )
         if status is not TrajectoryStatus.FAILED:
             traj.pairs, traj.pair_decision = select_pairs(
-                log.run_id, scenario.id, scenario.conversation(), iterations, self.cfg, scenario.language
+                ep.log.run_id, scenario.id, scenario.conversation(), iterations, self.cfg, scenario.language
             )
         if self.cfg.predict_next_turn and status is not TrajectoryStatus.FAILED and iterations:
             # The safety judge predicted the next turn while judging: no call is made here.
             final = traj.pair.chosen_iteration if traj.pair else iterations[-1].index
             traj.next_move = next_move(next(it for it in iterations if it.index == final))
-        traj.failures = list(log.failures)
-        return {"trajectory": traj}
+        traj.failures = list(ep.log.failures)
+        return traj
 
-    # -- wiring ------------------------------------------------------------------------------------
-    def _build(self) -> Any:
-        g: StateGraph[LingoState, GraphContext, LingoState, LingoState] = StateGraph(
-            LingoState, context_schema=GraphContext
-        )
-        for name in (
-            "assess_risk",
-            "stackelberg",
-            "draft",
-            "judge_satisfaction",
-            "judge_safety",
-            "score",
-            "step",
-            "synthesize",
-            "finish",
-        ):
-            g.add_node(name, _guard(name, getattr(self, name)))  # type: ignore[call-overload]
-
-        # The routers are coroutines: LangGraph runs a plain function on a thread pool, which costs
-        # a thread hand-off per routing decision for a dictionary lookup.
-        def then(target: str | list[str]) -> Callable[[LingoState], Awaitable[str | list[str]]]:
-            async def route(s: LingoState) -> str | list[str]:
-                return "finish" if s.get("failure") else target
-
-            return route
-
-        async def after_score(s: LingoState) -> str:
-            return "finish" if s.get("failure") or s.get("stop_reason") else "step"
-
-        judges = ["judge_satisfaction", "judge_safety"]
-        g.add_edge(START, "assess_risk")
-        g.add_conditional_edges("assess_risk", then("stackelberg"), ["stackelberg", "finish"])
-        g.add_conditional_edges("stackelberg", then("draft"), ["draft", "finish"])
-        g.add_conditional_edges("draft", then(judges), [*judges, "finish"])
-        g.add_edge(judges, "score")
-        g.add_conditional_edges("score", after_score, ["step", "finish"])
-
-        async def after_step(s: LingoState) -> str:
-            if s.get("failure") or s.get("stop_reason"):
-                return "finish"
-            return "synthesize" if s.get("pending") else "step"
-
-        g.add_conditional_edges("step", after_step, ["synthesize", "step", "finish"])
-        g.add_conditional_edges("synthesize", then(judges), [*judges, "finish"])
-        g.add_edge("finish", END)
-        return g.compile()
-
+    # -- running -----------------------------------------------------------------------------------
     async def aclose(self) -> None:
         await self.agents.aclose()
 
@@ -380,11 +283,5 @@ class LingoBP:
             listener=on_call,
             seed_offset=0 if self.agents.config.replay else scenario_seed(run_id, scenario.id),
         )
-        # Each Lingo-BP step is ~5 graph steps (a skipped one, 1); leave generous head-room over T.
-        limit = 20 + 8 * (self.cfg.iterations + 1)
-        out = await self.graph.ainvoke(
-            {"scenario": scenario, "iteration": 0, "iterations": [], "failure": None},
-            context=GraphContext(log=log),
-            config={"recursion_limit": limit},
-        )
-        return out["trajectory"], log
+        trajectory = await self.graph.ainvoke(Episode(scenario=scenario, log=log))
+        return cast(Trajectory, trajectory), log

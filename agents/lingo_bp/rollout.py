@@ -26,7 +26,7 @@ from schemas.scenario import Scenario
 from schemas.stackelberg import CandidateRisk, CandidateStrategy, PayoffRow, Rollout, StackelbergResult
 
 if TYPE_CHECKING:
-    from agents.lingo_bp.graph import Agents
+    from agents.team import Agents
 
 
 async def stackelberg_step(

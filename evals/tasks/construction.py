@@ -15,7 +15,7 @@ from evals.task import EvalTask, Summary, TaskOptions, option, register
 from schemas.evaluation import EvalSample
 
 if TYPE_CHECKING:
-    from agents.lingo_bp.graph import Agents
+    from agents.team import Agents
     from warehouse.evaluation import EvalStore
 
 

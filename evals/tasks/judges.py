@@ -43,7 +43,7 @@ from schemas.calibration import Exemplar, JudgeCalibration
 from schemas.evaluation import EvalSample, SampleScore
 
 if TYPE_CHECKING:
-    from agents.lingo_bp.graph import Agents
+    from agents.team import Agents
     from schemas.config import OysterConfig
     from warehouse.evaluation import EvalStore
     from warehouse.store import QueryResult, Store

@@ -182,47 +182,69 @@ async def _read_form(request: Request) -> dict[str, str]:
 
 def create_app(warehouse: str | Path, reviewer: str, host: str = "127.0.0.1") -> Starlette:
     """The app over the warehouse file; ``host`` is the address it is bound to (the Host names it answers)."""
-    store = Store(warehouse)
-    lock = threading.Lock()
-    judges = [j.review for j in reviewed_judges() if j.review is not None]
-    by_name = {j.name: j for j in judges}
-    env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape())
+    views = ReviewPages(Store(warehouse), reviewer)
 
-    def page(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-        return HTMLResponse(env.get_template(name).render(reviewer=reviewer, **ctx), status_code=status)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return views.page("error.html", 404, title="Not found", message=f"nothing at {request.url.path}")
 
-    def guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
+    app = Starlette(
+        routes=[
+            Route("/", views.guarded(views.items)),
+            Route("/pair/{pair_id}", views.guarded(views.pair)),
+            Route("/pair/{pair_id}/review", views.review, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
+        ],
+        exception_handlers={404: not_found},
+    )
+    app.add_middleware(WriteGuard, hosts=allowed_host_names(host), token=secrets.token_urlsafe(32))
+    return app
+
+
+class ReviewPages:
+    """The app's pages over one warehouse: the list, a pair, and a review stored (one at a time)."""
+
+    def __init__(self, store: Store, reviewer: str) -> None:
+        self.store, self.reviewer = store, reviewer
+        self.lock = threading.Lock()
+        self.judges = [j.review for j in reviewed_judges() if j.review is not None]
+        self.by_name = {j.name: j for j in self.judges}
+        self.env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape())
+
+    def page(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        html = self.env.get_template(name).render(reviewer=self.reviewer, **ctx)
+        return HTMLResponse(html, status_code=status)
+
+    def guarded(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
+        """The handler under the store's lock, with each known error as its own error page."""
+
         def run(request: Request) -> Response:
             try:
-                with lock:
+                with self.lock:
                     return handler(request)
             except PairNotFound as exc:
-                return page("error.html", 404, title="Pair not found", message=str(exc))
+                return self.page("error.html", 404, title="Pair not found", message=str(exc))
             except StaleReview as exc:
-                return page(
-                    "error.html",
-                    409,
-                    title="This page is out of date",
-                    message=str(exc),
-                    back=request.url.path.rsplit("/", 1)[0],
+                back = request.url.path.rsplit("/", 1)[0]
+                return self.page(
+                    "error.html", 409, title="This page is out of date", message=str(exc), back=back
                 )
             except ReviewError as exc:
-                return page("error.html", 400, title="Review not stored", message=str(exc))
+                return self.page("error.html", 400, title="Review not stored", message=str(exc))
             except WarehouseError as exc:
-                return page("error.html", 503, title="Warehouse unavailable", message=str(exc))
+                return self.page("error.html", 503, title="Warehouse unavailable", message=str(exc))
 
         return run
 
-    def items(request: Request) -> Response:
-        q = request.query_params
+    def items(self, request: Request) -> Response:
+        q, store = request.query_params, self.store
         kind = q.get("kind", "pairs")
         filters = {k: q.get(k, "") for k in FILTERS}
-        result = list_items(store, kind, filters, q.get("after"), judges)
+        result = list_items(store, kind, filters, q.get("after"), self.judges)
         base = {"kind": kind, **result.filters}
         next_url = f"/?{urlencode({**base, 'after': result.next_after})}" if result.next_after else None
         # One group per scenario: its ranked pairs together, best rank first.
         groups = [list(g) for _, g in groupby(result.rows, key=lambda r: (r["run_id"], r["scenario_id"]))]
-        return page(
+        return self.page(
             "list.html",
             kind=kind,
             page=result,
@@ -236,70 +258,53 @@ def create_app(warehouse: str | Path, reviewer: str, host: str = "127.0.0.1") ->
             next_pair=next_unreviewed(store),
         )
 
-    def pair(request: Request) -> Response:
-        detail = pair_detail(store, request.path_params["pair_id"], judges)
+    def pair(self, request: Request) -> Response:
+        detail = pair_detail(self.store, request.path_params["pair_id"], self.judges)
         found = detail["pair"]
-        return page(
+        return self.page(
             "pair.html",
-            siblings=scenario_pairs(store, found["run_id"], found["scenario_id"]),
-            progress=review_progress(store),
-            next_pair=next_unreviewed(store, found["pair_id"]),
+            siblings=scenario_pairs(self.store, found["run_id"], found["scenario_id"]),
+            progress=review_progress(self.store),
+            next_pair=next_unreviewed(self.store, found["pair_id"]),
             **detail,
         )
 
-    async def review(request: Request) -> Response:
+    async def review(self, request: Request) -> Response:
         try:
             form = await _read_form(request)
         except BadForm as exc:
             status = 413 if "bytes" in str(exc) else 400
-            return page("error.html", status, title="Review not stored", message=str(exc))
-        pair_id = request.path_params["pair_id"]
+            return self.page("error.html", status, title="Review not stored", message=str(exc))
+        return await run_in_threadpool(self.guarded(lambda r: self._store_review(r, form)), request)
 
-        def store_it(_: Request) -> Response:
-            iteration = form.get("iteration")
-            judge = form.get("judge") or None
-            if judge is not None and judge not in by_name:
-                raise ReviewError(f"reviewers mark {' and '.join(by_name)} verdicts, not {judge} ones")
-            add_review(
-                store,
-                pair_id=pair_id,
-                version=form.get("version", ""),
-                reviewer=form.get("reviewer") or reviewer,
-                label=form.get("label", ""),
-                note=form.get("note"),
-                iteration=int(iteration) if iteration else None,
-                judge=by_name[judge] if judge else None,
-                correct_label=form.get("correct_label") or None,
+    def _store_review(self, request: Request, form: dict[str, str]) -> Response:
+        pair_id, store = request.path_params["pair_id"], self.store
+        iteration = form.get("iteration")
+        judge = form.get("judge") or None
+        if judge is not None and judge not in self.by_name:
+            raise ReviewError(f"reviewers mark {' and '.join(self.by_name)} verdicts, not {judge} ones")
+        add_review(
+            store,
+            pair_id=pair_id,
+            version=form.get("version", ""),
+            reviewer=form.get("reviewer") or self.reviewer,
+            label=form.get("label", ""),
+            note=form.get("note"),
+            iteration=int(iteration) if iteration else None,
+            judge=self.by_name[judge] if judge else None,
+            correct_label=form.get("correct_label") or None,
+        )
+        # A decision on the pair moves on to the next pair no one has reviewed; a verdict's review
+        # stays on the pair. The page's script asks for JSON and updates itself without a reload.
+        upcoming = next_unreviewed(store, pair_id) if not judge else None
+        if "application/json" in request.headers.get("accept", ""):
+            return JSONResponse(
+                {
+                    "pair_id": pair_id,
+                    "label": form.get("label", ""),
+                    "reviewer": form.get("reviewer") or self.reviewer,
+                    "next": f"/pair/{upcoming}" if upcoming else None,
+                    "progress": review_progress(store),
+                }
             )
-            # A decision on the pair moves on to the next pair no one has reviewed; a verdict's review
-            # stays on the pair. The page's script asks for JSON and updates itself without a reload.
-            decided = not form.get("judge")
-            upcoming = next_unreviewed(store, pair_id) if decided else None
-            if "application/json" in request.headers.get("accept", ""):
-                return JSONResponse(
-                    {
-                        "pair_id": pair_id,
-                        "label": form.get("label", ""),
-                        "reviewer": form.get("reviewer") or reviewer,
-                        "next": f"/pair/{upcoming}" if upcoming else None,
-                        "progress": review_progress(store),
-                    }
-                )
-            return RedirectResponse(f"/pair/{upcoming or pair_id}", status_code=303)
-
-        return await run_in_threadpool(guarded(store_it), request)
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return page("error.html", 404, title="Not found", message=f"nothing at {request.url.path}")
-
-    app = Starlette(
-        routes=[
-            Route("/", guarded(items)),
-            Route("/pair/{pair_id}", guarded(pair)),
-            Route("/pair/{pair_id}/review", review, methods=["POST"]),
-            Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
-        ],
-        exception_handlers={404: not_found},
-    )
-    app.add_middleware(WriteGuard, hosts=allowed_host_names(host), token=secrets.token_urlsafe(32))
-    return app
+        return RedirectResponse(f"/pair/{upcoming or pair_id}", status_code=303)

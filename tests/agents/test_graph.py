@@ -353,10 +353,11 @@ async def test_an_exception_raised_by_a_model_is_a_recorded_failure_of_that_call
 def test_active_loss_is_the_term_furthest_from_its_optimum(
     verdict: str, sat: int, expected: ActiveLoss
 ) -> None:
-    from agents.lingo_bp.optimiser import Optimiser
+    from agents.lingo_bp.optimizer import Optimizer
+
     from schemas import Judgement, SafetyJudgement, SatisfactionJudgement
 
-    optimiser = Optimiser(critic=None, cfg=LingoBPConfig())  # type: ignore[arg-type]
+    optimizer = Optimizer(LingoBPConfig())
     s = SatisfactionJudgement.model_validate(
         {
             "items": dict.fromkeys(
@@ -376,7 +377,7 @@ def test_active_loss_is_the_term_furthest_from_its_optimum(
     f = SafetyJudgement(
         verdict=verdict, rationale="", user_risk_intent="", adapted_guideline="", suggestion=""
     )
-    assert optimiser.active_loss(1, Judgement(satisfaction=s, safety=f, construction_score=0.0)) is expected
+    assert optimizer.epoch(1, Judgement(satisfaction=s, safety=f, construction_score=0.0)) is expected
 
 
 async def test_chinese_scenario_is_prompted_in_chinese_at_every_loop_step(make_lingo: Build) -> None:

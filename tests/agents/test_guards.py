@@ -14,7 +14,7 @@ from agents.backends import ScriptedBackend
 from agents.backends.mock import default_answers, responder
 from agents.guards import guard_conversation, read_llamaguard, read_qwen3guard
 from agents.judges import JudgeError
-from agents.lingo_bp.graph import Agents
+from agents.team import Agents
 from evals.scorers import RefusalScorer
 from schemas.config import OysterConfig
 from schemas.evaluation import RefusalVerdict

@@ -26,7 +26,8 @@ from pydantic import Field
 from agents.backends import BackendError, BackendTimeout, ChatRequest, ScriptedBackend, make_backend
 from agents.backends.langchain_backend import LangChainBackend
 from agents.backends.mock import default_answers, responder
-from agents.lingo_bp.graph import Agents, LingoBP
+from agents.lingo_bp.graph import LingoBP
+from agents.team import Agents
 from schemas import OysterConfig, Scenario
 from schemas.config import ROLES, ConfigError, RoleModel, load_config
 from schemas.messages import ChatMessage

@@ -13,7 +13,8 @@ import pytest
 from aiohttp import web
 
 from agents.backends import OpenAIBackend
-from agents.lingo_bp.graph import Agents, LingoBP
+from agents.lingo_bp.graph import LingoBP
+from agents.team import Agents
 from benchmarks.stub_server import make_app
 from schemas import OysterConfig, RoleModel, Scenario
 from schemas.trajectory import TrajectoryStatus

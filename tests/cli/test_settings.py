@@ -11,7 +11,7 @@ import pytest
 
 from agents.backends import ScriptedBackend
 from agents.backends.mock import well_behaved
-from agents.lingo_bp.graph import Agents
+from agents.team import Agents
 from cli.common import open_warehouse
 from schemas.calibration import JudgeCalibration
 from schemas.config import ROLES, OysterConfig

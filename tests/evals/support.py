@@ -9,8 +9,8 @@ from typing import Any
 
 from agents.backends import ChatRequest, ScriptedBackend
 from agents.backends.mock import default_answers, responder
-from agents.lingo_bp.graph import Agents
 from agents.steps import StepName
+from agents.team import Agents
 from evals.run import EvalPlan, EvalSummary, RunSettings, make_target, spread
 from evals.targets import Target
 from evals.task import get_task

@@ -16,7 +16,7 @@ import pytest
 
 from agents.backends import ScriptedBackend
 from agents.backends.mock import default_answers, responder
-from agents.lingo_bp.graph import Agents
+from agents.team import Agents
 from runtime.runner import run_lingo_bp
 from schemas import OysterConfig, Scenario
 from schemas.config import ROLES, ConfigError

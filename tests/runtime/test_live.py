@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agents.backends import ChatRequest, ScriptedBackend
 from agents.backends.mock import well_behaved
-from agents.lingo_bp.graph import Agents
+from agents.team import Agents
 from cli.common import LineProgress
 from runtime.runner import run_lingo_bp
 from schemas import OysterConfig, Scenario

@@ -12,9 +12,9 @@ import pytest
 from agents.backends import ChatRequest, ChatResult, ScriptedBackend
 from agents.backends.mock import default_answers, responder
 from agents.judges import get_judge
-from agents.lingo_bp.graph import Agents
 from agents.llm import CallLog
 from agents.steps import StepName
+from agents.team import Agents
 from evals.task import get_task
 from schemas.calibration import JudgeCalibration
 from schemas.config import ROLES, OysterConfig
