@@ -21,7 +21,7 @@ import aiohttp
 
 from agents.backends import ChatBackend, ChatRequest, EmbeddedBackend, OpenAIBackend
 from agents.backends.llama_server import LlamaServer, ServerSpec
-from schemas.config import RoleModel
+from schemas.config import EmbeddedRole, OpenAIRole
 from schemas.messages import ChatMessage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,12 +62,12 @@ async def rate(backend: ChatBackend, n: int, tokens: int, structured: bool) -> f
 
 
 def spec(parallel: int) -> ServerSpec:
-    return ServerSpec.for_role(RoleModel(parallel=parallel, n_ctx=2048))
+    return ServerSpec.for_role(EmbeddedRole(parallel=parallel, n_ctx=2048))
 
 
 async def throughput(parallel: list[int], in_process: list[int], tokens: int) -> list[str]:
     rows = []
-    local = EmbeddedBackend(RoleModel(n_ctx=2048))
+    local = EmbeddedBackend(EmbeddedRole(n_ctx=2048))
     await local.complete(request(0, 4, False))  # load the model outside the measurement
     for n in in_process:
         plain, json_ = await rate(local, n, tokens, False), await rate(local, n, tokens, True)
@@ -77,7 +77,7 @@ async def throughput(parallel: list[int], in_process: list[int], tokens: int) ->
         started = time.perf_counter()
         async with LlamaServer(spec(n)) as server:
             ready = time.perf_counter() - started
-            http = OpenAIBackend(RoleModel(backend="openai", base_url=server.url + "/v1", model=server.alias))
+            http = OpenAIBackend(OpenAIRole(base_url=server.url + "/v1", model=server.alias))
             try:
                 await http.complete(request(0, 4, False))
                 plain, json_ = await rate(http, n, tokens, False), await rate(http, n, tokens, True)

@@ -71,7 +71,7 @@ def run_oyster(url: str, kind: str, n: int, concurrency: int) -> dict[str, float
     from agents.prompt_guard import BoundedSandbox
     from agents.prompting import PromptTemplate
     from agents.steps import StepName
-    from schemas.config import RoleModel
+    from schemas.config import OpenAIRole
 
     source = "{% block user %}{{ prompt }}{% endblock %}"
     env = BoundedSandbox(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
@@ -90,7 +90,7 @@ def run_oyster(url: str, kind: str, n: int, concurrency: int) -> dict[str, float
         def get(self, step: StepName, language: str = "en") -> PromptTemplate:
             return template
 
-    role = RoleModel(backend="openai", base_url=url, model="stub", max_retries=0, timeout_s=600)
+    role = OpenAIRole(base_url=url, model="stub", max_retries=0, timeout_s=600)
     llm = RoleLLM("user", role, OpenAIBackend(role), Prompts())  # type: ignore[arg-type]
     heard: list[Any] = []
     log = CallLog(run_id="peers", scenario_id="peers", listener=heard.append)

@@ -19,7 +19,7 @@ from rich.text import Text
 from cli import common
 from cli.common import WarehouseOpt, console, existing_warehouse
 from schemas.errors import OysterError
-from warehouse import EXPORT_FORMATS
+from warehouse import EXPORT_FORMATS, Store
 from warehouse.store import query_timeout
 
 
@@ -134,35 +134,40 @@ def sql(
         console.print(table)
 
 
+ViewOpt = Annotated[
+    str | None, typer.Option("--view", help="dpo, sft, risk, trajectories, or any table (not with hf).")
+]
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        "-f",
+        help="jsonl, parquet, csv; hf (a Hugging Face dataset folder); oyster (trajectories in the "
+        "original layout).",
+    ),
+]
+PushOpt = Annotated[
+    str | None, typer.Option("--push", help="hf: upload the folder to this Hub dataset repo (needs a token).")
+]
+ReleaseUntrustedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-untrusted",
+        help="hf: also release pairs whose judges were never validated (the card says so).",
+    ),
+]
+
+
 def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file (a folder for --format hf).")],
-    view: Annotated[
-        str | None, typer.Option("--view", help="dpo, sft, risk, trajectories, or any table (not with hf).")
-    ] = None,
-    fmt: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            "-f",
-            help="jsonl, parquet, csv; hf (a Hugging Face dataset folder); oyster (trajectories in the "
-            "original layout).",
-        ),
-    ] = "jsonl",
+    view: ViewOpt = None,
+    fmt: FormatOpt = "jsonl",
     where: Annotated[str | None, typer.Option(help="SQL condition to filter rows.")] = None,
     warehouse: WarehouseOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
-    push: Annotated[
-        str | None,
-        typer.Option("--push", help="hf: upload the folder to this Hub dataset repo (needs a token)."),
-    ] = None,
+    push: PushOpt = None,
     license_id: Annotated[str, typer.Option("--license", help="hf: the card's licence id.")] = "apache-2.0",
-    allow_untrusted: Annotated[
-        bool,
-        typer.Option(
-            "--allow-untrusted",
-            help="hf: also release pairs whose judges were never validated (the card says so).",
-        ),
-    ] = False,
+    allow_untrusted: ReleaseUntrustedOpt = False,
     timeout: TimeoutOpt = None,
 ) -> None:
     """Export a view to JSONL / Parquet / CSV (TRL loads dpo as is), or a Hugging Face dataset folder."""
@@ -189,6 +194,12 @@ def export(
         common.interrupt_reason = f"the export was stopped (the warehouse is unchanged; {out} may be partial)"
         n = wh.export(view, fmt, out, where, timeout_s=query_timeout(timeout))
     console.print(f"wrote {n} row(s) of {view} to {out}")
+    _tell_what_is_missing(wh, view, where, n)
+
+
+def _tell_what_is_missing(wh: Store, view: str, where: str | None, n: int) -> None:
+    """The rows a user may have expected in the export and where they are: untrusted pairs, or why
+    nothing matched."""
     if view in ("dpo", "sft"):
         from warehouse.release import trust_counts
 

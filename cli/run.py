@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -47,27 +48,39 @@ def run_command(request: RunRequest) -> RunSummary:
         f"(leader {cfg.roles.leader.label()}, T={cfg.lingo_bp.iterations})"
     )
     with progress_bar("scenarios", len(items)) as show:
-        reported = [0]
-        judges_shown = [False]
+        summary = plan.run(progress=RunProgress(show))
+    _tell(summary)
+    return summary
 
-        def update(s: RunSummary) -> None:
-            if not judges_shown[0]:
-                judges_shown[0] = True
-                for judge in s.judges:
-                    show(s.skipped, "", line=judge.line())
-            done = s.completed + s.failed
-            finished = s.last_finished if done > reported[0] else None
-            reported[0] = done
-            detail = (
-                f"done {s.completed} · failed {s.failed} · ranked pairs {s.ranked_pairs} · "
-                f"resumed {s.skipped} · "
-                f"calls {s.calls} · tokens {s.tokens}"
-            )
-            show(s.skipped + s.completed + s.failed, detail)
-            if finished is not None:
-                show(s.skipped + s.completed + s.failed, detail, line=_finished_line(finished))
 
-        summary = plan.run(progress=update)
+class RunProgress:
+    """What the progress display shows as a run goes: the judges' trust once, then the counts, and a
+    line for each scenario that finished."""
+
+    def __init__(self, show: Callable[..., None]) -> None:
+        self.show = show
+        self.reported = 0
+        self.judges_shown = False
+
+    def __call__(self, s: RunSummary) -> None:
+        if not self.judges_shown:
+            self.judges_shown = True
+            for judge in s.judges:
+                self.show(s.skipped, "", line=judge.line())
+        done = s.completed + s.failed
+        finished = s.last_finished if done > self.reported else None
+        self.reported = done
+        detail = (
+            f"done {s.completed} · failed {s.failed} · ranked pairs {s.ranked_pairs} · "
+            f"resumed {s.skipped} · calls {s.calls} · tokens {s.tokens}"
+        )
+        self.show(s.skipped + done, detail)
+        if finished is not None:
+            self.show(s.skipped + done, detail, line=_finished_line(finished))
+
+
+def _tell(summary: RunSummary) -> None:
+    """The run's last lines: the counts, the trust of its pairs, a budget stop, and how it ended."""
     cost = f", cost {summary.cost:.4f}" if summary.cost is not None else ""
     console.print(
         f"run {summary.run_id}: {summary.completed} completed, {summary.failed} failed, "
@@ -101,7 +114,6 @@ def run_command(request: RunRequest) -> RunSummary:
             f"partly failed: {summary.failed} of {summary.failed + summary.completed} scenario(s) failed; "
             f"why: {why}; rerun with --run-id {summary.run_id} to retry them"
         )
-    return summary
 
 
 #: exit status of a run in which not one scenario completed (README: "Exit status")
@@ -119,48 +131,51 @@ def _finished_line(t: Trajectory) -> str:
     return f"{t.scenario_id}: {t.status.value}, {len(t.iterations)} iteration(s), {pair} ({t.stop_reason})"
 
 
+ScenariosOpt = Annotated[Path | None, typer.Option(help="JSONL/YAML scenario file [default: bundled].")]
+RunIdOpt = Annotated[str | None, typer.Option(help="Resume or name a run; finished scenarios are skipped.")]
+RayOpt = Annotated[
+    bool | None,
+    typer.Option("--ray/--no-ray", help="Run on Ray actors [default: when a cluster address is set]."),
+]
+ReplayOpt = Annotated[
+    bool,
+    typer.Option("--replay", help="Sample with the seeds of earlier replayed runs (served from the cache)."),
+]
+TokensOpt = Annotated[
+    int | None,
+    typer.Option(min=1, help="Token budget of the run id: no scenario starts that would exceed it."),
+]
+TurnsOpt = Annotated[
+    int | None,
+    typer.Option(min=1, max=20, help="Play each scenario as a dialogue of up to N turns (in process)."),
+]
+StackelbergOpt = Annotated[
+    str | None,
+    typer.Option(help="predicted | rollout: how the Stackelberg step finds each candidate's payoff."),
+]
+
+
 def run(
-    scenarios: Annotated[
-        Path | None, typer.Option(help="JSONL/YAML scenario file [default: bundled].")
-    ] = None,
+    scenarios: ScenariosOpt = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N scenarios.")] = None,
     warehouse: WarehouseOpt = None,
     config: ConfigOpt = None,
     prompts: Annotated[Path | None, typer.Option(help="Folder of templates overriding bundled ones.")] = None,
-    run_id: Annotated[
-        str | None, typer.Option(help="Resume or name a run; finished scenarios are skipped.")
-    ] = None,
+    run_id: RunIdOpt = None,
     iterations: Annotated[int | None, typer.Option(min=0, help="T max of Lingo-BP.")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Scenarios in flight (in-process).")] = None,
-    use_ray: Annotated[
-        bool | None,
-        typer.Option("--ray/--no-ray", help="Run on Ray actors [default: when a cluster address is set]."),
-    ] = None,
+    use_ray: RayOpt = None,
     actors: Annotated[int | None, typer.Option(min=1, help="Ray actors.")] = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not answer from the response cache.")
     ] = False,
-    replay: Annotated[
-        bool,
-        typer.Option(
-            "--replay", help="Sample with the seeds of earlier replayed runs (served from the cache)."
-        ),
-    ] = False,
-    max_tokens_total: Annotated[
-        int | None,
-        typer.Option(min=1, help="Token budget of the run id: no scenario starts that would exceed it."),
-    ] = None,
+    replay: ReplayOpt = False,
+    max_tokens_total: TokensOpt = None,
     max_calls: Annotated[
         int | None, typer.Option(min=1, help="Model-call budget of the run id, likewise.")
     ] = None,
-    turns: Annotated[
-        int | None,
-        typer.Option(min=1, max=20, help="Play each scenario as a dialogue of up to N turns (in process)."),
-    ] = None,
-    stackelberg: Annotated[
-        str | None,
-        typer.Option(help="predicted | rollout: how the Stackelberg step finds each candidate's payoff."),
-    ] = None,
+    turns: TurnsOpt = None,
+    stackelberg: StackelbergOpt = None,
 ) -> None:
     """Run the Lingo-BP pipeline and write trajectories and preference pairs to the warehouse."""
     request = request_of(

@@ -4,24 +4,39 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.common import ConfigOpt, WarehouseOpt, console, existing_warehouse, load
 from schemas.config import NULL
 
+if TYPE_CHECKING:
+    from schemas.training import TrainMethod
+    from training.trainer import TrainResult
+
+
+ModelOpt = Annotated[
+    str, typer.Option(help="Base: an embedded preset ('embedded' = default), a transformers dir or hub name.")
+]
+WhereOpt = Annotated[
+    str | None, typer.Option(help='SQL condition on the view\'s columns, e.g. "margin > 0.3".')
+]
+RayWorkersOpt = Annotated[int, typer.Option(help="> 0: train data-parallel on that many Ray Train workers.")]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(help="reply | reasoning: train on the replies, or on the reasoning path then the reply."),
+]
+UntrustedOpt = Annotated[
+    bool, typer.Option("--allow-untrusted", help="Also train on pairs whose judges were never validated.")
+]
+
 
 def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the adapter (or full model).")],
     method: Annotated[str, typer.Option(help="dpo | orpo | sft.")] = "dpo",
-    model: Annotated[
-        str,
-        typer.Option(help="Base: an embedded preset ('embedded' = default), a transformers dir or hub name."),
-    ] = "embedded",
-    where: Annotated[
-        str | None, typer.Option(help='SQL condition on the view\'s columns, e.g. "margin > 0.3".')
-    ] = None,
+    model: ModelOpt = "embedded",
+    where: WhereOpt = None,
     warehouse: WarehouseOpt = None,
     config: ConfigOpt = None,
     train_id: Annotated[str | None, typer.Option(help="Name of the training run in the warehouse.")] = None,
@@ -29,20 +44,10 @@ def train(
     epochs: Annotated[float | None, typer.Option(help="Epochs over the selected examples.")] = None,
     learning_rate: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
     full: Annotated[bool, typer.Option("--full", help="Full fine-tuning instead of LoRA.")] = False,
-    ray_workers: Annotated[
-        int, typer.Option(help="> 0: train data-parallel on that many Ray Train workers.")
-    ] = 0,
+    ray_workers: RayWorkersOpt = 0,
     gpu: Annotated[bool, typer.Option("--gpu/--no-gpu", help="Ray Train workers use one GPU each.")] = False,
-    target: Annotated[
-        str | None,
-        typer.Option(
-            help="reply | reasoning: train on the replies, or on the reasoning path then the reply."
-        ),
-    ] = None,
-    allow_untrusted: Annotated[
-        bool,
-        typer.Option("--allow-untrusted", help="Also train on pairs whose judges were never validated."),
-    ] = False,
+    target: TargetOpt = None,
+    allow_untrusted: UntrustedOpt = False,
 ) -> None:
     """Fine-tune on the warehouse's pairs (dpo/orpo) or best safe replies (sft) with TRL; LoRA by default."""
     from schemas.training import TrainMethod
@@ -77,6 +82,10 @@ def train(
         executor=RayExecutor(ray_workers, use_gpu=gpu) if ray_workers > 0 else None,
         on_stage=console.print,
     )
+    _report(result, chosen)
+
+
+def _report(result: TrainResult, chosen: TrainMethod) -> None:
     steps = [m for m in result.metrics if "loss" in m]
     last = {k: v for k, v in (steps[-1] if steps else {}).items() if "/" in k or k == "loss"}
     console.print(

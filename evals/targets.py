@@ -12,7 +12,7 @@ from agents.backends import make_backend
 from agents.backends.base import ChatBackend, ChatRequest
 from evals.errors import EvalError
 from evals.task import DEFAULT_MAX_TOKENS
-from schemas.config import RoleModel
+from schemas.config import EmbeddedRole, OpenAIRole, RoleModel, ScriptedRole
 from schemas.evaluation import EvalSample
 
 
@@ -75,11 +75,11 @@ def parse_model(spec: str, base_url: str | None = None) -> RoleModel:
     """The target's backend and model from a `--model` spec; deterministic decoding."""
     backend, _, model = spec.partition(":")
     if backend == "embedded":
-        return RoleModel(backend="embedded", model=model or "qwen2.5-coder-0.5b", temperature=0.0)
+        return EmbeddedRole(model=model or "qwen2.5-coder-0.5b", temperature=0.0)
     if backend == "openai" and model:
-        return RoleModel(backend="openai", model=model, base_url=base_url, temperature=0.0)
+        return OpenAIRole(model=model, base_url=base_url, temperature=0.0)
     if backend == "scripted" and model:
-        return RoleModel(backend="scripted", model=model, temperature=0.0)
+        return ScriptedRole(model=model, temperature=0.0)
     raise EvalError(
         f"--model '{spec}': use embedded[:PRESET[+ADAPTER]], openai:MODEL (with --base-url) "
         "or scripted:MODULE:FUNCTION"

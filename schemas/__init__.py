@@ -9,7 +9,21 @@ from schemas.chain import (
     Response,
     Strategies,
 )
-from schemas.config import ROLES, ConfigError, LingoBPConfig, OysterConfig, RoleModel, load_config
+from schemas.config import (
+    ROLES,
+    AnyRole,
+    ConfigError,
+    EmbeddedRole,
+    LangChainRole,
+    LingoBPConfig,
+    OpenAIRole,
+    OysterConfig,
+    PluginRole,
+    RoleModel,
+    ScriptedRole,
+    load_config,
+    role_model,
+)
 from schemas.dialogue import DialogueOutcome, DialogueRecord, DialogueTurn, FollowerTurn
 from schemas.errors import OysterError
 from schemas.evaluation import (
@@ -71,6 +85,7 @@ __all__ = [
     "FORWARD_ORDER",
     "ROLES",
     "ActiveLoss",
+    "AnyRole",
     "CandidateOutcome",
     "CandidateOutcomes",
     "CandidateStrategy",
@@ -83,6 +98,7 @@ __all__ = [
     "DraftAnswer",
     "EditOp",
     "EditOperation",
+    "EmbeddedRole",
     "EvalSample",
     "Failure",
     "FailureKind",
@@ -94,14 +110,17 @@ __all__ = [
     "Iteration",
     "Judgement",
     "LLMCall",
+    "LangChainRole",
     "LingoBPConfig",
     "LoraConfig",
     "NodeUpdate",
+    "OpenAIRole",
     "OysterConfig",
     "OysterError",
     "PairDecision",
     "PairStatus",
     "PayoffRow",
+    "PluginRole",
     "PreferencePair",
     "ReactionPrediction",
     "ReasoningChain",
@@ -122,6 +141,7 @@ __all__ = [
     "ScenarioDraft",
     "ScenarioDrafts",
     "ScoreCard",
+    "ScriptedRole",
     "SkippedStep",
     "StackelbergResult",
     "StepUpdate",
@@ -140,4 +160,5 @@ __all__ = [
     "UserType",
     "construction_score",
     "load_config",
+    "role_model",
 ]

@@ -6,10 +6,19 @@ import copy
 import re
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import Field, SerializerFunctionWrapHandler, ValidationError, field_validator, model_serializer
+from pydantic import (
+    Discriminator,
+    Field,
+    SerializerFunctionWrapHandler,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 from schemas.base import Record, omit_defaults
 from schemas.chain import MAX_REPLY_CHARS, NODE_MAX_CHARS, ChainNode
@@ -57,6 +66,10 @@ def backend_names() -> list[str]:
 
 
 class RoleModel(Record):
+    """What every role's model has, whatever serves it. A config's role is one of the subclasses
+    below, chosen by ``backend`` (a discriminated union, ``AnyRole``): a setting of another backend
+    is an error naming it, not silently ignored."""
+
     #: a name from backend_names(): built in, registered, or a plugin's entry point
     backend: str = "embedded"
     model: str = "qwen2.5-coder-0.5b"
@@ -68,32 +81,6 @@ class RoleModel(Record):
     max_retries: int = Field(default=3, ge=0, description="retries of transient endpoint errors")
     repair_attempts: int = Field(default=2, ge=0, description="re-asks after invalid structured output")
     seed: int | None = 0
-    n_ctx: int = Field(default=4096, gt=0, description="embedded only: context window")
-    n_threads: int | None = Field(default=None, description="embedded only: CPU threads")
-    serve: ServeMode = Field(
-        default="auto",
-        description="embedded only: a managed llama-server (batched decoding), llama.cpp in this process, "
-        "or auto: the server when it is built",
-    )
-    parallel: int = Field(
-        default=4, ge=1, le=64, description="embedded server only: sequences decoded together (slots)"
-    )
-    kwargs: dict[str, Any] = Field(
-        default_factory=dict, description="langchain only: constructor arguments; secrets as {env: NAME}"
-    )
-    structured_output: StructuredMethod = Field(
-        default="auto", description="langchain only: with_structured_output method, or text for JSON in text"
-    )
-    api_version: str | None = Field(
-        default=None, description="openai only: an Azure OpenAI API version; set, the endpoint is Azure's"
-    )
-    organization: str | None = Field(default=None, description="openai only: OpenAI-Organization header")
-    project: str | None = Field(default=None, description="openai only: OpenAI-Project header")
-    http_client: HttpClientKind = Field(
-        default="aiohttp",
-        description="openai only: aiohttp posts the request itself (least CPU per call); official goes "
-        "through the openai package's client. Azure (api_version set) always uses the official client",
-    )
     price_per_1k_prompt_tokens: float | None = Field(
         default=None, ge=0, description="money per 1000 prompt tokens"
     )
@@ -105,22 +92,6 @@ class RoleModel(Record):
         description="risk role only: the model is a guard model (e.g. Qwen3Guard-Gen served by vLLM) that "
         "judges safety / refusal in its own format instead of following our prompts",
     )
-
-    @field_validator("backend")
-    @classmethod
-    def _known_backend(cls, v: str) -> str:
-        if v in BUILTIN_BACKENDS or v in _DECLARED:
-            return v  # without reading the installed packages' entry points
-        known = backend_names()
-        if v not in known:
-            raise ValueError(f"unknown backend '{v}' (known: {', '.join(known)})")
-        return v
-
-    @field_validator("kwargs")
-    @classmethod
-    def _secrets_from_env(cls, v: dict[str, Any]) -> dict[str, Any]:
-        _refuse_literal_secrets(v, "kwargs")
-        return v
 
     def label(self) -> str:
         return f"{self.backend}:{self.model}"
@@ -134,6 +105,124 @@ class RoleModel(Record):
 
     def priced(self) -> bool:
         return self.price_per_1k_prompt_tokens is not None or self.price_per_1k_completion_tokens is not None
+
+
+class EmbeddedRole(RoleModel):
+    """A preset GGUF served on this machine (llama-server, or llama.cpp in this process)."""
+
+    backend: Literal["embedded"] = "embedded"
+    n_ctx: int = Field(default=4096, gt=0, description="context window")
+    n_threads: int | None = Field(default=None, description="CPU threads")
+    serve: ServeMode = Field(
+        default="auto",
+        description="a managed llama-server (batched decoding), llama.cpp in this process, "
+        "or auto: the server when it is built",
+    )
+    parallel: int = Field(
+        default=4, ge=1, le=64, description="server only: sequences decoded together (slots)"
+    )
+
+
+class OpenAIRole(RoleModel):
+    """Any OpenAI-compatible endpoint (vLLM, llama-server, OpenAI, Azure OpenAI)."""
+
+    backend: Literal["openai"] = "openai"
+    api_version: str | None = Field(
+        default=None, description="an Azure OpenAI API version; set, the endpoint is Azure's"
+    )
+    organization: str | None = Field(default=None, description="OpenAI-Organization header")
+    project: str | None = Field(default=None, description="OpenAI-Project header")
+    http_client: HttpClientKind = Field(
+        default="aiohttp",
+        description="aiohttp posts the request itself (least CPU per call); official goes through the "
+        "openai package's client. Azure (api_version set) always uses the official client",
+    )
+
+
+class LangChainRole(RoleModel):
+    """Any LangChain chat model, by import path (``model``) and constructor arguments."""
+
+    backend: Literal["langchain"] = "langchain"
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="constructor arguments; secrets as {env: NAME}"
+    )
+    structured_output: StructuredMethod = Field(
+        default="auto", description="with_structured_output method, or text for JSON in text"
+    )
+
+    @field_validator("kwargs")
+    @classmethod
+    def _secrets_from_env(cls, v: dict[str, Any]) -> dict[str, Any]:
+        _refuse_literal_secrets(v, "kwargs")
+        return v
+
+
+class ScriptedRole(RoleModel):
+    """A Python function as the model (``module:function``): tests and offline demos."""
+
+    backend: Literal["scripted"] = "scripted"
+
+
+class PluginRole(RoleModel):
+    """A backend a package registers (``register_backend``) or declares in the `oyster.backends`
+    entry-point group; its own settings go under ``options``."""
+
+    options: dict[str, Any] = Field(default_factory=dict, description="the plugin backend's own settings")
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, v: str) -> str:
+        if v in _DECLARED:
+            return v  # without reading the installed packages' entry points
+        known = backend_names()
+        if v not in known or v in BUILTIN_BACKENDS:
+            raise ValueError(f"unknown backend '{v}' (known: {', '.join(known)})")
+        return v
+
+    @field_validator("options")
+    @classmethod
+    def _secrets_from_env(cls, v: dict[str, Any]) -> dict[str, Any]:
+        _refuse_literal_secrets(v, "options")
+        return v
+
+
+R = TypeVar("R", bound=RoleModel)
+_BY_BACKEND: dict[str, type[RoleModel]] = {
+    "embedded": EmbeddedRole,
+    "openai": OpenAIRole,
+    "langchain": LangChainRole,
+    "scripted": ScriptedRole,
+}
+
+
+def _backend_tag(value: Any) -> str:
+    backend = value.get("backend", "embedded") if isinstance(value, dict) else getattr(value, "backend", None)
+    return backend if backend in _BY_BACKEND else "plugin"
+
+
+#: a role's model as a config gives it: the settings of its backend, chosen by ``backend``
+AnyRole = Annotated[
+    Annotated[EmbeddedRole, Tag("embedded")]
+    | Annotated[OpenAIRole, Tag("openai")]
+    | Annotated[LangChainRole, Tag("langchain")]
+    | Annotated[ScriptedRole, Tag("scripted")]
+    | Annotated[PluginRole, Tag("plugin")],
+    Discriminator(_backend_tag),
+]
+_ROLE_ADAPTER: TypeAdapter[RoleModel] = TypeAdapter(AnyRole)
+
+
+def settings_of(kind: type[R], cfg: RoleModel) -> R:
+    """``cfg`` as the settings of its backend's kind (a bare RoleModel, as a plugin may build one, gets
+    that kind's defaults for the rest)."""
+    if isinstance(cfg, kind):
+        return cfg
+    return kind.model_validate(cfg.model_dump(exclude_unset=True))
+
+
+def role_model(**settings: Any) -> RoleModel:
+    """A role's model from its settings, as a config would give them (validated against its backend)."""
+    return _ROLE_ADAPTER.validate_python(settings)
 
 
 def _refuse_literal_secrets(value: Any, where: str) -> None:
@@ -155,7 +244,7 @@ def _refuse_literal_secrets(value: Any, where: str) -> None:
 LEADER_TEMPERATURE = 0.7
 
 
-def _leader_defaults(leader: RoleModel) -> RoleModel:
+def _leader_defaults(leader: R) -> R:
     """The leader with its own default temperature where none was given (still counted as not given)."""
     if "temperature" in leader.model_fields_set:
         return leader
@@ -165,10 +254,10 @@ def _leader_defaults(leader: RoleModel) -> RoleModel:
 
 
 class RolesConfig(Record):
-    user: RoleModel = Field(default_factory=RoleModel)
-    leader: RoleModel = Field(default_factory=lambda: _leader_defaults(RoleModel()))
-    risk: RoleModel = Field(default_factory=RoleModel)
-    critic: RoleModel = Field(default_factory=RoleModel)
+    user: AnyRole = Field(default_factory=EmbeddedRole)
+    leader: AnyRole = Field(default_factory=lambda: _leader_defaults(EmbeddedRole()))
+    risk: AnyRole = Field(default_factory=EmbeddedRole)
+    critic: AnyRole = Field(default_factory=EmbeddedRole)
 
     @field_validator("leader")
     @classmethod
@@ -331,9 +420,15 @@ class OysterConfig(Record):
 
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    loc, msg = list(err["loc"]), err["msg"]
+    if len(loc) > 2 and loc[0] == "roles" and loc[2] in (*_BY_BACKEND, "plugin"):
+        # The union's tag is pydantic's bookkeeping, not a key of the file: name the role's own key.
+        kind = loc.pop(2)
+        if err["type"] == "extra_forbidden":
+            msg = f"not a setting of the {kind} backend"
+    where = ".".join(str(p) for p in loc) or "(top level)"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {err['msg']}{more}"
+    return f"{where}: {msg}{more}"
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> OysterConfig:

@@ -12,7 +12,7 @@ from agents.backends.base import BackendError, BackendTimeout, ChatBackend, Chat
 from agents.backends.models import DEFAULT_PRESET, PRESETS, ensure_model
 from agents.backends.registry import BackendFactory, backend_names, make_backend, register_backend
 from agents.backends.scripted import ScriptedBackend
-from schemas.config import RoleModel
+from schemas.config import EmbeddedRole, LangChainRole, OpenAIRole, RoleModel, settings_of
 
 if TYPE_CHECKING:
     from agents.backends.embedded import EmbeddedBackend
@@ -34,21 +34,21 @@ def __getattr__(name: str) -> Any:
 def _openai(cfg: RoleModel) -> ChatBackend:
     from agents.backends.openai_backend import OpenAIBackend
 
-    return OpenAIBackend(cfg)
+    return OpenAIBackend(settings_of(OpenAIRole, cfg))
 
 
 def _langchain(cfg: RoleModel) -> ChatBackend:
     # Imported on use: langchain-core is slow to import and most runs never need it.
     from agents.backends.langchain_backend import LangChainBackend
 
-    return LangChainBackend(cfg)
+    return LangChainBackend(settings_of(LangChainRole, cfg))
 
 
 def _embedded(cfg: RoleModel) -> ChatBackend:
     # Imported on use, so that `python -m agents.backends.llama_server` runs a module not yet imported.
     from agents.backends.llama_server import embedded_backend
 
-    return embedded_backend(cfg)
+    return embedded_backend(settings_of(EmbeddedRole, cfg))
 
 
 register_backend("embedded", _embedded)

@@ -12,7 +12,7 @@ from typing import Any
 
 from agents.backends.base import BackendError, ChatRequest, ChatResult, TokenLogprobs
 from agents.backends.models import ensure_model, split_adapter
-from schemas.config import RoleModel
+from schemas.config import EmbeddedRole
 from schemas.messages import as_dicts
 
 _LOADED: dict[tuple[str, str | None, int, int | None], Any] = {}
@@ -74,7 +74,7 @@ def _load(path: str, n_ctx: int, n_threads: int | None, seed: int | None, lora: 
 class EmbeddedBackend:
     kind = "embedded"
 
-    def __init__(self, cfg: RoleModel) -> None:
+    def __init__(self, cfg: EmbeddedRole) -> None:
         self.model = cfg.model
         self._cfg = cfg
         self._llama: Any = None

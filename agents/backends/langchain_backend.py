@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from agents.backends.base import BackendError, BackendTimeout, ChatRequest, ChatResult
-from schemas.config import RoleModel
+from schemas.config import LangChainRole
 from schemas.messages import ChatMessage
 from schemas.secrets import redact, register_secret
 
@@ -134,7 +134,7 @@ def _transient(exc: BaseException) -> bool:
     return any(w in name for w in ("Timeout", "Connection", "RateLimit", "Overloaded", "Unavailable"))
 
 
-def _label(cfg: RoleModel) -> str:
+def _label(cfg: LangChainRole) -> str:
     """Spec, model name and a digest of the kwargs: what tells two models apart in records and the cache."""
     label = cfg.model
     name = next((cfg.kwargs[k] for k in _NAME_KEYS if isinstance(cfg.kwargs.get(k), str)), None)
@@ -180,7 +180,7 @@ def _reply_text(message: Any) -> str:
 class LangChainBackend:
     kind = "langchain"
 
-    def __init__(self, cfg: RoleModel, chat_model: BaseChatModel | None = None) -> None:
+    def __init__(self, cfg: LangChainRole, chat_model: BaseChatModel | None = None) -> None:
         self.spec = cfg.model
         self.model = _label(cfg)
         self._timeout_s = cfg.timeout_s
@@ -195,7 +195,9 @@ class LangChainBackend:
     def _where(self) -> str:
         return f"langchain model {self.spec}"
 
-    def _construct(self, cfg: RoleModel, given: BaseChatModel | None) -> tuple[BaseChatModel, dict[str, str]]:
+    def _construct(
+        self, cfg: LangChainRole, given: BaseChatModel | None
+    ) -> tuple[BaseChatModel, dict[str, str]]:
         """The model with the role's sampling settings, and the attribute each setting lives in."""
         if given is not None:
             return self._with_settings(given, cfg)
@@ -220,14 +222,14 @@ class LangChainBackend:
             return self._with_settings(chat, cfg)
         return chat, {setting: attr for setting, (attr, _, _) in settings.items()}
 
-    def _with_settings(self, chat: BaseChatModel, cfg: RoleModel) -> tuple[BaseChatModel, dict[str, str]]:
+    def _with_settings(self, chat: BaseChatModel, cfg: LangChainRole) -> tuple[BaseChatModel, dict[str, str]]:
         # A factory (or a caller) built it, so its constructor did not see the role's settings.
         settings = self._settings(type(chat), cfg)
         update = {attr: value for attr, _, value in settings.values() if getattr(chat, attr) != value}
         fields = {setting: attr for setting, (attr, _, _) in settings.items()}
         return (chat.model_copy(update=update) if update else chat), fields
 
-    def _settings(self, cls: type[BaseChatModel], cfg: RoleModel) -> dict[str, tuple[str, str, Any]]:
+    def _settings(self, cls: type[BaseChatModel], cfg: LangChainRole) -> dict[str, tuple[str, str, Any]]:
         """setting -> (attribute, constructor name, value) for each role setting the model takes.
 
         A setting the model has no field for is an error when the role sets it and one warning when

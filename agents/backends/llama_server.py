@@ -41,7 +41,7 @@ from agents.backends.llama_server_build import (
 )
 from agents.backends.models import ensure_model, split_adapter
 from agents.backends.openai_backend import OpenAIBackend
-from schemas.config import RoleModel
+from schemas.config import EmbeddedRole, OpenAIRole
 
 #: seconds a server may take to load its model and answer /health
 START_TIMEOUT_S = 120.0
@@ -61,7 +61,7 @@ class ServerSpec:
         return (self.model, self.lora)
 
     @classmethod
-    def for_role(cls, cfg: RoleModel) -> ServerSpec:
+    def for_role(cls, cfg: EmbeddedRole) -> ServerSpec:
         base, adapter = split_adapter(cfg.model)
         return cls(ensure_model(base), adapter, cfg.parallel, cfg.n_ctx, cfg.n_threads)
 
@@ -231,7 +231,7 @@ class ServedBackend:
 
     kind = "embedded"
 
-    def __init__(self, cfg: RoleModel) -> None:
+    def __init__(self, cfg: EmbeddedRole) -> None:
         self.model = cfg.model
         self._cfg = cfg
         self._server: LlamaServer | None = None
@@ -246,8 +246,7 @@ class ServedBackend:
                 return self._http
             self._server = server
             self._http = OpenAIBackend(
-                RoleModel(
-                    backend="openai",
+                OpenAIRole(
                     base_url=server.url + "/v1",
                     model=server.alias,
                     # Never send a real OpenAI key from the environment to the local server.
@@ -275,7 +274,7 @@ class ServedBackend:
         return f"{spec.model}{with_adapter} (llama-server {binary.parent.name}, {spec.parallel} slots)"
 
 
-def embedded_backend(cfg: RoleModel) -> ChatBackend:
+def embedded_backend(cfg: EmbeddedRole) -> ChatBackend:
     """`backend: embedded`: the managed server (`serve: server`, or `auto` once built), else in-process."""
     serve = cfg.serve
     if serve == "auto":

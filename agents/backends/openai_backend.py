@@ -36,7 +36,7 @@ from agents.backends.base import (
     TokenLogprobs,
     parse_top_logprobs,
 )
-from schemas.config import RoleModel
+from schemas.config import OpenAIRole
 from schemas.secrets import redact, register_secret
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -113,7 +113,7 @@ def _proxy_for(url: str) -> tuple[str | None, aiohttp.BasicAuth | None]:
 class OpenAIBackend:
     kind = "openai"
 
-    def __init__(self, cfg: RoleModel) -> None:
+    def __init__(self, cfg: OpenAIRole) -> None:
         self.cfg = cfg
         self.model = cfg.model
         self.azure = cfg.api_version is not None

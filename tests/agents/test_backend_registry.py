@@ -22,7 +22,7 @@ from agents.backends import (
 from agents.backends.llama_server import ServedBackend
 from agents.steps import StepName
 from runtime.runner import run_lingo_bp
-from schemas.config import BUILTIN_BACKENDS, ROLES, ConfigError, RoleModel, load_config
+from schemas.config import BUILTIN_BACKENDS, ROLES, ConfigError, RoleModel, load_config, role_model
 from schemas.messages import ChatMessage
 from schemas.scenario import Scenario
 from warehouse import Warehouse
@@ -40,15 +40,15 @@ def test_every_configurable_backend_is_registered() -> None:
 
 
 def test_each_name_builds_its_backend() -> None:
-    assert isinstance(make_backend(RoleModel(backend="openai", model="m")), OpenAIBackend)
-    assert isinstance(make_backend(RoleModel(backend="embedded", serve="in-process")), EmbeddedBackend)
-    assert isinstance(make_backend(RoleModel(backend="embedded", serve="server")), ServedBackend)
-    scripted = make_backend(RoleModel(backend="scripted", model="agents.backends.mock:well_behaved"))
+    assert isinstance(make_backend(role_model(backend="openai", model="m")), OpenAIBackend)
+    assert isinstance(make_backend(role_model(backend="embedded", serve="in-process")), EmbeddedBackend)
+    assert isinstance(make_backend(role_model(backend="embedded", serve="server")), ServedBackend)
+    scripted = make_backend(role_model(backend="scripted", model="agents.backends.mock:well_behaved"))
     assert isinstance(scripted, ScriptedBackend) and scripted.model == "agents.backends.mock:well_behaved"
 
 
 def test_the_scripted_mock_from_config_answers_by_step() -> None:
-    backend = make_backend(RoleModel(backend="scripted", model="agents.backends.mock:well_behaved"))
+    backend = make_backend(role_model(backend="scripted", model="agents.backends.mock:well_behaved"))
     request = ChatRequest(messages=[ChatMessage(role="user", content="hi")], step=StepName.EVAL_TARGET.value)
     result = asyncio.run(backend.complete(request))
     assert result.text.startswith("I can't help with the dangerous part")

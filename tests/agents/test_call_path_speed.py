@@ -14,7 +14,7 @@ from aiohttp import web
 from agents.backends import ChatRequest, OpenAIBackend
 from agents.backends.base import BackendError, BackendTimeout
 from agents.backends.openai_backend import backoff_s, with_retries
-from schemas import RoleModel
+from schemas.config import role_model
 from schemas.messages import ChatMessage
 from tests.agents.test_openai_backend import serving
 from warehouse import Warehouse, WarehouseError
@@ -51,7 +51,7 @@ async def test_both_transports_send_the_same_request_and_read_the_same_result(cl
     )
     with serving(app) as url:
         backend = OpenAIBackend(
-            RoleModel(backend="openai", base_url=url, model="m", http_client=client, organization="org-9")
+            role_model(backend="openai", base_url=url, model="m", http_client=client, organization="org-9")
         )
         result = await backend.complete(request)
         await backend.aclose()
@@ -93,8 +93,8 @@ async def test_the_aiohttp_transport_times_out_redacts_and_reports_malformed_rep
 
         def backend(model: str, **kw: object) -> OpenAIBackend:
             return OpenAIBackend(
-                RoleModel.model_validate(
-                    {
+                role_model(
+                    **{
                         "backend": "openai",
                         "base_url": f"{root}/{model}/v1",
                         "model": model,

@@ -10,7 +10,8 @@ from agents.backends.models import DEFAULT_PRESET, ensure_model, preset, verify
 from agents.llm import CallLog, RoleLLM
 from agents.prompting import PromptLibrary
 from agents.steps import StepName
-from schemas import RiskAssessment, RoleModel, Scenario
+from schemas import RiskAssessment, Scenario
+from schemas.config import role_model
 from schemas.judgement import SafetyJudgement
 
 pytestmark = pytest.mark.embedded
@@ -23,7 +24,7 @@ def test_default_model_assembles_and_verifies() -> None:
 
 
 async def test_structured_request_returns_a_validated_object() -> None:
-    cfg = RoleModel(max_tokens=256)
+    cfg = role_model(max_tokens=256)
     llm = RoleLLM("risk", cfg, EmbeddedBackend(cfg), PromptLibrary())
     log = CallLog(run_id="t", scenario_id="s")
     scenario = Scenario(id="s", text="I feel like ending it all. Nothing matters anymore.")
@@ -64,7 +65,7 @@ def test_one_backend_serves_successive_event_loops() -> None:
     from agents.backends.base import ChatRequest
     from schemas.messages import ChatMessage
 
-    backend = EmbeddedBackend(RoleModel())
+    backend = EmbeddedBackend(role_model())
     request = ChatRequest(messages=[ChatMessage(role="user", content="Say hi.")], max_tokens=4, temperature=0)
     first = asyncio.run(backend.complete(request))
     second = asyncio.run(backend.complete(request))
@@ -73,7 +74,7 @@ def test_one_backend_serves_successive_event_loops() -> None:
 
 async def test_probability_verdict_reads_the_first_token_logits() -> None:
     """The in-process path returns top log-probabilities without llama.cpp's logits_all (GBs of RAM)."""
-    cfg = RoleModel(max_tokens=256)
+    cfg = role_model(max_tokens=256)
     llm = RoleLLM("risk", cfg, EmbeddedBackend(cfg), PromptLibrary())
     log = CallLog(run_id="t", scenario_id="s")
     probs, from_logprobs = await llm.probe(

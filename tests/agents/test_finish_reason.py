@@ -17,7 +17,7 @@ from agents.backends.base import ChatRequest
 from agents.backends.base import ChatResult as Result
 from agents.backends.cached import CachedBackend
 from agents.backends.langchain_backend import LangChainBackend
-from schemas import RoleModel
+from schemas.config import role_model
 from schemas.messages import ChatMessage
 from tests.agents.test_openai_backend import serving
 from warehouse.cache import ResponseCache
@@ -61,7 +61,7 @@ async def test_openai_backend_says_a_reply_was_cut() -> None:
     from benchmarks.stub_server import make_app
 
     with serving(make_app(latency_s=0.0)) as url:
-        backend = OpenAIBackend(RoleModel(backend="openai", base_url=url, model="stub"))
+        backend = OpenAIBackend(role_model(backend="openai", base_url=url, model="stub"))
         cut = await backend.complete(ChatRequest(messages=ASK, max_tokens=3))
         whole = await backend.complete(ChatRequest(messages=ASK, max_tokens=300))
         await backend.aclose()
@@ -71,7 +71,7 @@ async def test_openai_backend_says_a_reply_was_cut() -> None:
 
 @pytest.mark.parametrize(("key", "said"), [("finish_reason", "length"), ("stop_reason", "max_tokens")])
 async def test_langchain_backend_reads_each_providers_finish_reason(key: str, said: str) -> None:
-    cfg = RoleModel(
+    cfg = role_model(
         backend="langchain", model="tests.agents.test_finish_reason:capped", kwargs={"key": key, "said": said}
     )
     backend = LangChainBackend(cfg)
@@ -106,7 +106,7 @@ async def test_a_cut_reply_is_not_cached(tmp_path: Path) -> None:
 
 @pytest.mark.embedded
 async def test_embedded_backend_says_a_reply_was_cut() -> None:
-    backend = EmbeddedBackend(RoleModel(serve="in-process"))
+    backend = EmbeddedBackend(role_model(serve="in-process"))
     cut = await backend.complete(ChatRequest(messages=ASK, max_tokens=4, temperature=0.0))
     await backend.aclose()
     assert cut.finish_reason == "length" and cut.cut_at_limit

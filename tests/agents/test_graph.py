@@ -354,7 +354,6 @@ def test_active_loss_is_the_term_furthest_from_its_optimum(
     verdict: str, sat: int, expected: ActiveLoss
 ) -> None:
     from agents.lingo_bp.optimizer import Optimizer
-
     from schemas import Judgement, SafetyJudgement, SatisfactionJudgement
 
     optimizer = Optimizer(LingoBPConfig())

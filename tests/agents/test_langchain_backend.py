@@ -29,7 +29,7 @@ from agents.backends.mock import default_answers, responder
 from agents.lingo_bp.graph import LingoBP
 from agents.team import Agents
 from schemas import OysterConfig, Scenario
-from schemas.config import ROLES, ConfigError, RoleModel, load_config
+from schemas.config import ROLES, ConfigError, load_config, role_model
 from schemas.messages import ChatMessage
 from schemas.records import FailureKind
 from schemas.trajectory import Trajectory
@@ -206,19 +206,19 @@ async def test_invalid_json_after_repairs_is_a_recorded_failure() -> None:
 )
 def test_bad_model_path_is_one_line(spec: str, needle: str) -> None:
     with pytest.raises(BackendError) as err:
-        make_backend(RoleModel(backend="langchain", model=spec))
+        make_backend(role_model(backend="langchain", model=spec))
     assert needle in str(err.value) and "\n" not in str(err.value)
 
 
 def test_settings_the_model_cannot_take(caplog: pytest.LogCaptureFixture) -> None:
     kw = {"responses": ["x"]}
     with pytest.raises(BackendError, match="FakeListChatModel has no seed parameter; remove seed"):
-        make_backend(RoleModel(backend="langchain", model=FAKE_LIST, kwargs=kw, seed=3))
+        make_backend(role_model(backend="langchain", model=FAKE_LIST, kwargs=kw, seed=3))
     with pytest.raises(BackendError, match="base_url do not apply here"):
-        make_backend(RoleModel(backend="langchain", model=FAKE_LIST, kwargs=kw, base_url="http://x"))
+        make_backend(role_model(backend="langchain", model=FAKE_LIST, kwargs=kw, base_url="http://x"))
     with pytest.raises(BackendError, match="temperature is set both in the role and in kwargs"):
         make_backend(
-            RoleModel(
+            role_model(
                 backend="langchain",
                 model=TOOL_FAKE,
                 kwargs={"answers": [], "temperature": 1.0},
@@ -226,7 +226,7 @@ def test_settings_the_model_cannot_take(caplog: pytest.LogCaptureFixture) -> Non
             )
         )
     with caplog.at_level(logging.WARNING, "oyster.backends.langchain"):
-        make_backend(RoleModel(backend="langchain", model=FAKE_LIST, kwargs=kw))
+        make_backend(role_model(backend="langchain", model=FAKE_LIST, kwargs=kw))
     assert [r.getMessage() for r in caplog.records] == [
         f"langchain model {FAKE_LIST}: FakeListChatModel has no parameter for the role's default "
         "temperature=0.3, max_tokens=1024, seed=0; not applied"
@@ -234,7 +234,7 @@ def test_settings_the_model_cannot_take(caplog: pytest.LogCaptureFixture) -> Non
 
 
 async def test_factory_gets_role_settings_and_kwargs_win_over_defaults() -> None:
-    cfg = RoleModel(
+    cfg = role_model(
         backend="langchain",
         model="tests.agents.test_langchain_backend:make_tool_fake",
         kwargs={"answers": ["hello"], "temperature": 0.9},
@@ -258,7 +258,7 @@ def test_secrets_only_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_
     with pytest.raises(ConfigError, match=r"roles\.leader\.kwargs.*kwargs\.api_key looks like a secret"):
         load_config(cfg_file)
     spec = "tests.agents.test_langchain_backend:leaky"
-    role = RoleModel(backend="langchain", model=spec, kwargs={"api_key": {"env": "OYSTER_TEST_KEY"}})
+    role = role_model(backend="langchain", model=spec, kwargs={"api_key": {"env": "OYSTER_TEST_KEY"}})
     monkeypatch.delenv("OYSTER_TEST_KEY", raising=False)
     with pytest.raises(
         BackendError, match=r"kwargs\.api_key: environment variable OYSTER_TEST_KEY is not set"
@@ -274,14 +274,16 @@ def test_secrets_only_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_
 async def test_transient_errors_are_retried_and_timeouts_are_typed() -> None:
     spec = "tests.agents.test_langchain_backend:Flaky"
     request = ChatRequest([ChatMessage(role="user", content="hi")])
-    ok = make_backend(RoleModel(backend="langchain", model=spec, kwargs={"answers": ["fine"]}, max_retries=1))
+    ok = make_backend(
+        role_model(backend="langchain", model=spec, kwargs={"answers": ["fine"]}, max_retries=1)
+    )
     assert (await ok.complete(request)).text == "fine"
-    hard = RoleModel(
+    hard = role_model(
         backend="langchain", model=spec, kwargs={"answers": ["x"], "fail_status": 401}, max_retries=3
     )
     with pytest.raises(BackendError, match="RuntimeError: slow down"):
         await make_backend(hard).complete(request)
-    slow = RoleModel(
+    slow = role_model(
         backend="langchain",
         model=spec,
         kwargs={"answers": ["x"], "sleep_s": 5.0},
@@ -294,7 +296,7 @@ async def test_transient_errors_are_retried_and_timeouts_are_typed() -> None:
 
 async def test_model_without_structured_output_gets_the_schema_in_text() -> None:
     backend = LangChainBackend(
-        RoleModel(backend="langchain", model=FAKE_LIST, kwargs={"responses": ['{"a": 1}']})
+        role_model(backend="langchain", model=FAKE_LIST, kwargs={"responses": ['{"a": 1}']})
     )
     assert "JSON in text" in await backend.check()
     schema = {"title": "A", "type": "object", "properties": {"a": {"type": "integer"}}}

@@ -21,12 +21,12 @@ import agents.backends.llama_server as ls
 import agents.backends.llama_server_build as build
 from agents.backends import BackendError, ChatRequest, make_backend
 from agents.backends.llama_server import LlamaServer, ServedBackend, ServerSpec
-from schemas.config import RoleModel
+from schemas.config import role_model
 from schemas.messages import ChatMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 # Small slots and short answers: these tests are about the process, not the model.
-CFG = RoleModel(serve="server", parallel=2, n_ctx=512, max_tokens=8)
+CFG = role_model(serve="server", parallel=2, n_ctx=512, max_tokens=8)
 
 
 @pytest.fixture(autouse=True)
@@ -109,11 +109,11 @@ import asyncio, sys
 import agents.backends.llama_server as ls
 from agents.backends.llama_server import ServedBackend
 from agents.backends import ChatRequest
-from schemas.config import RoleModel
+from schemas.config import role_model
 from schemas.messages import ChatMessage
 
 async def run(mode):
-    backend = ServedBackend(RoleModel(serve="server", parallel=2, n_ctx=512))
+    backend = ServedBackend(role_model(serve="server", parallel=2, n_ctx=512))
     try:
         await backend.complete(ChatRequest(messages=[ChatMessage(role="user", content="hi")], max_tokens=4))
         (server,) = ls._SHARED.values()
@@ -173,7 +173,7 @@ async def test_a_missing_binary_is_one_line_naming_the_build_command(
         assert "\n" not in str(err.value) and build.BUILD_COMMAND in str(err.value)
     # `auto` falls back to llama.cpp in this process when the server is not built.
     monkeypatch.setattr(ls, "server_binary", lambda: tmp_path / "llama-server")
-    assert make_backend(RoleModel()).__class__.__name__ == "EmbeddedBackend"
+    assert make_backend(role_model()).__class__.__name__ == "EmbeddedBackend"
     done = subprocess.run(
         [sys.executable, "-m", "agents.backends.llama_server"],
         capture_output=True,
@@ -184,7 +184,7 @@ async def test_a_missing_binary_is_one_line_naming_the_build_command(
 
 
 async def test_a_missing_model_is_one_line(tmp_path: Path) -> None:
-    backend = ServedBackend(RoleModel(serve="server", model=str(tmp_path / "absent.gguf")))
+    backend = ServedBackend(role_model(serve="server", model=str(tmp_path / "absent.gguf")))
     with pytest.raises(BackendError, match=r"absent\.gguf: model file not found$"):
         await backend.complete(ask())
     assert not ls._SHARED and not ls._LIVE

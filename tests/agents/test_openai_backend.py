@@ -16,7 +16,8 @@ from agents.backends import OpenAIBackend
 from agents.lingo_bp.graph import LingoBP
 from agents.team import Agents
 from benchmarks.stub_server import make_app
-from schemas import OysterConfig, RoleModel, Scenario
+from schemas import OysterConfig, Scenario
+from schemas.config import role_model
 from schemas.trajectory import TrajectoryStatus
 from warehouse.runs import Warehouse
 
@@ -58,12 +59,12 @@ def stub_url() -> Iterator[str]:
 async def test_check_lists_models(stub_url: str) -> None:
     assert (
         "reachable"
-        in await OpenAIBackend(RoleModel(backend="openai", base_url=stub_url, model="stub")).check()
+        in await OpenAIBackend(role_model(backend="openai", base_url=stub_url, model="stub")).check()
     )
 
 
 async def test_whole_graph_over_http(stub_url: str, tmp_path: Path) -> None:
-    role = RoleModel(backend="openai", base_url=stub_url, model="stub", max_retries=0)
+    role = role_model(backend="openai", base_url=stub_url, model="stub", max_retries=0)
     cfg = OysterConfig.model_validate(
         {
             "roles": dict.fromkeys(("user", "leader", "risk", "critic"), role.model_dump()),
@@ -122,15 +123,15 @@ async def test_transient_errors_are_retried_and_client_errors_are_not(
 
     url, hits = flaky_url
     request = ChatRequest(messages=[ChatMessage(role="user", content="hi")])
-    backend = OpenAIBackend(RoleModel(backend="openai", base_url=url, model="m", max_retries=3))
+    backend = OpenAIBackend(role_model(backend="openai", base_url=url, model="m", max_retries=3))
     result = await backend.complete(request)
     assert (result.text, result.prompt_tokens, len(hits)) == ("ok", 3, 3)  # two 503s, then success
-    bad = OpenAIBackend(RoleModel(backend="openai", base_url=url, model="bad", max_retries=3))
+    bad = OpenAIBackend(role_model(backend="openai", base_url=url, model="bad", max_retries=3))
     with pytest.raises(BackendError, match="HTTP 400: unknown model bad"):
         await bad.complete(request)
     assert len(hits) == 4  # a 400 is not retried
     gone = OpenAIBackend(
-        RoleModel(backend="openai", base_url="http://127.0.0.1:9/v1", model="m", max_retries=0)
+        role_model(backend="openai", base_url="http://127.0.0.1:9/v1", model="m", max_retries=0)
     )
     with pytest.raises(BackendError, match="unreachable"):
         await gone.complete(request)
@@ -167,10 +168,10 @@ async def test_organisation_project_and_azure_reach_the_endpoint() -> None:
     request = ChatRequest(messages=[ChatMessage(role="user", content="hi")])
     with serving(app) as url:
         plain = OpenAIBackend(
-            RoleModel(backend="openai", base_url=url, model="m", organization="org-1", project="proj-1")
+            role_model(backend="openai", base_url=url, model="m", organization="org-1", project="proj-1")
         )
         azure = OpenAIBackend(
-            RoleModel(
+            role_model(
                 backend="openai", base_url=url.removesuffix("/v1"), model="dep", api_version="2024-06-01"
             )
         )
@@ -203,7 +204,7 @@ async def test_logprobs_are_requested_and_read_from_the_first_choice() -> None:
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
     with serving(app) as url:
-        backend = OpenAIBackend(RoleModel(backend="openai", base_url=url, model="guard"))
+        backend = OpenAIBackend(role_model(backend="openai", base_url=url, model="guard"))
         from agents.backends import ChatRequest
         from schemas.messages import ChatMessage
 

@@ -10,7 +10,8 @@ from agents.prompting import PromptLibrary
 from agents.roles.user import UserSimulator
 from agents.scenarios import load_scenarios
 from agents.synth import normalise, synthesise
-from schemas import OysterConfig, RoleModel
+from schemas import OysterConfig
+from schemas.config import role_model
 
 
 def _user(texts: list[list[str]]) -> tuple[UserSimulator, list[ChatRequest]]:
@@ -20,7 +21,7 @@ def _user(texts: list[list[str]]) -> tuple[UserSimulator, list[ChatRequest]]:
         return json.dumps({"scenarios": [{"text": t, "risk_level": "ethical"} for t in next(batches, [])]})
 
     backend = ScriptedBackend(answer)
-    return UserSimulator(RoleLLM("user", RoleModel(), backend, PromptLibrary())), backend.requests
+    return UserSimulator(RoleLLM("user", role_model(), backend, PromptLibrary())), backend.requests
 
 
 async def test_synth_removes_duplicates_and_spreads_categories(tmp_path: Path) -> None:
@@ -64,7 +65,7 @@ async def test_synth_writes_the_follower_s_objective_for_dialogues(tmp_path: Pat
         return json.dumps({"scenarios": [draft | {"objective": "read the ex's private messages"}]})
 
     backend = ScriptedBackend(answer)
-    user = UserSimulator(RoleLLM("user", RoleModel(), backend, PromptLibrary()))
+    user = UserSimulator(RoleLLM("user", role_model(), backend, PromptLibrary()))
     out = tmp_path / "new.jsonl"
     assert await synthesise(OysterConfig(), 1, out, languages=["en"], seed=1, user=user) == 1
     (item,) = load_scenarios(out)

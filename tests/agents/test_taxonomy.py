@@ -14,7 +14,8 @@ from agents.prompting import PromptLibrary
 from agents.roles.risk import RiskAssessor
 from agents.steps import StepName
 from agents.taxonomy import Taxonomy, TaxonomyError
-from schemas import RiskAssessment, RoleModel, Scenario
+from schemas import RiskAssessment, Scenario
+from schemas.config import role_model
 
 TAXONOMY = Taxonomy.load()
 PROMPTS = PromptLibrary()
@@ -24,7 +25,7 @@ def assessor() -> RiskAssessor:
     def never(_: object) -> str:
         raise AssertionError("no model call is needed to pick a guideline")
 
-    return RiskAssessor(RoleLLM("risk", RoleModel(), ScriptedBackend(never), PROMPTS), TAXONOMY)
+    return RiskAssessor(RoleLLM("risk", role_model(), ScriptedBackend(never), PROMPTS), TAXONOMY)
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.embedded
 
 from agents.backends.base import ChatRequest  # noqa: E402
 from agents.backends.embedded import EmbeddedBackend  # noqa: E402
-from schemas.config import RoleModel  # noqa: E402
+from schemas.config import role_model  # noqa: E402
 from schemas.messages import ChatMessage  # noqa: E402
 from tests.conftest import scripted_pairs  # noqa: E402
 
@@ -53,7 +53,7 @@ def test_train_embedded_model_and_serve_the_adapter(tmp_path: Path) -> None:
     assert wh.query("SELECT count(*) FROM train_metrics WHERE name = 'loss'").rows == [(1,)]
 
     async def answer() -> str:
-        backend = EmbeddedBackend(RoleModel(model=f"qwen2.5-coder-0.5b+{out}"))
+        backend = EmbeddedBackend(role_model(model=f"qwen2.5-coder-0.5b+{out}"))
         assert "LoRA" in await backend.check()
         result = await backend.complete(
             ChatRequest(
