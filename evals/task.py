@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evals.errors import EvalError
+from schemas.config import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY  # one default for runs and evaluations
 from schemas.evaluation import EvalSample, SampleScore
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ SPREAD_BY = ("language", "level", "kind")
 #: the defaults of every evaluation, defined here only: new tokens a target may generate (a task may
 #: ask for more, see EvalTask.max_tokens), and samples in flight in one process
 DEFAULT_MAX_TOKENS = 200
-DEFAULT_CONCURRENCY = 2
 
 
 def option(

@@ -47,6 +47,8 @@ _SECRET_NAME = re.compile(
     re.IGNORECASE,
 )
 ROLES: tuple[str, ...] = ("user", "leader", "risk", "critic")
+#: scenarios (or evaluation samples) in flight in one process, unless a config or flag says otherwise
+DEFAULT_CONCURRENCY = 2
 
 
 class ConfigError(OysterError, ValueError):
@@ -404,7 +406,9 @@ class OysterConfig(Record):
     train: TrainConfig = Field(default_factory=TrainConfig)
     warehouse: str | None = None
     prompts: str | None = None
-    concurrency: int = Field(default=2, ge=1, description="scenarios in flight in one process")
+    concurrency: int = Field(
+        default=DEFAULT_CONCURRENCY, ge=1, description="scenarios in flight in one process"
+    )
     cache: bool = Field(default=True, description="answer repeated identical calls from the response cache")
     replay: bool = Field(
         default=False,
