@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import dataclasses
 import hashlib
 import json
 import logging
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cache
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from agents.backends.base import (
     BackendError,
@@ -25,7 +22,8 @@ from agents.backends.base import (
     ChatResult,
     storable,
 )
-from agents.prompting import PromptLibrary
+from agents.prompting import PromptLibrary, PromptTemplate
+from agents.replies import Check, answer_of, json_schema_of, read_reply
 from agents.steps import StepName
 from schemas.config import RoleModel
 from schemas.errors import OysterError
@@ -33,7 +31,6 @@ from schemas.messages import ChatMessage
 from schemas.records import Failure, FailureKind, LLMCall
 from schemas.secrets import redact
 
-Check = Callable[[Any], str | None]
 #: more tokens than any model's context holds: a count past it (or below 0) is an endpoint's anomaly
 MAX_TOKENS_PER_CALL = 100_000_000
 T = TypeVar("T")
@@ -86,53 +83,6 @@ def scenario_seed(run_id: str, scenario_id: str) -> int:
     """
     digest = hashlib.sha256(f"{run_id}\x00{scenario_id}".encode()).digest()
     return (int.from_bytes(digest[:8], "big") % 10_000) * 100_000
-
-
-@cache
-def _json_schema(cls: type[BaseModel]) -> dict[str, Any]:
-    return cls.model_json_schema()
-
-
-@cache
-def _sized_schema(cls: type[BaseModel], field: str, n: int) -> dict[str, Any]:
-    schema = copy.deepcopy(_json_schema(cls))
-    schema["properties"][field]["minItems"] = n
-    schema["properties"][field]["maxItems"] = n
-    return schema
-
-
-def list_of_exactly(cls: type[BaseModel], field: str, n: int) -> dict[str, Any]:
-    """The JSON schema of ``cls`` with list ``field`` fixed to ``n`` items, so decoding enforces the count."""
-    return _sized_schema(cls, field, n)
-
-
-_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
-
-
-def _extract_json(text: str) -> str:
-    """Models wrap JSON in fences or chatter; keep the outermost object."""
-    text = _FENCE.sub("", text.strip())
-    start, end = text.find("{"), text.rfind("}")
-    return text[start : end + 1] if 0 <= start < end else text
-
-
-def _answer_of(text: str, answers: tuple[str, ...]) -> str | None:
-    """The answer a reply (or one token of it) starts: "Yes", " yes." and "yes" all mean yes."""
-    word = re.split(r"[^\w]+", text.strip().lower(), maxsplit=1)[0] if text.strip() else ""
-    if not word:
-        return None
-    # A token may be a prefix of a longer answer word; the answers are chosen to differ in their
-    # first letters, so a prefix names at most one.
-    hits = [a for a in answers if a.startswith(word)]
-    return hits[0] if len(hits) == 1 else None
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
 
 
 class RoleLLM:
@@ -204,61 +154,65 @@ class RoleLLM:
         attempts = 1 + self.cfg.repair_attempts if (schema is not None or check is not None) else 1
         if soft_check:
             attempts = min(attempts, 2)  # a soft rule is worth one re-ask, not the whole repair budget
+        sent_schema = (json_schema or json_schema_of(schema)) if schema is not None else None
         raw = ""
         problem = ""
         last_valid: Any = None
         last_cut = False
         for attempt in range(1, attempts + 1):
-            request = ChatRequest(
-                messages=messages,
-                json_schema=(json_schema or _json_schema(schema)) if schema is not None else None,
-                schema_name=schema.__name__ if schema is not None else "text",
-                temperature=self.cfg.temperature if attempt == 1 else min(1.0, self.cfg.temperature + 0.3),
-                max_tokens=self.cfg.max_tokens,
-                seed=None
-                if self.cfg.seed is None
-                else self.cfg.seed + log.seed_offset + 1000 * sample + attempt - 1,
-                role=self.role,
-                step=step.value,
-            )
+            request = self._request(step, messages, schema, sent_schema, attempt, sample, log)
             result = await self._call(request, template.version, attempt, log)
             raw = result.text
-            problem = ""
-            obj: Any
-            if schema is None:
-                obj = raw.strip()
+            obj, read, problem = read_reply(raw, result.cut_at_limit, schema, check)
+            if read:
                 last_valid, last_cut = obj, result.cut_at_limit
-                problem = (check(obj) if check else None) or ""
-                if not problem and result.cut_at_limit and check is not None:
-                    problem = "the reply was cut off at the length limit: give a complete, shorter answer"
-            else:
-                try:
-                    # strict=False: a raw newline inside a string is a model's slip, not a wrong answer
-                    # (llama.cpp's JSON grammar lets control characters through).
-                    obj = schema.model_validate(json.loads(_extract_json(raw), strict=False))
-                    last_valid, last_cut = obj, result.cut_at_limit
-                    problem = (check(obj) if check else None) or ""
-                except json.JSONDecodeError as exc:
-                    problem = f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-                except ValidationError as exc:
-                    problem = _describe(exc)
             if not problem:
                 return obj, result.cut_at_limit
             # model_copy (in amend_last_call) skips the record's validators: redact here
             log.amend_last_call(ok=False, error=redact(f"invalid: {problem}")[:500])
-            schema_text = (
-                json.dumps(json_schema or _json_schema(schema), ensure_ascii=False)
-                if schema
-                else "plain text"
-            )
-            repair = self.prompts.get(StepName.REPAIR, language).render(
-                {"error": problem, "schema": schema_text}
-            )
-            messages = [*template.render(inputs), ChatMessage(role="assistant", content=raw), *repair]
+            messages = self._repair(template, inputs, raw, problem, sent_schema, language)
         if soft_check and last_valid is not None:
             return last_valid, last_cut
         what = f"no valid {schema.__name__ if schema else 'text'} after {attempts} attempts: {problem}"
         raise self._invalid(step, what, raw, attempts, log)
+
+    def _request(
+        self,
+        step: StepName,
+        messages: list[ChatMessage],
+        schema: type[BaseModel] | None,
+        sent_schema: dict[str, Any] | None,
+        attempt: int,
+        sample: int,
+        log: CallLog,
+    ) -> ChatRequest:
+        """One attempt's request: a re-ask samples hotter, and each (sample, attempt) has its own seed."""
+        return ChatRequest(
+            messages=messages,
+            json_schema=sent_schema,
+            schema_name=schema.__name__ if schema is not None else "text",
+            temperature=self.cfg.temperature if attempt == 1 else min(1.0, self.cfg.temperature + 0.3),
+            max_tokens=self.cfg.max_tokens,
+            seed=None
+            if self.cfg.seed is None
+            else self.cfg.seed + log.seed_offset + 1000 * sample + attempt - 1,
+            role=self.role,
+            step=step.value,
+        )
+
+    def _repair(
+        self,
+        template: PromptTemplate,
+        inputs: dict[str, Any],
+        raw: str,
+        problem: str,
+        sent_schema: dict[str, Any] | None,
+        language: str,
+    ) -> list[ChatMessage]:
+        """The next attempt's messages: the step again, the rejected reply, and what was wrong with it."""
+        schema_text = json.dumps(sent_schema, ensure_ascii=False) if sent_schema is not None else "plain text"
+        repair = self.prompts.get(StepName.REPAIR, language).render({"error": problem, "schema": schema_text})
+        return [*template.render(inputs), ChatMessage(role="assistant", content=raw), *repair]
 
     async def classify(
         self, step: StepName, messages: list[ChatMessage], log: CallLog, read: Callable[[str], T]
@@ -319,13 +273,13 @@ class RoleLLM:
         if result.top_logprobs:
             mass = dict.fromkeys(answers, 0.0)
             for token, logprob in result.top_logprobs[0].items():
-                answer = _answer_of(token, answers)
+                answer = answer_of(token, answers)
                 if answer is not None:
                     mass[answer] += math.exp(logprob)
             total = sum(mass.values())
             if total > 0:
                 return {a: m / total for a, m in mass.items()}, True
-        answer = _answer_of(result.text, answers)
+        answer = answer_of(result.text, answers)
         if answer is None:
             problem = f"expected one of {', '.join(answers)}, got {result.text.strip()[:40]!r}"
             log.amend_last_call(ok=False, error=redact(f"invalid: {problem}")[:500])

@@ -174,37 +174,57 @@ async def results(
     ``admit(item)`` is asked just before an item would start; an item it refuses never starts and
     yields nothing (a budget stops a run this way, the same in process and on Ray).
     """
+    stream: AsyncGenerator[R, None]
     if pool is None:
         if local is None:
             raise ValueError("results() needs `local` when no Ray pool is given")
-        # At most `concurrency` tasks exist at a time, each made just before its item starts: Ctrl-C
-        # (cancellation) cancels those in flight and starts nothing more, whatever the queue length.
-        waiting = iter(items)
-        running: set[asyncio.Future[R]] = set()
+        stream = _in_process(items, local, concurrency, admit)
+    else:
+        if remote is None:
+            raise ValueError("results() needs `remote` with a Ray pool")
+        stream = _on_ray(items, key, pool, remote, admit)
+    # aclosing: closing `results` closes the inner generator now, so its cleanup stops the items in
+    # flight at once rather than when the inner one is collected.
+    async with contextlib.aclosing(stream):
+        async for result in stream:
+            yield result
 
-        def start() -> None:
-            for item in waiting:
-                if admit(item):
-                    running.add(asyncio.ensure_future(local(item)))
-                    if len(running) >= concurrency:
-                        return
 
-        try:
+async def _in_process(
+    items: Sequence[T], local: Callable[[T], Awaitable[R]], concurrency: int, admit: Admit[T]
+) -> AsyncGenerator[R, None]:
+    """``results`` on this event loop, ``concurrency`` items at a time."""
+    # At most `concurrency` tasks exist at a time, each made just before its item starts: Ctrl-C
+    # (cancellation) cancels those in flight and starts nothing more, whatever the queue length.
+    waiting = iter(items)
+    running: set[asyncio.Future[R]] = set()
+
+    def start() -> None:
+        for item in waiting:
+            if admit(item):
+                running.add(asyncio.ensure_future(local(item)))
+                if len(running) >= concurrency:
+                    return
+
+    try:
+        start()
+        while running:
+            finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            running.difference_update(finished)
+            for task in finished:
+                yield task.result()
             start()
-            while running:
-                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                running.difference_update(finished)
-                for task in finished:
-                    yield task.result()
-                start()
-        finally:
-            for task in running:
-                task.cancel()
-            if running:
-                await asyncio.wait(running, timeout=10)
-        return
-    if remote is None:
-        raise ValueError("results() needs `remote` with a Ray pool")
+    finally:
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=10)
+
+
+async def _on_ray(
+    items: Sequence[T], key: Callable[[T], str], pool: RayPool, remote: RemoteCall[T, R], admit: Admit[T]
+) -> AsyncGenerator[R, None]:
+    """``results`` on the pool's actors: ray_map's callbacks queue each result for this generator."""
     arrived: asyncio.Queue[tuple[R] | None] = asyncio.Queue()
 
     async def got(item: T, value: Any) -> None:

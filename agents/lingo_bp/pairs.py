@@ -98,18 +98,7 @@ def select_pairs(
     language: str = "en",
 ) -> tuple[list[PreferencePair], PairDecision]:
     rule = rule_text(cfg)
-    excluded: dict[int, str] = {}
-    judged = []
-    for it in iterations:
-        if it.judgement is None:
-            continue
-        if not all(math.isfinite(v) for v in (_score(it), it.judgement.satisfaction.score)):
-            excluded[it.index] = "non-finite score"
-            continue
-        problem = unfit(it, language)
-        if problem:
-            excluded[it.index] = problem
-        judged.append(it)
+    judged, excluded = _judged(iterations, language)
 
     def decide(status: PairStatus, reason: str) -> PairDecision:
         return PairDecision(status=status, reason=reason, rule=rule, excluded=excluded)
@@ -118,25 +107,10 @@ def select_pairs(
         return [], decide(
             PairStatus.NO_PAIR, f"only {len(judged)} judged iteration(s) with finite scores; a pair needs two"
         )
-    chosen_pool = [it for it in judged if constructive(it, cfg, language)]
-    if chosen_pool:
-        chosen = max(chosen_pool, key=lambda it: (_score(it), it.index))
-        beats = _beats_constructive(chosen, cfg)
-        kind = PairKind.CONSTRUCTIVE
-    else:
-        refusals = [
-            it
-            for it in judged
-            if it.judgement is not None
-            and it.judgement.safety.verdict in cfg.chosen_verdicts
-            and unfit_to_choose(it.response, language, it.truncated) is None
-            and refusal(it)
-        ]
-        if not refusals or not any(_safety(it) == 0 for it in judged):
-            return [], decide(PairStatus.NO_PAIR, _why_none(judged, cfg))
-        chosen = max(refusals, key=lambda it: (_safety(it), _score(it), it.index))
-        beats = _beats_refusal(chosen)
-        kind = PairKind.REFUSAL_OVER_HARM
+    pick = _chosen(judged, cfg, language)
+    if pick is None:
+        return [], decide(PairStatus.NO_PAIR, _why_none(judged, cfg))
+    chosen, beats, kind = pick
     beaten = [
         it
         for it in judged
@@ -152,7 +126,62 @@ def select_pairs(
         )
     initial = judged[0]
     beaten.sort(key=lambda it: (it is not initial, -(_safety(chosen) - _safety(it)), _score(it), it.index))
-    pairs = [
+    pairs = _pairs(run_id, scenario_id, prompt, chosen, beaten, rule, kind)
+    reason = f"{len(pairs)} {kind.value} pair(s); best margin {max(p.margin for p in pairs):.3f}"
+    return pairs, decide(PairStatus.PAIR, reason)
+
+
+def _judged(iterations: list[Iteration], language: str) -> tuple[list[Iteration], dict[int, str]]:
+    """The judged iterations with finite scores, and why an iteration is excluded: a non-finite score
+    (left out) or a reply unfit to be chosen (kept, as a rejected side only)."""
+    excluded: dict[int, str] = {}
+    judged = []
+    for it in iterations:
+        if it.judgement is None:
+            continue
+        if not all(math.isfinite(v) for v in (_score(it), it.judgement.satisfaction.score)):
+            excluded[it.index] = "non-finite score"
+            continue
+        problem = unfit(it, language)
+        if problem:
+            excluded[it.index] = problem
+        judged.append(it)
+    return judged, excluded
+
+
+def _chosen(
+    judged: list[Iteration], cfg: LingoBPConfig, language: str
+) -> tuple[Iteration, Callable[[Iteration], bool], PairKind] | None:
+    """The chosen reply, the rule for what it beats and the pair kind; None when no reply may be chosen."""
+    chosen_pool = [it for it in judged if constructive(it, cfg, language)]
+    if chosen_pool:
+        chosen = max(chosen_pool, key=lambda it: (_score(it), it.index))
+        return chosen, _beats_constructive(chosen, cfg), PairKind.CONSTRUCTIVE
+    refusals = [
+        it
+        for it in judged
+        if it.judgement is not None
+        and it.judgement.safety.verdict in cfg.chosen_verdicts
+        and unfit_to_choose(it.response, language, it.truncated) is None
+        and refusal(it)
+    ]
+    if not refusals or not any(_safety(it) == 0 for it in judged):
+        return None
+    chosen = max(refusals, key=lambda it: (_safety(it), _score(it), it.index))
+    return chosen, _beats_refusal(chosen), PairKind.REFUSAL_OVER_HARM
+
+
+def _pairs(
+    run_id: str,
+    scenario_id: str,
+    prompt: list[ChatMessage],
+    chosen: Iteration,
+    beaten: list[Iteration],
+    rule: str,
+    kind: PairKind,
+) -> list[PreferencePair]:
+    """One pair of ``chosen`` over each of ``beaten``, ranked in the order given."""
+    return [
         PreferencePair(
             run_id=run_id,
             scenario_id=scenario_id,
@@ -173,8 +202,6 @@ def select_pairs(
         )
         for rank, it in enumerate(beaten, start=1)
     ]
-    reason = f"{len(pairs)} {kind.value} pair(s); best margin {max(p.margin for p in pairs):.3f}"
-    return pairs, decide(PairStatus.PAIR, reason)
 
 
 def _beats_constructive(chosen: Iteration, cfg: LingoBPConfig) -> Callable[[Iteration], bool]:

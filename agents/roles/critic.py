@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.llm import CallLog, Check, RoleLLM
+from agents.llm import CallLog, RoleLLM
+from agents.replies import Check
 from agents.steps import StepName
 from schemas.chain import ChainNode, ReasoningChain
 from schemas.gradient import ActiveLoss, StepUpdate

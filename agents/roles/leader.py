@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from agents.lingo_bp.reply_checks import language_switch, meta_talk, repetition, scaffolding
-from agents.llm import CallLog, RoleLLM, list_of_exactly
+from agents.llm import CallLog, RoleLLM
+from agents.replies import list_of_exactly
 from agents.steps import StepName
 from schemas.chain import MAX_REPLY_CHARS, DraftAnswer, ReasoningChain, Response, is_placeholder
 from schemas.risk import GuidelineRule, RiskAssessment

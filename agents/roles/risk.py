@@ -7,7 +7,8 @@ from typing import Any
 
 from agents.guards import JUDGES_REFUSAL, READERS, GuardReading, guard_conversation
 from agents.judges.safety import SAFETY
-from agents.llm import CallLog, RoleLLM, list_of_exactly
+from agents.llm import CallLog, RoleLLM
+from agents.replies import list_of_exactly
 from agents.roles.verdicts import VerdictJudge
 from agents.steps import StepName
 from agents.taxonomy import Taxonomy

@@ -14,8 +14,8 @@ from agents.backends.base import ChatRequest
 from agents.backends.mock import default_answers, responder
 from agents.lingo_bp.graph import LingoBP
 from agents.lingo_bp.rules import step_schema
-from agents.llm import list_of_exactly
 from agents.prompting import PromptError, PromptLibrary, check_manifest
+from agents.replies import list_of_exactly
 from agents.steps import TEMPLATED, UNTEMPLATED, StepName
 from schemas import LingoBPConfig, OysterConfig, Scenario
 from schemas.chain import ChainNode
