@@ -20,7 +20,7 @@ from cli import common
 from cli.common import WarehouseOpt, console, existing_warehouse
 from schemas.errors import OysterError
 from warehouse import EXPORT_FORMATS, Store
-from warehouse.store import query_timeout
+from warehouse.query_bounds import query_timeout
 
 
 def _jsonable(v: Any) -> Any:

@@ -48,7 +48,7 @@ def review(
 @app.command("stats")
 def stats(warehouse: WarehouseOpt = None) -> None:
     """Each judge against the reviewers' labels: agreement and the confusion matrix (judge x human)."""
-    from warehouse.reviews import judge_agreement
+    from warehouse.judge_reviews import judge_agreement
 
     wh = existing_warehouse(warehouse)
     rows = judge_agreement(wh) if "reviews" in wh.relations() else []

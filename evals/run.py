@@ -99,6 +99,15 @@ def _options(task: EvalTask[Any], options: TaskOptions | Mapping[str, Any]) -> T
     return options if isinstance(options, TaskOptions) else task.parse(options)
 
 
+def _remote_call(eval_id: str) -> RemoteCall[EvalSample, SampleResult]:
+    """How a Ray worker scores a sample under ``eval_id``; a dead worker becomes a failed result."""
+    return RemoteCall(
+        call=lambda w, s: w.run.remote(s.model_dump_json(), eval_id),
+        decode=lambda _, value: SampleResult.model_validate_json(value),
+        lost=lambda s, exc: SampleResult(sample=s, response=None, error=f"ray worker died: {exc}"[:500]),
+    )
+
+
 @dataclass
 class EvalPlan:
     """Everything a run needs, checked: the samples, a usable target, the scorers, a Ray pool or none."""
@@ -128,29 +137,7 @@ class EvalPlan:
         task, target, eval_id = self.task, self.target, self.settings.eval_id or new_eval_id(self.task.name)
         warehouse.migrate()
         store = EvalStore(warehouse)
-        previous = store.run_model(eval_id)
-        if previous is not None and previous != (task.name, target.label):
-            raise EvalError(
-                f"eval id '{eval_id}' belongs to {previous[0]} on {previous[1]}; pick another --eval-id"
-            )
-        store.start(
-            eval_id,
-            task=task.name,
-            model=target.label,
-            judges={
-                role: RECORDED if self.recorded else self.config.roles.get(role).label()
-                for role in ("risk", "user")
-            },
-            prompt_versions=PromptLibrary(self.config.prompts).versions(),
-            config={
-                **self.options.model_dump(mode="json"),
-                "max_tokens": target.max_tokens if task.needs_target else None,
-                **self.config.model_dump(mode="json"),
-            },
-            dataset=self.dataset,
-            n_samples=len(self.samples),
-            command=self.settings.command,
-        )
+        self._start(store, eval_id)
         done = store.done_samples(eval_id)
         todo = [s for s in self.samples if s.id not in done]
         summary = EvalSummary(
@@ -179,13 +166,7 @@ class EvalPlan:
                 local=one,
                 concurrency=self.settings.concurrency,
                 pool=self.pool,
-                remote=RemoteCall(
-                    call=lambda w, s: w.run.remote(s.model_dump_json(), eval_id),
-                    decode=lambda _, value: SampleResult.model_validate_json(value),
-                    lost=lambda s, exc: SampleResult(
-                        sample=s, response=None, error=f"ray worker died: {exc}"[:500]
-                    ),
-                ),
+                remote=_remote_call(eval_id),
             )
             task.completed(store, eval_id, self.options, self.config)
             status = "completed"
@@ -195,6 +176,33 @@ class EvalPlan:
                 await self.judges.aclose()
             await target.aclose()
         return summary
+
+    def _start(self, store: EvalStore, eval_id: str) -> None:
+        """Record the run as started, refusing an eval id that another task or model already owns."""
+        task, target = self.task, self.target
+        previous = store.run_model(eval_id)
+        if previous is not None and previous != (task.name, target.label):
+            raise EvalError(
+                f"eval id '{eval_id}' belongs to {previous[0]} on {previous[1]}; pick another --eval-id"
+            )
+        store.start(
+            eval_id,
+            task=task.name,
+            model=target.label,
+            judges={
+                role: RECORDED if self.recorded else self.config.roles.get(role).label()
+                for role in ("risk", "user")
+            },
+            prompt_versions=PromptLibrary(self.config.prompts).versions(),
+            config={
+                **self.options.model_dump(mode="json"),
+                "max_tokens": target.max_tokens if task.needs_target else None,
+                **self.config.model_dump(mode="json"),
+            },
+            dataset=self.dataset,
+            n_samples=len(self.samples),
+            command=self.settings.command,
+        )
 
 
 async def prepare(

@@ -9,7 +9,7 @@ from typing import Any
 
 from schemas.records import utcnow
 from warehouse import reporting
-from warehouse.reviews import judge_agreement
+from warehouse.judge_reviews import judge_agreement
 from warehouse.store import Store, insert_rows
 
 CONFIGS = ("dpo", "sft", "risk", "trajectories")

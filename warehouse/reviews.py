@@ -18,8 +18,6 @@ from warehouse.store import Store, insert_rows
 PAGE_SIZE = 50
 PAIR_LABELS = ("accept", "reject")
 VERDICT_LABELS = ("right", "wrong")
-#: a reviewed verdict's human label: the verdict itself where marked right, else the reviewer's correction
-HUMAN_LABEL_SQL = "CASE label WHEN 'right' THEN judge_label ELSE correct_label END"
 #: what the reviewer saw: a review posted against another version of the pair is stale
 VERSION_SQL = (
     "md5(concat_ws('|', p.chosen, p.rejected, p.chosen_chain::VARCHAR, p.rejected_chain::VARCHAR, "
@@ -109,6 +107,21 @@ def _cursor(after: str | None) -> tuple[str, str] | None:
     return run_id, scenario_id
 
 
+def _filter_where(active: dict[str, str], disagreement: dict[str, str]) -> tuple[list[str], list[Any]]:
+    """The WHERE conditions and their parameters for the active filters; an unknown value filters nothing."""
+    where: list[str] = []
+    params: list[Any] = []
+    for name, value in active.items():
+        if name in _EQUAL_FILTERS:
+            where.append(f"{_EQUAL_FILTERS[name]} = ?")
+            params.append(value)
+        elif name == "review" and value in _REVIEW_FILTERS:
+            where.append(_REVIEW_FILTERS[value])
+        elif name == "disagreement" and value in disagreement:
+            where.append(disagreement[value])
+    return where, params
+
+
 def list_items(
     store: Store,
     kind: str,
@@ -128,17 +141,8 @@ def list_items(
         raise ReviewError(f"unknown list '{kind}' (use pairs or trajectories)")
     disagree = _judges_disagree(judges)
     disagreement = {"judges": f"({disagree})", "reviewer": _REVIEWER_DISAGREES}
-    where: list[str] = []
-    params: list[Any] = []
     active = {k: v for k, v in filters.items() if k in FILTERS and v}
-    for name, value in active.items():
-        if name in _EQUAL_FILTERS:
-            where.append(f"{_EQUAL_FILTERS[name]} = ?")
-            params.append(value)
-        elif name == "review" and value in _REVIEW_FILTERS:
-            where.append(_REVIEW_FILTERS[value])
-        elif name == "disagreement" and value in disagreement:
-            where.append(disagreement[value])
+    where, params = _filter_where(active, disagreement)
     key = _cursor(after)
     if key:
         where.append("(run_id > ? OR (run_id = ? AND scenario_id > ?))")
@@ -377,38 +381,3 @@ def _judgement_target(
         "judge_label": found["label"],
         "correct_label": correct_label if label == "wrong" else None,
     }
-
-
-def judge_agreement(store: Store) -> list[dict[str, Any]]:
-    """Each judge against the reviewers' labels: agreement and the confusion matrix (judge × human)."""
-    return store.query(
-        f"""WITH labelled AS (
-               SELECT judge, judge_label, {HUMAN_LABEL_SQL} AS human_label
-               FROM review_latest WHERE target_kind = 'judgement'),
-           cells AS (
-               SELECT judge, judge_label, human_label, count(*) AS n FROM labelled GROUP BY ALL)
-           SELECT *, sum(n) OVER (PARTITION BY judge) AS judge_n,
-                  sum(CASE WHEN judge_label = human_label THEN n ELSE 0 END) OVER (PARTITION BY judge)
-                      / sum(n) OVER (PARTITION BY judge) AS agreement
-           FROM cells ORDER BY judge, judge_label, human_label"""
-    ).records()
-
-
-def reviewed_verdicts(store: Store, judge: ReviewedJudge) -> list[dict[str, Any]]:
-    """Each `judge` verdict reviewers marked (the latest review of it counts), as a labelled case: the
-    conversation the judge read, the response it judged, what it said and the human label, with the
-    judge's model as the run records it; none on a warehouse made before reviews existed."""
-    if "reviews" not in store.relations():
-        return []
-    return store.query(
-        f"""SELECT v.pair_id, v.run_id, v.scenario_id, v.iteration, v.judge_label,
-                   {HUMAN_LABEL_SQL} AS human_label, v.reviewer, v.note, s.language, s.risk_level,
-                   s.messages, i.response, json_extract_string(r.models, '$.' || ?) AS judge_model
-            FROM review_latest v
-            JOIN iterations i USING (run_id, scenario_id, iteration)
-            JOIN scenarios s USING (run_id, scenario_id)
-            LEFT JOIN runs r USING (run_id)
-            WHERE v.target_kind = 'judgement' AND v.judge = ?
-            ORDER BY v.pair_id, v.iteration""",
-        [judge.role, judge.name],
-    ).records()

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import duckdb
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from schemas.records import utcnow
 from warehouse.errors import WarehouseBusy, WarehouseError, first_line
+from warehouse.query_bounds import bounded
 from warehouse.sql_guard import check_read_only, view_select
 
 DEFAULT_PATH = "~/.oyster/warehouse.duckdb"
 EXPORT_FORMATS = {"jsonl": "(FORMAT json)", "parquet": "(FORMAT parquet)", "csv": "(FORMAT csv, HEADER)"}
 
 Row = Mapping[str, Any]
-T = TypeVar("T")
 
 #: DuckDB's main file header and its two alternating database headers, before the first block
 _FILE_HEADERS = 3 * 4096
@@ -30,63 +30,6 @@ _FILE_HEADERS = 3 * 4096
 _DAMAGED = ("not a valid DuckDB database", "Could not read enough bytes", "Corrupt database", "checksum")
 #: a user's SQL reaches no file but the warehouse, and cannot turn that back on
 SANDBOX: dict[str, Any] = {"enable_external_access": False, "lock_configuration": True}
-
-
-#: seconds a user's query (`oyster sql`, an export's --where) may run: a reader holds the file, and a
-#: run's writes wait for it (env OYSTER_SQL_TIMEOUT_S, `--timeout`)
-DEFAULT_QUERY_TIMEOUT_S = 30.0
-
-
-class QueryTimeout(WarehouseError):
-    """A user's query ran past its time bound and was stopped."""
-
-
-def query_timeout(given: float | None = None) -> float | None:
-    """The time bound of a user's query: ``given``, else $OYSTER_SQL_TIMEOUT_S, else 30 s; 0: none."""
-    if given is None:
-        env = os.environ.get("OYSTER_SQL_TIMEOUT_S", "").strip()
-        try:
-            given = float(env) if env else DEFAULT_QUERY_TIMEOUT_S
-        except ValueError:
-            raise WarehouseError(f"OYSTER_SQL_TIMEOUT_S={env!r}: not a number of seconds") from None
-    return given if given > 0 else None
-
-
-def bounded(con: duckdb.DuckDBPyConnection, work: Callable[[], T], timeout_s: float | None) -> T:
-    """``work()`` on ``con`` in a thread, stopped (``con.interrupt()``) after ``timeout_s`` or on Ctrl-C.
-
-    DuckDB checks for an interrupt between its steps; the main thread stays free to take SIGINT, so
-    Ctrl-C is a KeyboardInterrupt (exit 130), and a query past its bound is a one-line QueryTimeout.
-    """
-    box: dict[str, Any] = {}
-    # An Event, not Thread.join: a join that Ctrl-C interrupts can leave the thread looking stopped.
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            box["value"] = work()
-        except BaseException as exc:
-            box["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="oyster-query", daemon=True).start()
-    try:
-        finished = done.wait(timeout_s)
-    except KeyboardInterrupt:
-        con.interrupt()
-        done.wait(5)
-        raise KeyboardInterrupt from None
-    if not finished:
-        con.interrupt()
-        done.wait(5)
-        raise QueryTimeout(
-            f"the query was stopped after {timeout_s:g} s (pass --timeout SECONDS, or set "
-            "OYSTER_SQL_TIMEOUT_S, for a longer bound; 0: none)"
-        )
-    if "error" in box:
-        raise box["error"]
-    return cast(T, box["value"])
 
 
 def default_path() -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -58,6 +59,18 @@ def _resolver(classes: Sequence[str], label_map: Mapping[str, str], source: str)
     return out
 
 
+def _default_label_column(record: Mapping[str, Any], where: str) -> str:
+    """The first of LABEL_COLUMNS the record has; a record with none of them is an error."""
+    column = next((c for c in LABEL_COLUMNS if c in record), None)
+    if column is None:
+        have = ", ".join(repr(k) for k in record) or "none"
+        raise EvalSetError(
+            f"{where}: no column {' or '.join(map(repr, LABEL_COLUMNS))} (columns: {have}; "
+            "name another with --label-column)"
+        )
+    return column
+
+
 def load_judge_cases(
     path: Path,
     classes: Sequence[str],
@@ -83,13 +96,7 @@ def load_judge_cases(
     samples: list[EvalSample] = []
     seen: set[str] = set()
     for n, record in table_records(p, needed):
-        column = label_column or next((c for c in LABEL_COLUMNS if c in record), None)
-        if column is None:
-            have = ", ".join(repr(k) for k in record) or "none"
-            raise EvalSetError(
-                f"{p}:{n}: no column {' or '.join(map(repr, LABEL_COLUMNS))} (columns: {have}; "
-                "name another with --label-column)"
-            )
+        column = label_column or _default_label_column(record, f"{p}:{n}")
         query, response = cell_text(record[query_column]), cell_text(record[response_column])
         if not query:
             raise EvalSetError(f"{p}:{n}: empty query in {query_column!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from evals.datasets.files import EvalSetError, bundled, cell_text, table_records
 from schemas.evaluation import EvalSample
@@ -41,23 +42,10 @@ def load_prompt_set(
     samples: list[EvalSample] = []
     seen_ids: set[str] = set()
     for n, record in records:
-        prompt = record[prompt_column]
-        if not isinstance(prompt, str):
-            raise EvalSetError(f"{p}:{n}: prompt {prompt_column!r} is {type(prompt).__name__}, not text")
-        if not prompt.strip():
-            raise EvalSetError(f"{p}:{n}: empty prompt")
-        target: str | None = None
-        if label_column is not None:
-            label = cell_text(record[label_column])
-            if label.casefold() in answers:
-                target = "answer"
-            elif label.casefold() in refusals:
-                target = "refuse"
-            else:
-                expected = ", ".join(sorted(answers)) + " | " + ", ".join(sorted(refusals))
-                raise EvalSetError(
-                    f"{p}:{n}: unknown label {label!r} in {label_column!r} (expected {expected})"
-                )
+        prompt = _prompt(record, prompt_column, f"{p}:{n}")
+        target = (
+            None if label_column is None else _target(record, label_column, answers, refusals, f"{p}:{n}")
+        )
         if id_column is not None:
             sample_id = cell_text(record[id_column])
             if not sample_id:
@@ -83,3 +71,24 @@ def load_prompt_set(
     if not samples:
         raise EvalSetError(f"{p}: no prompts in file")
     return samples
+
+
+def _prompt(record: dict[str, Any], column: str, where: str) -> str:
+    """The record's prompt, which must be non-blank text."""
+    prompt = record[column]
+    if not isinstance(prompt, str):
+        raise EvalSetError(f"{where}: prompt {column!r} is {type(prompt).__name__}, not text")
+    if not prompt.strip():
+        raise EvalSetError(f"{where}: empty prompt")
+    return prompt
+
+
+def _target(record: dict[str, Any], column: str, answers: set[str], refusals: set[str], where: str) -> str:
+    """The record's label as "answer" or "refuse"; a label in neither set is an error."""
+    label = cell_text(record[column])
+    if label.casefold() in answers:
+        return "answer"
+    if label.casefold() in refusals:
+        return "refuse"
+    expected = ", ".join(sorted(answers)) + " | " + ", ".join(sorted(refusals))
+    raise EvalSetError(f"{where}: unknown label {label!r} in {column!r} (expected {expected})")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from schemas.evaluation import EvalSample
 from schemas.messages import ChatMessage
-from warehouse.reviews import ReviewedJudge, reviewed_verdicts
+from warehouse.judge_reviews import reviewed_verdicts
+from warehouse.reviews import ReviewedJudge
 from warehouse.store import Store
 
 

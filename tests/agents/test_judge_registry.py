@@ -109,6 +109,7 @@ FORMERLY_BRANCHING = [
     "evals/scorers.py",
     "evals/calibration.py",
     "warehouse/reviews.py",
+    "warehouse/judge_reviews.py",
     "report/review/app.py",
 ]
 
