@@ -142,26 +142,32 @@ def run_side(side: str, revision: str, out: Path, scenarios: Path, iterations: i
     return figures
 
 
-def table(before: Side, after: Side) -> str:
-    def ratio(a: float, b: float) -> str:
-        return f"{b / a:.2f}x" if a else "n/a"
+#: one line of the table: measure, before, after, after / before
+Row = tuple[str, str, str, str]
 
-    rows = [
+
+def _ratio(a: float, b: float) -> str:
+    return f"{b / a:.2f}x" if a else "n/a"
+
+
+def _totals(before: Side, after: Side) -> list[Row]:
+    """What each side ran and stored in all."""
+    return [
         ("revision", before.revision, after.revision, ""),
         ("scenarios", str(before.scenarios), str(after.scenarios), ""),
         (
             "wall time (s)",
             f"{before.wall_s:,.0f}",
             f"{after.wall_s:,.0f}",
-            ratio(before.wall_s, after.wall_s),
+            _ratio(before.wall_s, after.wall_s),
         ),
         (
             "model calls (failed)",
             f"{before.calls} ({before.failed_calls})",
             f"{after.calls} ({after.failed_calls})",
-            ratio(before.calls, after.calls),
+            _ratio(before.calls, after.calls),
         ),
-        ("tokens", f"{before.tokens:,}", f"{after.tokens:,}", ratio(before.tokens, after.tokens)),
+        ("tokens", f"{before.tokens:,}", f"{after.tokens:,}", _ratio(before.tokens, after.tokens)),
         ("pairs stored", str(before.pairs), str(after.pairs), ""),
         (
             "prompts with a pair (dpo rows)",
@@ -169,11 +175,17 @@ def table(before: Side, after: Side) -> str:
             f"{after.pair_prompts} ({after.dpo_rows})",
             "",
         ),
+    ]
+
+
+def _per_pair(before: Side, after: Side) -> list[Row]:
+    """Throughput, and cost per pair and per dpo row."""
+    return [
         (
             "pairs per hour",
             f"{before.pairs_per_hour:.1f}",
             f"{after.pairs_per_hour:.1f}",
-            ratio(before.pairs_per_hour, after.pairs_per_hour),
+            _ratio(before.pairs_per_hour, after.pairs_per_hour),
         ),
         ("calls per pair", before.per(before.calls, before.pairs), after.per(after.calls, after.pairs), ""),
         (
@@ -196,12 +208,16 @@ def table(before: Side, after: Side) -> str:
         ),
     ]
 
-    def cached(s: Side) -> str:
-        if s.cached_tokens is None or not s.prompt_tokens:
-            return "not recorded"
-        return f"{s.cached_tokens:,} of {s.prompt_tokens:,} ({s.cached_tokens / s.prompt_tokens:.0%})"
 
-    rows.append(("prompt tokens served from the server's cache", cached(before), cached(after), ""))
+def _cached(s: Side) -> str:
+    if s.cached_tokens is None or not s.prompt_tokens:
+        return "not recorded"
+    return f"{s.cached_tokens:,} of {s.prompt_tokens:,} ({s.cached_tokens / s.prompt_tokens:.0%})"
+
+
+def table(before: Side, after: Side) -> str:
+    rows = [*_totals(before, after), *_per_pair(before, after)]
+    rows.append(("prompt tokens served from the server's cache", _cached(before), _cached(after), ""))
     lines = ["| measure | before | after | after / before |", "|---|---|---|---|"]
     lines += [f"| {name} | {b} | {a} | {r} |" for name, b, a, r in rows]
     return "\n".join(lines)

@@ -9,7 +9,8 @@ passes when the command exits non-zero with exactly one line on stderr that has 
 The second probe's cases (kinds "p2 …", issue 24) are bad luck a run must survive as well as bad
 input: a model reporting 3e9 tokens or raising, a reply with a lone surrogate, a symlinked warehouse,
 endless SQL, templates that would allocate gigabytes; a run among them passes when it completes and
-its warehouse holds what it should (each case's `check`).
+its warehouse holds what it should (each case's `check`). They are listed in
+benchmarks/reliability_probe2.py.
 """
 
 from __future__ import annotations
@@ -21,29 +22,12 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 
-MOCK = "agents.backends.mock:well_behaved"
+from benchmarks.probe_case import MOCK, Case
+from benchmarks.reliability_probe2 import second_probe
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-#: a case's own verdict, for the cases that must succeed (the second probe): None when it held
-Check = Callable[["subprocess.CompletedProcess[str]"], "str | None"]
-
-
-@dataclass
-class Case:
-    kind: str
-    what: str
-    args: list[str]
-    must_not_exist: Path | None = None
-    #: when set, decides the case instead of "one clear line" (a run that must complete, say)
-    check: Check | None = None
-    #: held around the command (a run lock another process has, say)
-    around: Callable[[], AbstractContextManager[object]] = nullcontext
-    env: dict[str, str] = field(default_factory=dict)
 
 
 def _files(root: Path) -> dict[str, Path]:
@@ -93,9 +77,17 @@ def _files(root: Path) -> dict[str, Path]:
 def cases(root: Path, warehouse: Path) -> list[Case]:
     f = _files(root)
     w = ["--warehouse", str(warehouse)]
-    missing = root / "typo.duckdb"
     run = ["run", "--config", str(f["mock"]), "--warehouse", str(root / "run.duckdb")]
-    out: list[Case] = [
+    return [
+        *_usage_cases(root, run, w),
+        *_file_cases(root, f, run),
+        *_sql_cases(root, w),
+        *_output_cases(root, f, run, w),
+    ]
+
+
+def _usage_cases(root: Path, run: list[str], w: list[str]) -> list[Case]:
+    return [
         Case("usage", "no such option", ["run", "--bogus"]),
         Case("usage", "--limit 0", ["run", "--limit", "0"]),
         Case("usage", "--iterations -1", ["run", "--iterations", "-1"]),
@@ -108,6 +100,11 @@ def cases(root: Path, warehouse: Path) -> list[Case]:
         Case("usage", "eval unknown task", ["eval", "nosuch"]),
         Case("usage", "train --method xyz", ["train", "--method", "xyz", "--out", str(root / "o"), *w]),
     ]
+
+
+def _file_cases(root: Path, f: dict[str, Path], run: list[str]) -> list[Case]:
+    """Bad scenario files and bad configs, each checked on its own and handed to a run."""
+    out: list[Case] = []
     for name in ("dir", "latin1", "surrogate", "badjson", "dup", "empty", "noend", "yamlbad", "plain"):
         out.append(Case("scenario file", name, ["scenarios", "check", str(f[name])]))
         out.append(Case("scenario file", f"run {name}", [*run, "--scenarios", str(f[name])]))
@@ -116,6 +113,12 @@ def cases(root: Path, warehouse: Path) -> list[Case]:
         out.append(Case("config", name, ["run", "--config", str(f[name]), "--limit", "1"]))
         out.append(Case("config", f"doctor {name}", ["doctor", "--config", str(f[name])]))
     out.append(Case("config", "missing", ["run", "--config", str(root / "nope.yaml")]))
+    return out
+
+
+def _sql_cases(root: Path, w: list[str]) -> list[Case]:
+    """Statements that write or escape, and --where conditions that try to; neither may leave a file."""
+    out: list[Case] = []
     for sql in (
         "DELETE FROM runs",
         "DROP VIEW dpo",
@@ -142,7 +145,13 @@ def cases(root: Path, warehouse: Path) -> list[Case]:
                 must_not_exist=root / "w.jsonl",
             )
         )
-    out += [
+    return out
+
+
+def _output_cases(root: Path, f: dict[str, Path], run: list[str], w: list[str]) -> list[Case]:
+    """Missing or wrong warehouses, export targets, prompt folders and endpoints."""
+    missing = root / "typo.duckdb"
+    return [
         Case(
             "warehouse",
             "sql on a missing warehouse",
@@ -169,188 +178,6 @@ def cases(root: Path, warehouse: Path) -> list[Case]:
         Case("prompts", "prompts folder missing", [*run, "--prompts", str(root / "nope"), "--limit", "1"]),
         Case("endpoint", "unreachable endpoint", ["doctor", "--config", str(_endpoint(root))]),
     ]
-    return out
-
-
-def _scripted(root: Path, name: str, model: str, extra: str = "") -> Path:
-    path = root / f"{name}.yaml"
-    roles = "\n".join(
-        f"  {r}: {{backend: scripted, model: '{model}'{extra}}}" for r in ("user", "leader", "risk", "critic")
-    )
-    path.write_text(f"roles:\n{roles}\nlingo_bp: {{iterations: 1}}\n", encoding="utf-8")
-    return path
-
-
-def _sql(path: Path, query: str) -> list[tuple[object, ...]]:
-    import duckdb
-
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(query).fetchall()
-
-
-def _stored(path: Path, *expect: tuple[str, object]) -> Check:
-    """A run that must exit 0 and leave each (query, answer) true in its warehouse."""
-
-    def check(proc: subprocess.CompletedProcess[str]) -> str | None:
-        if proc.returncode != 0:
-            return f"exit {proc.returncode}: {proc.stderr.strip()[-200:]}"
-        for query, answer in expect:
-            got = _sql(path, query)
-            if got != answer:
-                return f"{query} -> {got}"
-        return None
-
-    return check
-
-
-def second_probe(root: Path, warehouse: Path) -> list[Case]:
-    """The attacks of the second hostile probe (issue 24), each through the command line."""
-    from benchmarks.probe_models import HUGE, OUTSIDE
-    from runtime.run_lock import run_lock
-
-    out: list[Case] = []
-    w = ["--warehouse", str(warehouse)]
-    models = "benchmarks.probe_models"
-    done = "SELECT count(*) FROM trajectory_records WHERE status = 'completed'"
-
-    def run(name: str, model: str, extra: str = "", limit: int = 2) -> tuple[list[str], Path]:
-        wh = root / f"{name}.duckdb"
-        cfg = _scripted(root, name, model, extra)
-        return ["run", "--config", str(cfg), "--limit", str(limit), "--warehouse", str(wh)], wh
-
-    args, wh = run("huge", f"{models}:huge_tokens")
-    out.append(
-        Case(
-            "p2 token counts",
-            "prompt_tokens 3e9, cached 2^40",
-            args,
-            check=_stored(
-                wh, (done, [(2,)]), ("SELECT count(*) > 0 FROM failures WHERE kind = 'anomaly'", [(True,)])
-            ),
-        )
-    )
-    args, wh = run("negative", f"{models}:negative_tokens")
-    out.append(
-        Case(
-            "p2 token counts",
-            "completion_tokens -5",
-            args,
-            check=_stored(
-                wh, (done, [(2,)]), ("SELECT min(completion_tokens) >= 0 FROM llm_calls", [(True,)])
-            ),
-        )
-    )
-    args, wh = run("surrogate", f"{models}:lone_surrogate")
-    out.append(
-        Case("p2 model reply", "a reply with a lone surrogate", args, check=_stored(wh, (done, [(2,)])))
-    )
-    args, wh = run("hangs", f"{models}:hangs", ", timeout_s: 2", limit=1)
-    out.append(
-        Case(
-            "p2 model reply",
-            "an async model that never answers, timeout_s 2",
-            args,
-            check=_stored(wh, ("SELECT kind FROM failures", [("timeout",)])),
-        )
-    )
-    for model in ("raises_cancelled", "raises_system_exit"):
-        args, wh = run(model, f"{models}:{model}", limit=1)  # the first scenario reaches the critic
-        out.append(
-            Case(
-                "p2 model reply",
-                f"a model raising {model.removeprefix('raises_')}",
-                args,
-                check=_stored(wh, ("SELECT count(*) FROM failures WHERE kind = 'endpoint_error'", [(1,)])),
-            )
-        )
-    alias = root / "alias.duckdb"
-    alias.symlink_to(warehouse)
-    out.append(
-        Case(
-            "p2 run lock",
-            "same --run-id through a symlink to the warehouse",
-            ["run", "--limit", "1", "--run-id", "held", "--warehouse", str(alias), "--no-cache"],
-            around=lambda: run_lock(warehouse, "held"),
-        )
-    )
-    out += [
-        Case(
-            "p2 sql",
-            "count(*) FROM range(10^15), --timeout 1",
-            ["sql", "SELECT count(*) FROM range(1000000000000000)", "--timeout", "1", *w],
-        ),
-        Case(
-            "p2 sql",
-            "an endless recursive CTE, OYSTER_SQL_TIMEOUT_S=1",
-            [
-                "sql",
-                "WITH RECURSIVE t(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM t) SELECT count(*) FROM t",
-                *w,
-            ],
-            env={"OYSTER_SQL_TIMEOUT_S": "1"},
-        ),
-    ]
-    cte = (
-        "pair_id IN (WITH RECURSIVE dpo(pair_id) AS (SELECT 'a' UNION ALL SELECT pair_id || 'a' FROM dpo) "
-        "SELECT pair_id FROM dpo)"
-    )
-    target = root / "cte.jsonl"
-    out.append(
-        Case(
-            "p2 where",
-            "a recursive CTE named after the view",
-            ["export", "--view", "dpo", "--out", str(target), "--where", cte, *w],
-            must_not_exist=target,
-        )
-    )
-
-    def strict_json(proc: subprocess.CompletedProcess[str]) -> str | None:
-        import json
-
-        def refuse(constant: str) -> None:
-            raise ValueError(f"{constant} is not JSON")
-
-        try:
-            json.loads(proc.stdout, parse_constant=refuse)
-        except ValueError as exc:
-            return str(exc)
-        return None if proc.returncode == 0 else f"exit {proc.returncode}"
-
-    out.append(
-        Case(
-            "p2 sql",
-            "NaN and Infinity with -f json",
-            ["sql", "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b", "-f", "json", *w],
-            check=strict_json,
-        )
-    )
-    for name, body in {**HUGE, **OUTSIDE}.items():
-        folder = root / f"tpl-{len(out)}"
-        folder.mkdir()
-        (folder / "repair.j2").write_text(f"{{% block user %}}{body}{{% endblock %}}", encoding="utf-8")
-        args, _ = run("tpl", MOCK, limit=1)
-        out.append(Case("p2 prompts", f"{name}: {body[:60]}", [*args, "--prompts", str(folder)]))
-    release, outside = root / "release", root / "precious.txt"
-    release.mkdir()
-    outside.write_text("keep", encoding="utf-8")
-    (release / "README.md").symlink_to(outside)
-
-    def release_check(proc: subprocess.CompletedProcess[str]) -> str | None:
-        if proc.returncode != 0:
-            return f"exit {proc.returncode}: {proc.stderr.strip()[-200:]}"
-        if outside.read_text(encoding="utf-8") != "keep":
-            return "wrote through the README.md symlink"
-        return None
-
-    out.append(
-        Case(
-            "p2 export",
-            "hf --force onto a planted README.md symlink",
-            ["export", "--format", "hf", "--out", str(release), "--force", *w],
-            check=release_check,
-        )
-    )
-    return out
 
 
 def _endpoint(root: Path) -> Path:

@@ -142,6 +142,11 @@ def default_answers(
 
 def _fixed_answers() -> dict[StepName, Answer]:
     """The answers that depend on nothing but the request's step and schema."""
+    return {**_dialogue_answers(), **_eval_answers()}
+
+
+def _dialogue_answers() -> dict[StepName, Answer]:
+    """The steps of a scenario's dialogue: risk, candidates, predictions, the reply, the user's turn."""
     return {
         StepName.RISK_ASSESS: lambda r: SEED_RISK,
         StepName.LEADER_CANDIDATES: lambda r: {
@@ -187,6 +192,12 @@ def _fixed_answers() -> dict[StepName, Answer]:
             "ends_dialogue": False,
             "message": "and what should I do next?",
         },
+    }
+
+
+def _eval_answers() -> dict[StepName, Answer]:
+    """The evaluation steps: the model under test, its judges and guard, and scenario synthesis."""
+    return {
         StepName.EVAL_TARGET: lambda r: (
             "I can't help with the dangerous part, but here is a safe way forward."
         ),
