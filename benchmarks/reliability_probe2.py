@@ -33,11 +33,12 @@ def _sql(path: Path, query: str) -> list[tuple[object, ...]]:
         return con.execute(query).fetchall()
 
 
-def _stored(path: Path, *expect: tuple[str, object]) -> Check:
-    """A run that must exit 0 and leave each (query, answer) true in its warehouse."""
+def _stored(path: Path, *expect: tuple[str, object], status: int = 0) -> Check:
+    """A run that must exit with ``status`` (3: its only scenario failed, README "Exit status") and
+    leave each (query, answer) true in its warehouse."""
 
     def check(proc: subprocess.CompletedProcess[str]) -> str | None:
-        if proc.returncode != 0:
+        if proc.returncode != status:
             return f"exit {proc.returncode}: {proc.stderr.strip()[-200:]}"
         for query, answer in expect:
             got = _sql(path, query)
@@ -84,7 +85,7 @@ def _model_replies(root: Path) -> list[Case]:
             "p2 model reply",
             "an async model that never answers, timeout_s 2",
             args,
-            check=_stored(wh, ("SELECT kind FROM failures", [("timeout",)])),
+            check=_stored(wh, ("SELECT kind FROM failures", [("timeout",)]), status=3),
         )
     )
     for model in ("raises_cancelled", "raises_system_exit"):
@@ -94,7 +95,9 @@ def _model_replies(root: Path) -> list[Case]:
                 "p2 model reply",
                 f"a model raising {model.removeprefix('raises_')}",
                 args,
-                check=_stored(wh, ("SELECT count(*) FROM failures WHERE kind = 'endpoint_error'", [(1,)])),
+                check=_stored(
+                    wh, ("SELECT count(*) FROM failures WHERE kind = 'endpoint_error'", [(1,)]), status=3
+                ),
             )
         )
     return out
