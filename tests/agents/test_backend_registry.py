@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import agents.backends.registry as registry
-import schemas.config
+import schemas.roles
 from agents.backends import (
     BackendError,
     ChatRequest,
@@ -32,7 +32,7 @@ from warehouse import Warehouse
 def _isolated_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     # A test that registers a backend must not leave it behind for the others.
     monkeypatch.setattr(registry, "_FACTORIES", dict(registry._FACTORIES))
-    monkeypatch.setattr(schemas.config, "_DECLARED", set(schemas.config._DECLARED))
+    monkeypatch.setattr(schemas.roles, "_DECLARED", set(schemas.roles._DECLARED))
 
 
 def test_every_configurable_backend_is_registered() -> None:

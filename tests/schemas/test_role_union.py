@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import schemas.roles
 from schemas.config import (
     ConfigError,
     EmbeddedRole,
@@ -40,7 +41,10 @@ def test_a_setting_of_another_backend_is_an_error_naming_it() -> None:
         load_config(None, {"roles.risk.http_client": "official"})
 
 
-def test_a_registered_backend_takes_its_own_options_and_no_literal_secret() -> None:
+def test_a_registered_backend_takes_its_own_options_and_no_literal_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(schemas.roles, "_DECLARED", set(schemas.roles._DECLARED))
     declare_backend("tiny-plugin")
     role = role_model(backend="tiny-plugin", model="x", options={"depth": 3})
     assert isinstance(role, PluginRole) and role.options == {"depth": 3}
