@@ -62,5 +62,10 @@ def test_a_two_turn_dialogue_on_the_embedded_model(tmp_path: Path) -> None:
     assert [c["turn"] for c in costs][: len(turns)] == [t["turn"] for t in turns]
     assert all(int(c["calls"]) >= 8 for c in costs[: len(turns)])  # type: ignore[call-overload]
     assert sql("SELECT count(*) AS n FROM trajectory_records")[0]["n"] == len(turns)
-    pairs = sql("SELECT count(*) AS n FROM dpo_dialogue")[0]["n"]
-    assert pairs == sql("SELECT count(*) AS n FROM preference_pairs WHERE rank = 1")[0]["n"]
+    # The embedded judges are unvalidated: each turn's pairs are in dpo_all, untrusted, and dpo (so
+    # dpo_dialogue, which reads it) holds none of them.
+    ranked = sql("SELECT count(*) AS n FROM preference_pairs")[0]["n"]
+    assert sql("SELECT count(*) AS n, count(*) FILTER (NOT trusted) AS u FROM dpo_all") == [
+        {"n": ranked, "u": ranked}
+    ]
+    assert sql("SELECT count(*) AS n FROM dpo_dialogue") == sql("SELECT count(*) AS n FROM dpo") == [{"n": 0}]
