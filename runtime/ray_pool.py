@@ -129,14 +129,16 @@ class RayPool:
     ) -> None:
         self.config = config
         self.actor: Any = actor if actor is not None else ScenarioWorker
-        self.args = args if args is not None else (config.model_dump_json(), cache_path, [])
+        self.args = args if args is not None else (config.model_dump_json(), cache_path)
+        #: the judges' calibrations every worker judges with (use_calibrations), a respawned one too
+        self.calibrations: list[str] = []
         self.workers = [self._spawn() for _ in range(config.ray.actors)]
         self.restarts = 0
 
     async def use_calibrations(self, calibrations: Calibrations) -> None:
         """Scenario workers: judge with these calibrations, as will any worker spawned later."""
         encoded = [c.model_dump_json() for c in calibrations.values()]
-        self.args = (*self.args[:2], encoded)
+        self.calibrations = encoded
         workers = list(self.workers)
         told = await asyncio.gather(
             *(asyncio.wrap_future(w.use_calibrations.remote(encoded).future()) for w in workers),
@@ -150,11 +152,14 @@ class RayPool:
 
     def _spawn(self) -> Any:
         r = self.config.ray
+        # A worker spawned after use_calibrations (a replacement) is built with them: an async actor
+        # does not promise to run a later call after an earlier one.
+        given = {"calibrations_json": self.calibrations} if self.calibrations else {}
         return self.actor.options(
             num_cpus=r.num_cpus_per_actor,
             num_gpus=r.num_gpus_per_actor,
             max_concurrency=r.concurrency_per_actor,
-        ).remote(*self.args)
+        ).remote(*self.args, **given)
 
     def replace(self, index: int, dead: Any) -> None:
         if self.workers[index] is dead:

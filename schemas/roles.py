@@ -11,6 +11,10 @@ from pydantic import Discriminator, Field, Tag, TypeAdapter, field_validator
 
 from schemas.base import Record
 
+#: a role's sampling temperature and new-token bound unless its config says otherwise (a chat request
+#: built without them gets the same)
+ROLE_TEMPERATURE = 0.3
+ROLE_MAX_TOKENS = 1024
 #: the backends Oyster ships (agents/backends registers their factories)
 BUILTIN_BACKENDS: tuple[str, ...] = ("embedded", "openai", "scripted", "langchain")
 #: the entry-point group in which a third-party package names its backends, e.g. in its pyproject:
@@ -52,8 +56,8 @@ class RoleModel(Record):
     model: str = "qwen2.5-coder-0.5b"
     base_url: str | None = None
     api_key_env: str = Field(default="OPENAI_API_KEY", description="name of the env var holding the key")
-    temperature: float = Field(default=0.3, ge=0.0, le=2.0)
-    max_tokens: int = Field(default=1024, gt=0)
+    temperature: float = Field(default=ROLE_TEMPERATURE, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=ROLE_MAX_TOKENS, gt=0)
     timeout_s: float = Field(default=180.0, gt=0)
     max_retries: int = Field(default=3, ge=0, description="retries of transient endpoint errors")
     repair_attempts: int = Field(default=2, ge=0, description="re-asks after invalid structured output")

@@ -7,6 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from schemas.errors import OysterError
 from schemas.messages import ChatMessage
+from schemas.roles import ROLE_MAX_TOKENS, ROLE_TEMPERATURE
 from schemas.secrets import redact, redact_secrets
 
 
@@ -40,8 +41,8 @@ class ChatRequest:
     messages: list[ChatMessage]
     json_schema: dict[str, Any] | None = None
     schema_name: str = "output"
-    temperature: float = 0.3
-    max_tokens: int = 384
+    temperature: float = ROLE_TEMPERATURE
+    max_tokens: int = ROLE_MAX_TOKENS
     seed: int | None = None
     #: who asks, and the agents.steps.StepName value of the prompt step (a repair keeps its step's name);
     #: not part of the prompt, so a model never sees it: backends may ignore it, the scripted one keys on it
