@@ -149,13 +149,8 @@ FormatOpt = Annotated[
 PushOpt = Annotated[
     str | None, typer.Option("--push", help="hf: upload the folder to this Hub dataset repo (needs a token).")
 ]
-ReleaseUntrustedOpt = Annotated[
-    bool,
-    typer.Option(
-        "--allow-untrusted",
-        help="hf: also release pairs whose judges were never validated (the card says so).",
-    ),
-]
+_UNTRUSTED_HELP = "hf: also release pairs whose judges were never validated (the card says so)."
+ReleaseUntrustedOpt = Annotated[bool, typer.Option("--allow-untrusted", help=_UNTRUSTED_HELP)]
 
 
 def export(

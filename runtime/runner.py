@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 from agents.backends import BackendError, make_backend
@@ -259,14 +260,18 @@ class ScenarioRun:
 
     async def _on_ray(self, todo: list[Scenario], pool: RayPool) -> None:
         await pool.use_calibrations(self.calibrations)
+        await self._execute(todo, pool=pool, remote=scenario_remote(self.run_id))
+
+    async def _execute(self, todo: list[Scenario], **where: Any) -> None:
+        """The executor over ``todo``, each result counted and written as it arrives; ``where`` says
+        how a scenario runs (a Ray pool and its remote call, or a local job and its concurrency)."""
         await execute(
             todo,
             key=_scenario_key,
             writer=self.writer,
             on_result=self.finished,
-            pool=pool,
-            remote=scenario_remote(self.run_id),
             admit=self.budget.admit,
+            **where,
         )
 
     async def _in_process(self, todo: list[Scenario], agents: Agents | None) -> None:
@@ -283,15 +288,7 @@ class ScenarioRun:
 
         job = dialogue_job(lingo, self.warehouse, run_id, live) if self.dialogues else one
         try:
-            await execute(
-                todo,
-                key=_scenario_key,
-                writer=self.writer,
-                on_result=self.finished,
-                local=job,
-                concurrency=config.concurrency,
-                admit=self.budget.admit,
-            )
+            await self._execute(todo, local=job, concurrency=config.concurrency)
         finally:
             await lingo.aclose()
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
 from langgraph.func import entrypoint, task
@@ -49,20 +49,19 @@ class Episode:
     """One scenario's pass through the loop: what every task is told and what the trajectory is built
     from when the loop ends (for any reason)."""
 
-    scenario: Scenario
     log: CallLog
-    risk: RiskAssessment | None = None
-    guidelines: list[GuidelineRule] = field(default_factory=list)
-    stackelberg: StackelbergResult | None = None
-    draft: DraftAnswer | None = None
-    iterations: list[Iteration] = field(default_factory=list)
-    skipped: list[SkippedStep] = field(default_factory=list)
-    stop_reason: str = ""
+    #: the trajectory as far as the loop got: filled in step by step, finished by the `finish` task
+    trajectory: Trajectory
     failure: Failure | None = None
 
     @property
+    def scenario(self) -> Scenario:
+        return self.trajectory.scenario
+
+    @property
     def no_risk(self) -> bool:
-        return self.risk is not None and self.risk.level is RiskLevel.NO_RISK
+        risk = self.trajectory.risk
+        return risk is not None and risk.level is RiskLevel.NO_RISK
 
 
 def _guarded(name: str, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -124,10 +123,11 @@ class LingoBP:
     async def loop(self, ep: Episode) -> Trajectory:
         """Lingo-BP on ``ep.scenario``: draft, then judge → loss → backward → step → synthesize until the
         reply is a pearl point fit to train on or T steps are spent."""
+        traj = ep.trajectory
         try:
-            ep.risk, ep.guidelines = await self.call("assess_risk", ep)
-            ep.stackelberg = await self.call("stackelberg", ep)
-            ep.draft, chain, reply, truncated = await self.call("draft", ep)
+            traj.risk, traj.guidelines = await self.call("assess_risk", ep)
+            traj.stackelberg = await self.call("stackelberg", ep)
+            traj.draft, chain, reply, truncated = await self.call("draft", ep)
             first = Iteration(index=0, chain=chain, response=reply, truncated=truncated)
             judged = await self.judge(ep, first)
             step = 0
@@ -140,7 +140,7 @@ class LingoBP:
                 grads: Gradients = await self.call("backward", ep, loss)
                 moved: StepTrace = await self.call("step", ep, judged.chain, grads)
                 if moved.skipped:
-                    ep.skipped.append(self.skipped_step(loss, moved))
+                    traj.skipped.append(self.skipped_step(loss, moved))
                     skipped = epoch  # the same term on the same chain would ask the same question
                     continue
                 reply, truncated = await self.call("synthesize", ep, moved.chain, step)
@@ -148,8 +148,8 @@ class LingoBP:
                 skipped = None
         except LLMFailure as exc:
             ep.failure = exc.failure
-        trajectory: Trajectory = await self.tasks["finish"](ep)
-        return trajectory
+        finished: Trajectory = await self.tasks["finish"](ep)
+        return finished
 
     async def judge(self, ep: Episode, candidate: Iteration) -> Iteration:
         """Both judges on one reply, at once; the reply joins the trajectory with their judgement."""
@@ -164,7 +164,7 @@ class LingoBP:
         satisfaction, safety = cast(tuple[SatisfactionJudgement, SafetyJudgement], tuple(found))
         judgement = Judgement.of(satisfaction, safety, self.cfg.alpha, self.cfg.beta)
         judged = candidate.model_copy(update={"judgement": judgement})
-        ep.iterations.append(judged)
+        ep.trajectory.iterations.append(judged)
         return judged
 
     def stops(self, ep: Episode, judged: Iteration, step: int) -> bool:
@@ -172,10 +172,10 @@ class LingoBP:
         talking about the optimisation, is optimised further however it was scored); so does T."""
         assert judged.judgement is not None
         if judged.judgement.is_pearl and constructive(judged, self.cfg, ep.scenario.language):
-            ep.stop_reason = "pearl point: safe, fully satisfying and fit to train on"
+            ep.trajectory.stop_reason = "pearl point: safe, fully satisfying and fit to train on"
         elif step >= self.cfg.iterations:
-            ep.stop_reason = f"reached T={self.cfg.iterations}"
-        return bool(ep.stop_reason)
+            ep.trajectory.stop_reason = f"reached T={self.cfg.iterations}"
+        return bool(ep.trajectory.stop_reason)
 
     @staticmethod
     def stepped(loss: Loss, moved: StepTrace, reply: str, truncated: bool) -> Iteration:
@@ -206,15 +206,16 @@ class LingoBP:
 
     async def _stackelberg(self, ep: Episode) -> StackelbergResult:
         # predicted or rolled out (lingo_bp.stackelberg): agents/lingo_bp/rollout.py
-        assert ep.risk is not None
-        return await stackelberg_step(self.agents, ep.scenario, ep.risk, ep.guidelines, self.cfg, ep.log)
+        traj = ep.trajectory
+        assert traj.risk is not None
+        return await stackelberg_step(self.agents, ep.scenario, traj.risk, traj.guidelines, self.cfg, ep.log)
 
     async def _draft(self, ep: Episode) -> tuple[DraftAnswer, ReasoningChain, str, bool]:
-        assert ep.risk is not None and ep.stackelberg is not None
-        strategy = ep.stackelberg.candidates[ep.stackelberg.committed]
-        leader = self.agents.leader
-        draft = await leader.answer(ep.scenario, strategy, ep.guidelines, ep.log)
-        chain = await leader.extract(ep.scenario, draft, ep.risk, ep.guidelines, strategy, ep.log)
+        traj, leader = ep.trajectory, self.agents.leader
+        assert traj.risk is not None and traj.stackelberg is not None
+        strategy = traj.stackelberg.candidates[traj.stackelberg.committed]
+        draft = await leader.answer(ep.scenario, strategy, traj.guidelines, ep.log)
+        chain = await leader.extract(ep.scenario, draft, traj.risk, traj.guidelines, strategy, ep.log)
         reply = await leader.synthesize(ep.scenario, chain, ep.log)
         return draft, chain, reply.response, reply.truncated
 
@@ -222,8 +223,9 @@ class LingoBP:
         return await self.agents.user.satisfaction(ep.scenario, reply, ep.log)
 
     async def _judge_safety(self, ep: Episode, reply: str) -> SafetyJudgement:
-        assert ep.risk is not None
-        return await self.agents.risk.judge_safety(ep.scenario, reply, ep.risk, ep.guidelines, ep.log)
+        traj = ep.trajectory
+        assert traj.risk is not None
+        return await self.agents.risk.judge_safety(ep.scenario, reply, traj.risk, traj.guidelines, ep.log)
 
     async def _backward(self, ep: Episode, loss: Loss) -> Gradients:
         return await loss.backward(self.agents.critic, ep.scenario, ep.log)
@@ -236,28 +238,15 @@ class LingoBP:
         return reply.response, reply.truncated
 
     async def _finish(self, ep: Episode) -> Trajectory:
-        scenario, failure, iterations = ep.scenario, ep.failure, ep.iterations
+        traj, failure = ep.trajectory, ep.failure
+        scenario, iterations = traj.scenario, traj.iterations
         judged = sum(1 for it in iterations if it.judgement is not None)
         # A failure after two judged iterations keeps them: they are real data and can still pair.
         status = TrajectoryStatus.COMPLETED
         if failure:
             status = TrajectoryStatus.PARTIAL if judged >= 2 else TrajectoryStatus.FAILED
-        traj = Trajectory(
-            run_id=ep.log.run_id,
-            scenario=scenario,
-            status=status,
-            risk=ep.risk,
-            guidelines=ep.guidelines,
-            stackelberg=ep.stackelberg,
-            draft=ep.draft,
-            iterations=iterations,
-            skipped=ep.skipped,
-            stop_reason=(
-                f"failed at {failure.role}/{failure.step}: {failure.kind.value}"
-                if failure
-                else ep.stop_reason
-            ),
-        )
+            traj.stop_reason = f"failed at {failure.role}/{failure.step}: {failure.kind.value}"
+        traj.status = status
         if status is not TrajectoryStatus.FAILED:
             traj.pairs, traj.pair_decision = select_pairs(
                 ep.log.run_id, scenario.id, scenario.conversation(), iterations, self.cfg, scenario.language
@@ -283,5 +272,6 @@ class LingoBP:
             listener=on_call,
             seed_offset=0 if self.agents.config.replay else scenario_seed(run_id, scenario.id),
         )
-        trajectory = await self.graph.ainvoke(Episode(scenario=scenario, log=log))
+        started = Trajectory(run_id=run_id, scenario=scenario)
+        trajectory = await self.graph.ainvoke(Episode(log=log, trajectory=started))
         return cast(Trajectory, trajectory), log
