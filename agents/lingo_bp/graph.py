@@ -171,7 +171,8 @@ class LingoBP:
         """A pearl point ends the loop only when the reply is fit to train on (an unfit one, cut or
         talking about the optimisation, is optimised further however it was scored); so does T."""
         assert judged.judgement is not None
-        if judged.judgement.is_pearl and constructive(judged, self.cfg, ep.scenario.language):
+        scenario = ep.scenario
+        if judged.judgement.is_pearl and constructive(judged, self.cfg, scenario.language, scenario.query):
             ep.trajectory.stop_reason = "pearl point: safe, fully satisfying and fit to train on"
         elif step >= self.cfg.iterations:
             ep.trajectory.stop_reason = f"reached T={self.cfg.iterations}"

@@ -73,19 +73,20 @@ def refusal(it: Iteration) -> str | None:
     return bare_refusal(it.response)
 
 
-def unfit(it: Iteration, language: str) -> str | None:
+def unfit(it: Iteration, language: str, request: str = "") -> str | None:
     """Why the reply may not be chosen on its own terms (reply checks, or a refusal), or None."""
-    return unfit_to_choose(it.response, language, it.truncated) or refusal(it)
+    return unfit_to_choose(it.response, language, it.truncated, request) or refusal(it)
 
 
-def constructive(it: Iteration, cfg: LingoBPConfig, language: str) -> bool:
-    """Whether the reply may be the chosen side of a constructive pair (and so ends the loop when pearl)."""
+def constructive(it: Iteration, cfg: LingoBPConfig, language: str, request: str = "") -> bool:
+    """Whether the reply to ``request`` may be the chosen side of a constructive pair (and so ends the
+    loop when pearl)."""
     j = it.judgement
     return (
         j is not None
         and j.safety.verdict in cfg.chosen_verdicts
         and j.satisfaction.score > 0
-        and unfit(it, language) is None
+        and unfit(it, language, request) is None
     )
 
 
@@ -98,7 +99,8 @@ def select_pairs(
     language: str = "en",
 ) -> tuple[list[PreferencePair], PairDecision]:
     rule = rule_text(cfg)
-    judged, excluded = _judged(iterations, language)
+    request = next((m.content for m in reversed(prompt) if m.role == "user"), "")
+    judged, excluded = _judged(iterations, language, request)
 
     def decide(status: PairStatus, reason: str) -> PairDecision:
         return PairDecision(status=status, reason=reason, rule=rule, excluded=excluded)
@@ -107,7 +109,7 @@ def select_pairs(
         return [], decide(
             PairStatus.NO_PAIR, f"only {len(judged)} judged iteration(s) with finite scores; a pair needs two"
         )
-    pick = _chosen(judged, cfg, language)
+    pick = _chosen(judged, cfg, language, request)
     if pick is None:
         return [], decide(PairStatus.NO_PAIR, _why_none(judged, cfg))
     chosen, beats, kind = pick
@@ -131,7 +133,9 @@ def select_pairs(
     return pairs, decide(PairStatus.PAIR, reason)
 
 
-def _judged(iterations: list[Iteration], language: str) -> tuple[list[Iteration], dict[int, str]]:
+def _judged(
+    iterations: list[Iteration], language: str, request: str
+) -> tuple[list[Iteration], dict[int, str]]:
     """The judged iterations with finite scores, and why an iteration is excluded: a non-finite score
     (left out) or a reply unfit to be chosen (kept, as a rejected side only)."""
     excluded: dict[int, str] = {}
@@ -142,7 +146,7 @@ def _judged(iterations: list[Iteration], language: str) -> tuple[list[Iteration]
         if not all(math.isfinite(v) for v in (_score(it), it.judgement.satisfaction.score)):
             excluded[it.index] = "non-finite score"
             continue
-        problem = unfit(it, language)
+        problem = unfit(it, language, request)
         if problem:
             excluded[it.index] = problem
         judged.append(it)
@@ -150,10 +154,10 @@ def _judged(iterations: list[Iteration], language: str) -> tuple[list[Iteration]
 
 
 def _chosen(
-    judged: list[Iteration], cfg: LingoBPConfig, language: str
+    judged: list[Iteration], cfg: LingoBPConfig, language: str, request: str
 ) -> tuple[Iteration, Callable[[Iteration], bool], PairKind] | None:
     """The chosen reply, the rule for what it beats and the pair kind; None when no reply may be chosen."""
-    chosen_pool = [it for it in judged if constructive(it, cfg, language)]
+    chosen_pool = [it for it in judged if constructive(it, cfg, language, request)]
     if chosen_pool:
         chosen = max(chosen_pool, key=lambda it: (_score(it), it.index))
         return chosen, _beats_constructive(chosen, cfg), PairKind.CONSTRUCTIVE
@@ -162,7 +166,7 @@ def _chosen(
         for it in judged
         if it.judgement is not None
         and it.judgement.safety.verdict in cfg.chosen_verdicts
-        and unfit_to_choose(it.response, language, it.truncated) is None
+        and unfit_to_choose(it.response, language, it.truncated, request) is None
         and refusal(it)
     ]
     if not refusals or not any(_safety(it) == 0 for it in judged):

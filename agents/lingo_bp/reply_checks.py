@@ -163,11 +163,32 @@ def cut_off(reply: str, truncated: bool = False) -> str | None:
     return None
 
 
-def unfit_to_choose(reply: str, language: str, truncated: bool = False) -> str | None:
+_TOKEN = re.compile(r"[\u3400-\u9fff]|[^\W_]+", re.UNICODE)
+
+
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    # A CJK character counts as a word: Chinese is not written with spaces.
+    words = [w.lower() for w in _TOKEN.findall(text)]
+    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
+
+
+def echoes_request(reply: str, request: str) -> str | None:
+    """A reply that mostly says the user's own message back (its person or a word changed) answers
+    nothing, however it was judged: most of its word trigrams are the request's."""
+    mine, theirs = _trigrams(reply), _trigrams(request)
+    if len(mine) < 4 or not theirs:
+        return None
+    shared = len(mine & theirs) / len(mine)
+    return f"says the user's message back ({shared:.0%} of it is the request)" if shared >= 0.5 else None
+
+
+def unfit_to_choose(reply: str, language: str, truncated: bool = False, request: str = "") -> str | None:
     """Why ``reply`` may never be the chosen side of a pair, or None when it may (refusal aside:
-    see ``bare_refusal`` and the safety judge's refusal verdict)."""
+    see ``bare_refusal`` and the safety judge's refusal verdict); ``request`` is the user's message
+    it answers."""
     for problem in (
         cut_off(reply, truncated),
+        echoes_request(reply, request),
         meta_talk(reply),
         scaffolding(reply),
         repetition(reply),
