@@ -120,6 +120,38 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def elf_build_id(path: Path) -> bytes | None:
+    """The GNU build ID of a 64-bit little-endian ELF file (None for anything else). Installing a
+    library rewrites its RPATH, so its bytes differ from the build tree's copy; the build ID does not."""
+    data = path.read_bytes()
+    if data[:6] != b"\x7fELF\x02\x01":
+        return None
+    shoff = int.from_bytes(data[0x28:0x30], "little")
+    entsize, count = (int.from_bytes(data[o : o + 2], "little") for o in (0x3A, 0x3C))
+    for i in range(count):
+        header = data[shoff + i * entsize : shoff + (i + 1) * entsize]
+        if int.from_bytes(header[4:8], "little") != 7:  # SHT_NOTE
+            continue
+        offset, size = int.from_bytes(header[24:32], "little"), int.from_bytes(header[32:40], "little")
+        pos, end = offset, offset + size
+        while pos + 12 <= end:
+            namesz, descsz, kind = (int.from_bytes(data[pos + k : pos + k + 4], "little") for k in (0, 4, 8))
+            name_at = pos + 12
+            desc_at = name_at + (namesz + 3) // 4 * 4
+            if kind == 3 and data[name_at : name_at + namesz] == b"GNU\x00":  # NT_GNU_BUILD_ID
+                return data[desc_at : desc_at + descsz]
+            pos = desc_at + (descsz + 3) // 4 * 4
+    return None
+
+
+def same_build(built: Path, installed: Path) -> bool:
+    """Whether the installed library is the one in the build tree: the same build ID, else the same bytes."""
+    ids = elf_build_id(built), elf_build_id(installed)
+    if ids[0] is not None and ids[1] is not None:
+        return ids[0] == ids[1]
+    return _sha256(built) == _sha256(installed)
+
+
 def _cache_value(cache: str, key: str) -> str | None:
     m = re.search(rf"^{re.escape(key)}:[A-Z]+=(.*)$", cache, re.MULTILINE)
     return m.group(1).strip() if m else None
@@ -138,7 +170,7 @@ def reusable_wheel_build(build: Path | None = None) -> tuple[Path, Path, str] | 
         found = [p for p in build.rglob("libllama.so") if p.is_file()]
         built = found[0] if found else built
     installed = lib / "libllama.so"
-    if not built.exists() or not installed.exists() or _sha256(built) != _sha256(installed):
+    if not built.exists() or not installed.exists() or not same_build(built, installed):
         return None  # another version, or a wheel pip took from its cache: not this build
     cache = cache_file.read_text(encoding="utf-8", errors="replace")
     source = _cache_value(cache, "CMAKE_HOME_DIRECTORY")

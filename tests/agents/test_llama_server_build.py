@@ -99,3 +99,34 @@ def test_item11_build_steps_print_progress_lines(tmp_path: Path) -> None:
     failing.chmod(0o755)
     with pytest.raises(build.BackendError, match="failed at compile:\nerror: no compiler"):
         build._run([str(failing)], "compile", said.append)
+
+
+def _with_build_id(path: Path, build_id: bytes, tail: bytes = b"") -> Path:
+    """A minimal 64-bit little-endian ELF file: one SHT_NOTE section holding a GNU build ID."""
+    note = (4).to_bytes(4, "little") + len(build_id).to_bytes(4, "little") + (3).to_bytes(4, "little")
+    note += b"GNU\x00" + build_id
+    header = bytearray(64)
+    header[:6] = b"\x7fELF\x02\x01"
+    shoff = 64 + len(note)
+    header[0x28:0x30] = shoff.to_bytes(8, "little")
+    header[0x3A:0x3C] = (64).to_bytes(2, "little")
+    header[0x3C:0x3E] = (1).to_bytes(2, "little")
+    section = bytearray(64)
+    section[4:8] = (7).to_bytes(4, "little")
+    section[24:32] = (64).to_bytes(8, "little")
+    section[32:40] = len(note).to_bytes(8, "little")
+    path.write_bytes(bytes(header) + note + bytes(section) + tail)
+    return path
+
+
+def test_item11_an_installed_library_with_a_rewritten_rpath_is_still_the_wheels_build(tmp_path: Path) -> None:
+    # Installing a library rewrites its RPATH: its bytes differ from the build tree's copy, its build ID
+    # does not (measured on a fresh setup: the sha256 check made every setup compile llama.cpp twice).
+    built = _with_build_id(tmp_path / "built.so", b"\x01" * 20)
+    installed = _with_build_id(tmp_path / "installed.so", b"\x01" * 20, tail=b"RPATH=$ORIGIN")
+    other = _with_build_id(tmp_path / "other.so", b"\x02" * 20)
+    assert build.elf_build_id(built) == b"\x01" * 20
+    assert build.same_build(built, installed) and not build.same_build(built, other)
+    plain = tmp_path / "plain.so"
+    plain.write_bytes(b"not an ELF file")
+    assert build.elf_build_id(plain) is None and not build.same_build(plain, built)
