@@ -32,6 +32,7 @@ from schemas import OysterConfig, Scenario
 from schemas.config import ROLES, ConfigError, load_config, role_model
 from schemas.messages import ChatMessage
 from schemas.records import FailureKind
+from schemas.roles import ROLE_MAX_TOKENS
 from schemas.trajectory import Trajectory
 from tests.cli.test_app import oyster
 
@@ -246,8 +247,8 @@ async def test_factory_gets_role_settings_and_kwargs_win_over_defaults() -> None
     )
     assert result.text == "hello" and (result.prompt_tokens, result.completion_tokens) == (11, 7)
     chat = backend._chat  # type: ignore[attr-defined]
-    # kwargs chose temperature; the request's max_tokens (the role's 384 default here) and seed apply
-    assert chat.state["seen"] == [(False, 0.9, 384, 9)]
+    # kwargs chose temperature; the request's max_tokens (the role's default here) and seed apply
+    assert chat.state["seen"] == [(False, 0.9, ROLE_MAX_TOKENS, 9)]
 
 
 def test_secrets_only_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ async def test_actors_judge_with_the_calibration_in_the_drivers_warehouse(
     summary = await run_lingo_bp(cfg, scenarios, warehouse, run_id="ray-calibrated", pool=pool)
     assert (summary.completed, summary.failed) == (2, 0)
     assert safety_judgements(warehouse, "ray-calibrated") == {("unsafe", cal_id, 0.3)}
-    assert pool.args[2] and all(cal_id in c for c in pool.args[2])  # a respawned actor gets it too
+    assert pool.calibrations and all(cal_id in c for c in pool.calibrations)  # a respawned actor gets it too
 
 
 async def test_a_scenario_that_kills_every_actor_is_recorded_after_the_retry_bound(
