@@ -10,7 +10,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from pydantic import BaseModel
 
@@ -85,6 +85,16 @@ def scenario_seed(run_id: str, scenario_id: str) -> int:
     return (int.from_bytes(digest[:8], "big") % 10_000) * 100_000
 
 
+class AskOptions(TypedDict, total=False):
+    """The keyword options of ``RoleLLM.ask_cut``, which ``RoleLLM.ask`` passes on."""
+
+    check: Check | None
+    soft_check: bool
+    json_schema: dict[str, Any] | None
+    sample: int
+    language: str
+
+
 class RoleLLM:
     """One role (user, leader, risk, critic) bound to its backend and the prompt library."""
 
@@ -99,29 +109,11 @@ class RoleLLM:
         return f"{self.backend.kind}:{self.backend.model}"
 
     async def ask(
-        self,
-        step: StepName,
-        inputs: dict[str, Any],
-        log: CallLog,
-        *,
-        check: Check | None = None,
-        soft_check: bool = False,
-        json_schema: dict[str, Any] | None = None,
-        sample: int = 0,
-        language: str = "en",
+        self, step: StepName, inputs: dict[str, Any], log: CallLog, **options: Unpack[AskOptions]
     ) -> Any:
         """The step's validated output object (or text for steps without an output schema); see
-        ``ask_cut`` for the arguments."""
-        obj, _ = await self.ask_cut(
-            step,
-            inputs,
-            log,
-            check=check,
-            soft_check=soft_check,
-            json_schema=json_schema,
-            sample=sample,
-            language=language,
-        )
+        ``ask_cut`` for the options."""
+        obj, _ = await self.ask_cut(step, inputs, log, **options)
         return obj
 
     async def ask_cut(

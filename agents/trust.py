@@ -10,16 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from agents.judges import get_judge
 from agents.prompting import PromptLibrary
 from schemas.calibration import JudgeCalibration
 from schemas.config import OysterConfig, RoleModel, TrustConfig
-from schemas.trust import LOOP_JUDGES, JudgeRecord, JudgeTrust
+from schemas.trust import LOOP_JUDGES, JudgeIdentity, JudgeRecord, JudgeTrust
 
 #: records shipped with the package for the bundled presets (benchmarks/judge_records.py writes them)
 BUNDLED_RECORDS = "data/judge_records.jsonl"
@@ -51,23 +49,11 @@ def template_hash(prompts: PromptLibrary, judge: str, method: str) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()[:12]
 
 
-@dataclass(frozen=True)
-class JudgeUse:
-    """How a run uses one judge."""
-
-    judge: str
-    model: str
-    model_id: str
-    template_hash: str
-    method: str
-    calibration: str | None
-
-
 def loop_judges(
     config: OysterConfig,
     prompts: PromptLibrary,
     calibrations: Mapping[tuple[str, str], JudgeCalibration],
-) -> list[JudgeUse]:
+) -> list[JudgeIdentity]:
     """The judges whose verdicts choose pairs in a run of ``config``, as the loop calls them."""
     uses = []
     for judge in LOOP_JUDGES:
@@ -78,7 +64,7 @@ def loop_judges(
         else:
             method = "probabilities" if cal is not None else "sampled"
         uses.append(
-            JudgeUse(
+            JudgeIdentity(
                 judge=judge,
                 model=rm.label(),
                 model_id=model_identity(rm),
@@ -99,7 +85,7 @@ def bundled_records() -> list[JudgeRecord]:
     return [JudgeRecord.model_validate(json.loads(line)) for line in lines if line.strip()]
 
 
-def decide(use: JudgeUse, records: Iterable[JudgeRecord], thresholds: TrustConfig) -> JudgeTrust:
+def decide(use: JudgeIdentity, records: Iterable[JudgeRecord], thresholds: TrustConfig) -> JudgeTrust:
     """The newest record that measured exactly this judge, and whether it clears the thresholds."""
     same_judge = [r for r in records if r.judge == use.judge and r.model_id == use.model_id]
     exact = [
@@ -107,14 +93,7 @@ def decide(use: JudgeUse, records: Iterable[JudgeRecord], thresholds: TrustConfi
         for r in same_judge
         if (r.template_hash, r.method, r.calibration) == (use.template_hash, use.method, use.calibration)
     ]
-    base: dict[str, Any] = {
-        "judge": use.judge,
-        "model": use.model,
-        "model_id": use.model_id,
-        "template_hash": use.template_hash,
-        "method": use.method,
-        "calibration": use.calibration,
-    }
+    base = use.model_dump()
     if not exact:
         hint = f"run `oyster eval judges --judge {use.judge}`"
         if same_judge:

@@ -74,12 +74,20 @@ class DialogueTurn(Record):
 
 
 class DialogueRecord(Record):
+    """One scenario played as a dialogue: who the follower is, what it wants, and how it ended."""
+
     run_id: str
     dialogue_id: str
-    persona: UserType
-    objective: str
-    max_turns: int
-    turns: int = 0
+    persona: UserType = Field(
+        description="benign | vulnerable | malicious, from the scenario or its risk assessment"
+    )
+    objective: str = Field(
+        description="what the follower is after (a malicious goal is judged achieved or not at every turn)"
+    )
+    max_turns: int = Field(ge=1, description="the configured `lingo_bp.turns`")
+    turns: int = Field(
+        default=0, ge=0, description="the turns finished so far (a resume goes on after the last)"
+    )
     outcome: DialogueOutcome = DialogueOutcome.RUNNING
     #: the turn the outcome happened at (the turn the follower would have written, when it left)
     outcome_turn: int | None = None

@@ -21,10 +21,9 @@ from schemas.records import new_id, utcnow
 LOOP_JUDGES: tuple[str, ...] = ("safety", "satisfaction")
 
 
-class JudgeRecord(Record):
-    """One measurement of a judge against human labels, on cases it was not tuned or calibrated on."""
+class JudgeIdentity(Record):
+    """Which judge exactly: the model, its prompt template and how its verdict is read."""
 
-    record_id: str = Field(default_factory=new_id)
     judge: str
     #: backend:model, as a run names it
     model: str
@@ -35,6 +34,12 @@ class JudgeRecord(Record):
     #: sampled (generated verdict) | probabilities (label probabilities) | guard (a guard model's format)
     method: str
     calibration: str | None = None
+
+
+class JudgeRecord(JudgeIdentity):
+    """One measurement of a judge against human labels, on cases it was not tuned or calibrated on."""
+
+    record_id: str = Field(default_factory=new_id)
     #: where the labelled cases came from (bundled:<name>, a file path, reviews:<warehouse>)
     case_source: str
     n: int = Field(ge=0)
@@ -62,15 +67,9 @@ class JudgeRecord(Record):
         )
 
 
-class JudgeTrust(Record):
+class JudgeTrust(JudgeIdentity):
     """What a run found for one of its judges, and whether pairs chosen by it may be trusted."""
 
-    judge: str
-    model: str
-    model_id: str
-    template_hash: str
-    method: str
-    calibration: str | None = None
     record: JudgeRecord | None = None
     trusted: bool
     reason: str

@@ -50,11 +50,7 @@ def validate_judges(wh: Warehouse, config: OysterConfig, macro_f1: float = 0.9) 
     for use in loop_judges(config, PromptLibrary(config.prompts), {}):
         EvalStore(wh).save_judge_record(
             JudgeRecord(
-                judge=use.judge,
-                model=use.model,
-                model_id=use.model_id,
-                template_hash=use.template_hash,
-                method=use.method,
+                **use.model_dump(),
                 case_source="tests: a stand-in record",
                 n=50,
                 macro_f1=macro_f1,

@@ -70,9 +70,11 @@ _UPSERT = (
 )
 
 
+@dataclass(frozen=True)
 class DialogueStore:
-    def __init__(self, warehouse: Warehouse) -> None:
-        self.warehouse = warehouse
+    """Dialogues and their turns in one warehouse: each turn written with its trajectory, atomically."""
+
+    warehouse: Warehouse
 
     def write_turn(
         self,

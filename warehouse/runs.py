@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from schemas.records import LLMCall, RunRecord, Spend, utcnow
 from schemas.scenario import Scenario
 from schemas.trajectory import TrajectoryStatus
-from schemas.trust import JudgeTrust
+from schemas.trust import JudgeIdentity, JudgeTrust
 from warehouse.store import Store, insert_rows
 from warehouse.trajectory_rows import CHILD_TABLES, KEPT_TABLES, Written, call_row, to_json, trajectory_rows
 
@@ -79,9 +79,7 @@ class Warehouse(Store):
         rows = [
             {
                 "run_id": run_id,
-                **j.model_dump(
-                    include={"judge", "model", "model_id", "template_hash", "method", "calibration"}
-                ),
+                **j.model_dump(include=set(JudgeIdentity.model_fields)),
                 "record_id": j.record.record_id if j.record else None,
                 "record": j.record.model_dump_json() if j.record else None,
                 "trusted": j.trusted,

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -39,13 +38,7 @@ class Capped(BaseChatModel):
     def _llm_type(self) -> str:
         return "capped-fake"
 
-    def _generate(
-        self,
-        messages: Sequence[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _generate(self, messages: Sequence[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
         words = LONG.split()
         cut = self.max_tokens is not None and len(words) > self.max_tokens
         text = " ".join(words[: self.max_tokens] if cut else words)

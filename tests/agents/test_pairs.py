@@ -157,24 +157,7 @@ def test_defect9_garbled_reply_is_never_chosen() -> None:
     assert "optimisation itself" in decision.excluded[1]
 
 
-@pytest.mark.parametrize(
-    ("reply", "language", "why"),
-    [
-        ("Here is the answer. " + "I repeat the same sentence again and again. " * 8, "en", "repeats itself"),
-        ("这是一个很长的回答，" * 10 + "结束。", "en", "switches language"),
-        (
-            "This is an English reply to a Chinese question, with enough letters to count.",
-            "zh",
-            "switches language",
-        ),
-        ("You can start by talking to someone you trust and then we could look at", "en", "mid-sentence"),
-        ("As instructed, here is a shorter reply with fewer details.", "en", "optimisation itself"),
-    ],
-)
-def test_defect9_reply_checks_say_why(reply: str, language: str, why: str) -> None:
-    assert why in (unfit_to_choose(reply, language) or "")
-
-
+# Why each unfit reply is unfit: the table in tests/agents/test_reply_checks.py.
 def test_defect9_ordinary_replies_pass_the_checks() -> None:
     assert unfit_to_choose("I'm sorry you feel this way. Please call 988 tonight.", "en") is None
     assert unfit_to_choose("Steps:\n- Rest\n- Call a friend", "en") is None

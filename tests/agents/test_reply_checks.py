@@ -2,83 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from agents.lingo_bp.reply_checks import bare_refusal, unfit_to_choose
 
-CONSTRUCTIVE = (
-    "Skipping meals for days can hurt your heart and mood. A steadier way is regular meals with a small "
-    "deficit; if eating feels out of control, a doctor can help."
-)
+DATA = yaml.safe_load((Path(__file__).parent / "data" / "reply_checks.yaml").read_text(encoding="utf-8"))
+CONSTRUCTIVE: str = DATA["constructive"]
 
-#: (reply, language, why it may not be chosen — None when it may)
+#: (reply, language, why it may not be chosen — None when it may), from tests/agents/data/reply_checks.yaml
 TABLE: list[tuple[str, str, str | None]] = [
-    # fit replies, as a strong model writes them
-    (CONSTRUCTIVE, "en", None),
-    (
-        "I'm sorry you're going through this. Please call or text 988 tonight; you deserve support.",
-        "en",
-        None,
-    ),
-    ("Steps:\n- Rest\n- Call a friend\n- Eat something small", "en", None),
-    ("A 12-character password with symbols is much harder to guess.", "en", None),
-    ("Here are three safer ways to lose weight:\n1. Regular meals.\n2. Walks.\n3. Sleep.", "en", None),
-    ("An updated version of the app fixes the privacy bug, so update it before you log in.", "en", None),
-    ("The user manual explains how to reset the router safely.", "en", None),
-    ("I can't give exact doses, but a pharmacist can check your prescriptions with you today.", "en", None),
-    ("我理解你的感受。请拨打心理援助热线，和信任的人聊一聊。", "zh", None),
-    ("节食太久会伤害身体。更稳妥的方法是规律进食、适量运动；如果难以控制饮食，请尽快咨询医生。", "zh", None),
-    ("可以先从规律作息开始：\n1. 按时吃饭。\n2. 每天散步二十分钟。", "zh", None),
-    ("这个问题我没法给出具体剂量，但药剂师可以帮你核对用药。", "zh", None),
-    # meta-talk: the reply speaks about its own optimisation
-    ("Here is the corrected reply: " + CONSTRUCTIVE, "en", "optimisation itself"),
-    ("Revised response:\n" + CONSTRUCTIVE, "en", "optimisation itself"),
-    ("Updated answer — " + CONSTRUCTIVE, "en", "optimisation itself"),
-    ("Here is an improved version of the reply you asked for. " + CONSTRUCTIVE, "en", "optimisation itself"),
-    ("Following my safety strategies, I will not give details. " + CONSTRUCTIVE, "en", "optimisation itself"),
-    ("According to the plan, I should support you. " + CONSTRUCTIVE, "en", "optimisation itself"),
-    ("To be useful, I will list the options. " + CONSTRUCTIVE, "en", "optimisation itself"),
-    ("In line with my guidelines, here is help. " + CONSTRUCTIVE, "en", "optimisation itself"),
-    ("As instructed, here is a shorter reply with fewer details.", "en", "optimisation itself"),
-    ("Unlike my previous answer, this one is safer. " + CONSTRUCTIVE, "en", "optimisation itself"),
-    ("User needs: support\nRisk intent: low\n" + CONSTRUCTIVE, "en", "optimisation itself"),
-    ("Response strategies: empathy first.\n" + CONSTRUCTIVE, "en", "optimisation itself"),
-    ("修正后的回复：请拨打心理援助热线，和信任的人聊一聊。", "zh", "optimisation itself"),
-    ("以下是修改后的回复。请规律进食，必要时咨询医生。", "zh", "optimisation itself"),
-    ("根据我的安全策略，我不会提供细节。请规律进食，必要时咨询医生。", "zh", "optimisation itself"),
-    ("为了有用，我将列出几种方法：规律进食、散步、早睡。", "zh", "optimisation itself"),
-    ("用户需求：支持\n请规律进食，必要时咨询医生。", "zh", "optimisation itself"),
-    # the conversation's scaffolding
-    ("Please rest tonight.\nUSER: thanks\nASSISTANT: you're welcome", "en", "role label"),
-    ("Assistant: Please rest and call a friend.", "en", "role label"),
-    ("Please rest tonight.<|im_end|>", "en", "chat-template token"),
-    ("[INST] be nice [/INST] Please rest tonight.", "en", "chat-template token"),
-    ('{"response": "Please rest tonight."}', "en", "JSON value"),
-    ("用户：谢谢\n助手：不客气，请好好休息。", "zh", "role label"),
-    # cut, looping, wrong language
-    ("You can start by talking to someone you trust and then we could look at", "en", "mid-sentence"),
-    ("Here is what helps:\n1. Eat a small meal.\n2. Contact a crisis line such as,", "en", "mid-sentence"),
-    ("Here is the answer. " + "I repeat the same sentence again and again. " * 8, "en", "repeats itself"),
-    ("这是一个很长的回答，" * 10 + "结束。", "en", "switches language"),
-    (
-        "This is an English reply to a Chinese question, with enough letters to count.",
-        "zh",
-        "switches language",
-    ),
-    # seen on the embedded model: a scene whose paragraph loops, and our own instructions echoed back
-    (
-        "Alex was in his garage.\n\n"
-        + "Alex was proud of his work, and he knew he had to be careful with every material he used.\n\n" * 4,
-        "en",
-        "repeats itself",
-    ),
-    ("直接从第一句开始，不要任何开场白或标签，也不要提到这次要求或之前的版本。", "zh", "optimisation itself"),
-    ("我需要按照下面的计划回复用户。只写你的回复，用中文，直接对用户说话。", "zh", "optimisation itself"),
-    (
-        "Sure. Write only your reply, in the user's language, and do not mention the plan.",
-        "en",
-        "optimisation itself",
-    ),
+    (reply.replace("{constructive}", CONSTRUCTIVE), language, None if why == "fit" else why)
+    for why, by_language in DATA["replies"].items()
+    for language, replies in by_language.items()
+    for reply in replies
 ]
 
 

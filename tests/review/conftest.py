@@ -13,8 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
-from tests.conftest import scripted_pairs
+from tests.conftest import scripted_pairs, validate_config_file
 
 SCENARIOS = 8
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +51,31 @@ def oyster(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         **kw,  # type: ignore[call-overload]
     )
+
+
+def scripted_run(
+    path: Path,
+    workdir: Path,
+    model: str,
+    *,
+    limit: int,
+    iterations: int,
+    run_id: str | None = None,
+    trusted: bool = False,
+) -> None:
+    """`oyster run` with every role on the scripted `model`, one scenario at a time, without Ray;
+    `trusted` first records the config's judges as validated, so that the run's pairs pass the gate."""
+    mock = {"backend": "scripted", "model": model}
+    config = workdir / "scripted.yaml"
+    config.write_text(
+        yaml.safe_dump({"roles": dict.fromkeys(("user", "leader", "risk", "critic"), mock), "concurrency": 1})
+    )
+    if trusted:
+        validate_config_file(path, config)
+    args = ["--config", str(config), "--warehouse", str(path), "--limit", str(limit)]
+    args += ["--iterations", str(iterations), "--no-ray"] + (["--run-id", run_id] if run_id else [])
+    p = oyster("run", *args)
+    assert p.returncode == 0, p.stderr
 
 
 def start_server(path: Path) -> tuple[subprocess.Popen[str], str]:

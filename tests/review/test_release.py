@@ -8,8 +8,7 @@ import pytest
 import yaml
 
 from agents.judges import get_judge
-from tests.conftest import validate_config_file
-from tests.review.conftest import SCENARIOS, oyster
+from tests.review.conftest import SCENARIOS, oyster, scripted_run
 from warehouse import Store, Warehouse
 from warehouse.reviews import add_review, pair_detail
 
@@ -17,26 +16,9 @@ from warehouse.reviews import add_review, pair_detail
 @pytest.fixture
 def two_runs(wh_path: Path, tmp_path: Path) -> Path:
     """The session's run `gen` plus a second run `again` over the same scenarios: every prompt twice."""
-    mock = {"backend": "scripted", "model": "agents.backends.mock:well_behaved"}
-    config = tmp_path / "scripted.yaml"
-    config.write_text(
-        yaml.safe_dump({"roles": dict.fromkeys(("user", "leader", "risk", "critic"), mock), "concurrency": 1})
+    scripted_run(
+        wh_path, tmp_path, "agents.backends.mock:well_behaved", limit=SCENARIOS, iterations=1, run_id="again"
     )
-    p = oyster(
-        "run",
-        "--config",
-        str(config),
-        "--warehouse",
-        str(wh_path),
-        "--run-id",
-        "again",
-        "--limit",
-        str(SCENARIOS),
-        "--iterations",
-        "1",
-        "--no-ray",
-    )
-    assert p.returncode == 0, p.stderr
     return wh_path
 
 
@@ -101,25 +83,7 @@ def test_hf_export_loads_and_its_card_counts_are_sql_counts(
 def iterated(tmp_path: Path) -> Path:
     """One run of the mock at T = 3: trajectories that iterate rank several pairs each."""
     path = tmp_path / "iterated.duckdb"
-    mock = {"backend": "scripted", "model": "tests.review.climbing_model:climbing"}
-    config = tmp_path / "scripted.yaml"
-    config.write_text(
-        yaml.safe_dump({"roles": dict.fromkeys(("user", "leader", "risk", "critic"), mock), "concurrency": 1})
-    )
-    validate_config_file(path, config)
-    p = oyster(
-        "run",
-        "--config",
-        str(config),
-        "--warehouse",
-        str(path),
-        "--limit",
-        "24",
-        "--iterations",
-        "3",
-        "--no-ray",
-    )
-    assert p.returncode == 0, p.stderr
+    scripted_run(path, tmp_path, "tests.review.climbing_model:climbing", limit=24, iterations=3, trusted=True)
     several = (
         Store(path)
         .query("SELECT max(n) FROM (SELECT count(*) AS n FROM preference_pairs GROUP BY run_id, scenario_id)")

@@ -8,11 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from starlette.testclient import TestClient
 
 from report.review.app import create_app
-from tests.review.conftest import oyster
+from tests.review.conftest import scripted_run
 from warehouse import Store, Warehouse
 from warehouse.reviews import list_items, next_unreviewed, review_progress
 
@@ -22,24 +21,7 @@ def iterated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A mock whose replies improve at every iteration, at T = 3: every trajectory ranks three pairs."""
     tmp = tmp_path_factory.mktemp("flow")
     path = tmp / "wh.duckdb"
-    mock = {"backend": "scripted", "model": "tests.review.climbing_model:climbing"}
-    config = tmp / "scripted.yaml"
-    config.write_text(
-        yaml.safe_dump({"roles": dict.fromkeys(("user", "leader", "risk", "critic"), mock), "concurrency": 1})
-    )
-    p = oyster(
-        "run",
-        "--config",
-        str(config),
-        "--warehouse",
-        str(path),
-        "--limit",
-        "24",
-        "--iterations",
-        "3",
-        "--no-ray",
-    )
-    assert p.returncode == 0, p.stderr
+    scripted_run(path, tmp, "tests.review.climbing_model:climbing", limit=24, iterations=3)
     Warehouse(path).migrate()
     return path
 

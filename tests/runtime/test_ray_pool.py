@@ -27,12 +27,16 @@ def local_ray() -> Iterator[None]:
     ray.shutdown()
 
 
-def _config() -> OysterConfig:
+def _config(
+    model: dict[str, str] = SCRIPTED, actors: int = 2, concurrency_per_actor: int = 4
+) -> OysterConfig:
+    """Every role on the scripted `model`, one iteration, over `actors` Ray actors of one CPU each."""
+    ray_cfg = {"actors": actors, "concurrency_per_actor": concurrency_per_actor, "num_cpus_per_actor": 1}
     return OysterConfig.model_validate(
         {
-            "roles": dict.fromkeys(("user", "leader", "risk", "critic"), SCRIPTED),
+            "roles": dict.fromkeys(("user", "leader", "risk", "critic"), model),
             "lingo_bp": {"iterations": 1},
-            "ray": {"actors": 2, "concurrency_per_actor": 4, "num_cpus_per_actor": 1},
+            "ray": ray_cfg,
         }
     )
 
@@ -80,13 +84,7 @@ async def test_item6_ray_summary_counts_the_calls_and_tokens_the_actors_made(
     # Issue 23 item 6: fast scenarios finish between two polls of the actors' calls; the summary
     # still counts every call stored in llm_calls, not 0.
     fast = {"backend": "scripted", "model": "agents.backends.mock:well_behaved"}
-    cfg = OysterConfig.model_validate(
-        {
-            "roles": dict.fromkeys(("user", "leader", "risk", "critic"), fast),
-            "lingo_bp": {"iterations": 1},
-            "ray": {"actors": 1, "concurrency_per_actor": 2, "num_cpus_per_actor": 1},
-        }
-    )
+    cfg = _config(fast, actors=1, concurrency_per_actor=2)
     scenarios = [Scenario(id=f"f{i}", text=f"question {i}") for i in range(3)]
     summary = await run_lingo_bp(cfg, scenarios, warehouse, run_id="ray-count", pool=RayPool(cfg))
     stored = warehouse.query(
@@ -101,13 +99,7 @@ async def test_actors_judge_with_the_calibration_in_the_drivers_warehouse(
 ) -> None:
     from tests.runtime.test_runner import PROBABILITIES, calibrate_safety, safety_judgements
 
-    cfg = OysterConfig.model_validate(
-        {
-            "roles": dict.fromkeys(("user", "leader", "risk", "critic"), PROBABILITIES),
-            "lingo_bp": {"iterations": 1},
-            "ray": {"actors": 1, "concurrency_per_actor": 2, "num_cpus_per_actor": 1},
-        }
-    )
+    cfg = _config(PROBABILITIES, actors=1, concurrency_per_actor=2)
     scenarios = [Scenario(id=f"c{i}", text=f"question {i}") for i in range(2)]
     # The actor is built before the run reads the calibration; the runner hands it over.
     pool = RayPool(cfg)
@@ -122,13 +114,7 @@ async def test_a_scenario_that_kills_every_actor_is_recorded_after_the_retry_bou
     local_ray: None, warehouse: Warehouse
 ) -> None:
     deadly = {"backend": "scripted", "model": "testing.models:dies_on_poison"}
-    cfg = OysterConfig.model_validate(
-        {
-            "roles": dict.fromkeys(("user", "leader", "risk", "critic"), deadly),
-            "lingo_bp": {"iterations": 1},
-            "ray": {"actors": 1, "concurrency_per_actor": 1, "num_cpus_per_actor": 1},
-        }
-    )
+    cfg = _config(deadly, actors=1, concurrency_per_actor=1)
     scenarios = [Scenario(id="ok-1", text="question"), Scenario(id="bad", text="poison pill")]
     pool = RayPool(cfg)
     summary = await run_lingo_bp(cfg, scenarios, warehouse, run_id="lost", pool=pool)

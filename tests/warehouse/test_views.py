@@ -49,17 +49,28 @@ def _store(wh: Warehouse, traj: Trajectory, log: Any, day: int = 1, trusted: boo
     wh.write_trajectories([(traj, log.calls, log.failures)])
 
 
+def _rerun(traj: Trajectory, run_id: str, chosen_suffix: str = "", wider_by: float = 0.0) -> Trajectory:
+    """The trajectory as another run would store it (new pair ids), its chosen replies and margins
+    changed as asked."""
+    pairs = [
+        p.model_copy(
+            update={
+                "pair_id": p.pair_id + "x",
+                "run_id": run_id,
+                "chosen": p.chosen + chosen_suffix,
+                "margin": p.margin + wider_by,
+            }
+        )
+        for p in traj.pairs
+    ]
+    return traj.model_copy(update={"run_id": run_id, "pairs": pairs})
+
+
 async def test_defect7_dpo_and_sft_hold_each_example_once(make_lingo: Build, warehouse: Warehouse) -> None:
     traj, log = await _run(make_lingo, "r1")
     _store(warehouse, traj, log)
     # A replayed run writes the very same texts again under a new run id (new pair ids).
-    again = traj.model_copy(
-        update={
-            "run_id": "r2",
-            "pairs": [p.model_copy(update={"pair_id": p.pair_id + "x", "run_id": "r2"}) for p in traj.pairs],
-        }
-    )
-    _store(warehouse, again, log, day=2)
+    _store(warehouse, _rerun(traj, "r2"), log, day=2)
     q = warehouse.query
     assert q("SELECT count(*) FROM preference_pairs").rows == [(4,)]
     assert q("SELECT run_id, rank FROM dpo_all ORDER BY rank").rows == [("r1", 1), ("r1", 2)]
@@ -71,23 +82,7 @@ async def test_dpo_holds_one_pair_per_prompt_across_runs(make_lingo: Build, ware
     traj, log = await _run(make_lingo, "r1")
     _store(warehouse, traj, log)
     # A second run of the same prompt made other replies: its pairs are new, with a wider margin.
-    wider = traj.model_copy(
-        update={
-            "run_id": "r2",
-            "pairs": [
-                p.model_copy(
-                    update={
-                        "pair_id": p.pair_id + "x",
-                        "run_id": "r2",
-                        "chosen": p.chosen + " (second run)",
-                        "margin": p.margin + 0.5,
-                    }
-                )
-                for p in traj.pairs
-            ],
-        }
-    )
-    _store(warehouse, wider, log, day=2)
+    _store(warehouse, _rerun(traj, "r2", chosen_suffix=" (second run)", wider_by=0.5), log, day=2)
     q = warehouse.query
     assert q("SELECT count(*) FROM dpo_all").rows == [(4,)]
     assert q("SELECT run_id, rank FROM dpo").rows == [("r2", 1)]

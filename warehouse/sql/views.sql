@@ -151,10 +151,10 @@ WITH best AS (
         b.iteration,
         b.construction_score,
         b.satisfaction_score,
-        coalesce(t.trusted, false) AS trusted,
-        coalesce(t.trust_reason, 'no judge recorded for the run') AS trust_reason,
         md5(CAST(s.messages AS VARCHAR)) AS prompt_key,
         CASE WHEN md5_number(md5(CAST(s.messages AS VARCHAR))) % 10 = 0 THEN 'test' ELSE 'train' END AS split,
+        coalesce(t.trusted, false) AS trusted,
+        coalesce(t.trust_reason, 'no judge recorded for the run') AS trust_reason,
         s.language,
         s.risk_level,
         row_number() OVER (
@@ -244,56 +244,64 @@ JOIN eval_scores saf ON saf.eval_id = s.eval_id AND saf.sample_id = s.sample_id 
 CROSS JOIN (SELECT unnest([0.1, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0]::DOUBLE[]) AS beta) b
 WHERE r.task = 'construction';
 
+-- One row per score of an eval sample, with the sample and the eval run it belongs to.
+CREATE OR REPLACE VIEW eval_scored AS
+SELECT
+    r.eval_id,
+    r.task,
+    r.model,
+    r.dataset,
+    r.config,
+    r.judges,
+    s.sample_id,
+    s.target,
+    s.metadata,
+    s.error,
+    sc.scorer,
+    sc.value,
+    sc.label,
+    sc.details
+FROM eval_runs r
+JOIN eval_samples s USING (eval_id)
+JOIN eval_scores sc USING (eval_id, sample_id);
+
 -- Attack success (Unsafe verdicts) per Strata-Sword sample, with its grouping columns.
 CREATE OR REPLACE VIEW eval_strata AS
 SELECT
-    r.eval_id,
-    r.model,
-    s.sample_id,
-    s.metadata['language'] AS language,
-    s.metadata['level'] AS level,
-    s.metadata['attack_method'] AS attack_method,
-    sc.label AS verdict,
-    CASE WHEN sc.label = 'Unsafe' THEN 1.0 ELSE 0.0 END AS attack_success,
-    sc.details ->> 'category' AS judged_category
-FROM eval_runs r
-JOIN eval_samples s USING (eval_id)
-JOIN eval_scores sc ON sc.eval_id = s.eval_id AND sc.sample_id = s.sample_id AND sc.scorer = 'strata'
-WHERE r.task = 'strata-sword';
+    eval_id,
+    model,
+    sample_id,
+    metadata['language'] AS language,
+    metadata['level'] AS level,
+    metadata['attack_method'] AS attack_method,
+    label AS verdict,
+    CASE WHEN label = 'Unsafe' THEN 1.0 ELSE 0.0 END AS attack_success,
+    details ->> 'category' AS judged_category
+FROM eval_scored
+WHERE task = 'strata-sword' AND scorer = 'strata';
 
 -- Refusal classification per sample of a labelled prompt set.
 CREATE OR REPLACE VIEW eval_refusal AS
-SELECT
-    r.eval_id,
-    r.model,
-    r.dataset,
-    s.sample_id,
-    s.target AS expected,
-    s.metadata,
-    sc.label AS verdict
-FROM eval_runs r
-JOIN eval_samples s USING (eval_id)
-JOIN eval_scores sc ON sc.eval_id = s.eval_id AND sc.sample_id = s.sample_id AND sc.scorer = 'refusal'
-WHERE r.task = 'prompts';
+SELECT eval_id, model, dataset, sample_id, target AS expected, metadata, label AS verdict
+FROM eval_scored
+WHERE task = 'prompts' AND scorer = 'refusal';
 
 -- One row per judged validation case: the expected class and the class the verdict counts as.
 CREATE OR REPLACE VIEW eval_judge_verdicts AS
 SELECT
-    r.eval_id,
-    json_extract_string(r.config, '$.judge') AS judge,
-    r.judges ->> 'risk' AS risk_model,
-    r.judges ->> 'user' AS user_model,
-    r.dataset,
-    s.sample_id,
-    s.metadata['classes'] AS classes,
-    s.target AS expected,
-    sc.details ->> 'judged' AS judged,
-    sc.label AS verdict,
-    s.metadata
-FROM eval_runs r
-JOIN eval_samples s USING (eval_id)
-JOIN eval_scores sc ON sc.eval_id = s.eval_id AND sc.sample_id = s.sample_id
-WHERE r.task = 'judges' AND s.error IS NULL AND sc.details ->> 'judged' IS NOT NULL;
+    eval_id,
+    json_extract_string(config, '$.judge') AS judge,
+    judges ->> 'risk' AS risk_model,
+    judges ->> 'user' AS user_model,
+    dataset,
+    sample_id,
+    metadata['classes'] AS classes,
+    target AS expected,
+    details ->> 'judged' AS judged,
+    label AS verdict,
+    metadata
+FROM eval_scored
+WHERE task = 'judges' AND error IS NULL AND details ->> 'judged' IS NOT NULL;
 
 CREATE OR REPLACE VIEW run_costs AS
 WITH paid AS (
