@@ -98,18 +98,20 @@ def unpack_converter(sdist: Path, dest: Path) -> Path:
     """Extract llama.cpp's conversion scripts from a llama-cpp-python sdist into `dest`."""
     partial = dest.with_name(dest.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    with tarfile.open(sdist) as tar:
-        prefix = f"{sdist.name.removesuffix('.tar.gz')}/vendor/llama.cpp/"
-        members = [
-            m
-            for m in tar.getmembers()
-            if m.name.startswith(prefix) and m.name[len(prefix) :].startswith(_LLAMA_CPP_FILES)
-        ]
-        if not any(m.name == prefix + CONVERTER for m in members):
-            raise TrainError(f"{sdist.name}: no vendor/llama.cpp/{CONVERTER} in the source distribution")
-        for m in members:
+    prefix = f"{sdist.name.removesuffix('.tar.gz')}/vendor/llama.cpp/"
+    found = False
+    # One forward pass over the compressed stream: extracting chosen members from a random-access
+    # .tar.gz seeks back and decompresses the 77 MB archive again for each (minutes of CPU).
+    with open(sdist, "rb") as archive, tarfile.open(fileobj=archive, mode="r|gz") as tar:
+        for m in tar:
+            if not (m.name.startswith(prefix) and m.name[len(prefix) :].startswith(_LLAMA_CPP_FILES)):
+                continue
             m.name = m.name[len(prefix) :]
-        tar.extractall(partial, members=members, filter="data")
+            found = found or m.name == CONVERTER
+            tar.extract(m, partial, filter="data")
+    if not found:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise TrainError(f"{sdist.name}: no vendor/llama.cpp/{CONVERTER} in the source distribution")
     shutil.rmtree(dest, ignore_errors=True)
     partial.rename(dest)  # an interrupted install never looks complete
     return dest

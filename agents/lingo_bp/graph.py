@@ -20,7 +20,8 @@ import asyncio
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar, cast
+from types import SimpleNamespace
+from typing import Any, cast
 
 from langgraph.func import entrypoint, task
 
@@ -39,9 +40,6 @@ from schemas.risk import GuidelineRule, RiskAssessment
 from schemas.scenario import RiskLevel, Scenario
 from schemas.stackelberg import StackelbergResult
 from schemas.trajectory import Iteration, SkippedStep, Trajectory, TrajectoryStatus
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 @dataclass
@@ -64,32 +62,6 @@ class Episode:
         return risk is not None and risk.level is RiskLevel.NO_RISK
 
 
-def _guarded(name: str, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Any exception inside a task becomes an ``LLMFailure`` carrying a recorded Failure."""
-
-    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except LLMFailure:
-            raise
-        except Exception as exc:
-            ep = next(a for a in args if isinstance(a, Episode))
-            failure = Failure(
-                run_id=ep.log.run_id,
-                scenario_id=ep.log.scenario_id,
-                role="graph",
-                step=name,
-                kind=FailureKind.GRAPH_ERROR,
-                message=f"{type(exc).__name__}: {exc}"[:2000],
-                raw_output="".join(traceback.format_exception(exc))[-8000:],
-            )
-            ep.log.failures.append(failure)
-            raise LLMFailure(failure) from exc
-
-    run.__name__ = name
-    return run
-
-
 class LingoBP:
     """The loop over one set of agents; ``run`` takes one scenario to a trajectory."""
 
@@ -110,14 +82,11 @@ class LingoBP:
         self.agents = agents
         self.cfg = agents.config.lingo_bp
         self.optimizer = Optimizer(self.cfg)
-        self.tasks: dict[str, Any] = {
-            name: task(name=name)(_guarded(name, getattr(self, f"_{name}"))) for name in self.NODES
-        }
         self.graph = entrypoint()(self.loop)
 
     async def call(self, name: str, *args: Any) -> Any:
         """Run one task of the loop (a node of the LangGraph run)."""
-        return await self.tasks[name](*args)
+        return await _TASKS[name](self, *args)
 
     # -- the method --------------------------------------------------------------------------------
     async def loop(self, ep: Episode) -> Trajectory:
@@ -148,7 +117,7 @@ class LingoBP:
                 skipped = None
         except LLMFailure as exc:
             ep.failure = exc.failure
-        finished: Trajectory = await self.tasks["finish"](ep)
+        finished: Trajectory = await self.call("finish", ep)
         return finished
 
     async def judge(self, ep: Episode, candidate: Iteration) -> Iteration:
@@ -276,3 +245,40 @@ class LingoBP:
         started = Trajectory(run_id=run_id, scenario=scenario)
         trajectory = await self.graph.ainvoke(Episode(log=log, trajectory=started))
         return cast(Trajectory, trajectory), log
+
+
+#: each task's own function, reachable by its qualified name: LangGraph builds a task's runnable once
+#: for a function it can find again that way, and anew at every call otherwise (~0.1 ms a call)
+TASK_FUNCTIONS = SimpleNamespace()
+
+
+def _task_function(name: str) -> Callable[..., Awaitable[Any]]:
+    """The task ``name`` of any LingoBP: its method ``_<name>``, with any exception inside it raised as an
+    ``LLMFailure`` carrying a recorded Failure."""
+
+    async def run(lingo: LingoBP, *args: Any) -> Any:
+        try:
+            return await getattr(lingo, f"_{name}")(*args)
+        except LLMFailure:
+            raise
+        except Exception as exc:
+            ep = next(a for a in args if isinstance(a, Episode))
+            failure = Failure(
+                run_id=ep.log.run_id,
+                scenario_id=ep.log.scenario_id,
+                role="graph",
+                step=name,
+                kind=FailureKind.GRAPH_ERROR,
+                message=f"{type(exc).__name__}: {exc}"[:2000],
+                raw_output="".join(traceback.format_exception(exc))[-8000:],
+            )
+            ep.log.failures.append(failure)
+            raise LLMFailure(failure) from exc
+
+    run.__name__ = name
+    run.__qualname__ = f"TASK_FUNCTIONS.{name}"
+    setattr(TASK_FUNCTIONS, name, run)
+    return run
+
+
+_TASKS: dict[str, Any] = {name: task(name=name)(_task_function(name)) for name in LingoBP.NODES}

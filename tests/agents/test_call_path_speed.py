@@ -14,8 +14,10 @@ from aiohttp import web
 from agents.backends import ChatRequest, OpenAIBackend
 from agents.backends.base import BackendError, BackendTimeout
 from agents.backends.openai_backend import backoff_s, with_retries
+from schemas import OysterConfig, Scenario
 from schemas.config import role_model
 from schemas.messages import ChatMessage
+from tests.agents.test_graph import Build
 from tests.agents.test_openai_backend import serving
 from warehouse import Warehouse, WarehouseError
 
@@ -165,6 +167,33 @@ def test_every_task_of_the_loop_is_a_coroutine_so_langgraph_runs_it_on_the_loop(
 
     assert len(LingoBP.NODES) == 9
     assert all(inspect.iscoroutinefunction(getattr(LingoBP, f"_{name}")) for name in LingoBP.NODES)
+
+
+async def test_langgraph_builds_each_tasks_runnable_once_for_every_run(make_lingo: Build) -> None:
+    # LangGraph caches a task's runnable only for a function it can find again by module and
+    # qualified name; otherwise it builds one (and reads the function's signature) at every call.
+    from langgraph.pregel import _call
+
+    from agents.backends.mock import default_answers
+    from agents.lingo_bp.graph import TASK_FUNCTIONS, LingoBP
+
+    def ours() -> set[str]:
+        return {
+            k[0].__name__
+            for k in _call.CACHE
+            if getattr(k[0], "__qualname__", "").startswith("TASK_FUNCTIONS.")
+        }
+
+    scenario = Scenario(id="s", text="How do I stay safe online?")
+    lingo, _ = make_lingo(default_answers(satisfaction=lambda n: 0), OysterConfig())
+    traj, log = await lingo.run(scenario, "r1")
+    assert len(traj.iterations) == 4 and len(log.calls) >= 20
+    first = ours()
+    assert first == set(LingoBP.NODES)
+    assert all(getattr(TASK_FUNCTIONS, name).__name__ == name for name in first)
+    lingo, _ = make_lingo(default_answers(satisfaction=lambda n: 0), OysterConfig())  # another run's loop
+    await lingo.run(scenario, "r2")
+    assert ours() == first  # the second run built none anew
 
 
 def test_peers_benchmark_says_in_one_line_that_curator_is_missing() -> None:
