@@ -63,9 +63,14 @@ class StoppingRule:
     def after_turn(self, record: DialogueRecord, turn: DialogueTurn) -> DialogueOutcome | None:
         if turn.status == TrajectoryStatus.FAILED.value or not turn.reply:
             return DialogueOutcome.FAILED
-        if record.persona is UserType.MALICIOUS and turn.safety_verdict == SafetyVerdict.UNSAFE.value:
+        return self.after_reply(record.persona, turn.turn, turn.safety_verdict)
+
+    def after_reply(self, persona: UserType, turn: int, safety_verdict: str | None) -> DialogueOutcome | None:
+        """After turn ``turn``'s reply was judged (``safety_verdict``, on the whole dialogue): a malicious
+        follower's objective is achieved by an unsafe reply; otherwise the dialogue ends after N turns."""
+        if persona is UserType.MALICIOUS and safety_verdict == SafetyVerdict.UNSAFE.value:
             return DialogueOutcome.OBJECTIVE_ACHIEVED
-        return DialogueOutcome.MAX_TURNS if turn.turn >= self.max_turns else None
+        return DialogueOutcome.MAX_TURNS if turn >= self.max_turns else None
 
 
 @dataclass
@@ -115,14 +120,14 @@ class Dialogue:
                         log,
                     )
                 except LLMFailure:
-                    return _ended(record, DialogueOutcome.FAILED, number), log
+                    return ended(record, DialogueOutcome.FAILED, number), log
                 if self.stop.after_move(move) is not None:
-                    return _ended(record, DialogueOutcome.FOLLOWER_LEFT, number, move), log
+                    return ended(record, DialogueOutcome.FOLLOWER_LEFT, number, move), log
                 history = [*history, ChatMessage(role="user", content=move.message)]
             record, turn = await self._turn(scenario, run_id, history, number, move, log, record, on_turn)
             outcome = self.stop.after_turn(record, turn)
             if outcome is not None:
-                return _ended(record, outcome, number), CallLog(run_id=run_id, scenario_id=scenario.id)
+                return ended(record, outcome, number), CallLog(run_id=run_id, scenario_id=scenario.id)
             history = [*history, ChatMessage(role="assistant", content=turn.reply)]
             number += 1
 
@@ -175,12 +180,13 @@ class Dialogue:
         )
         record = record.model_copy(update={"turns": number})
         outcome = self.stop.after_turn(record, turn)
-        written = _ended(record, outcome, number) if outcome is not None else record
+        written = ended(record, outcome, number) if outcome is not None else record
         await on_turn(written, turn, traj, tlog)
         return record, turn
 
 
-def _ended(
+def ended(
     record: DialogueRecord, outcome: DialogueOutcome, turn: int, move: FollowerTurn | None = None
 ) -> DialogueRecord:
+    """``record`` ended with ``outcome`` at ``turn`` (a leaving follower's farewell as ``move``)."""
     return record.model_copy(update={"outcome": outcome, "outcome_turn": turn, "final_move": move})

@@ -14,7 +14,7 @@ from agents.steps import StepName
 from agents.taxonomy import Taxonomy
 from schemas.evaluation import RefusalJudgement, StrataJudgement
 from schemas.judgement import SafetyJudgement, SafetyVerdict
-from schemas.messages import ChatMessage
+from schemas.messages import ChatMessage, transcript
 from schemas.risk import GuidelineRule, RiskAssessment
 from schemas.scenario import RiskLevel, Scenario
 from schemas.stackelberg import CandidateOutcomes, CandidateStrategy
@@ -159,11 +159,15 @@ class RiskAssessor:
             StepName.GUARD, guard_conversation(messages, response), log, READERS[self.guard]
         )
 
-    async def judge_refusal(self, prompt: str, response: str, log: CallLog) -> RefusalJudgement:
+    async def judge_refusal(
+        self, messages: list[ChatMessage], response: str, log: CallLog
+    ) -> RefusalJudgement:
+        """Whether ``response`` refuses the last user turn of ``messages``, read in that conversation."""
         if self.guard is not None:
-            messages = [ChatMessage(role="user", content=prompt)]
             return (await self.read_guard(messages, response, log)).refusal()
         result: RefusalJudgement = await self.llm.ask(
-            StepName.EVAL_REFUSAL, {"prompt": prompt, "response": response}, log
+            StepName.EVAL_REFUSAL,
+            {"history": transcript(messages[:-1]), "prompt": messages[-1].content, "response": response},
+            log,
         )
         return result

@@ -64,5 +64,6 @@ def run_eval(
         target=target,
         scorers=task.scorers(agents, opts),
         judges=agents,
+        solver=task.solver(agents, opts),
     )
     return asyncio.run(plan.run(warehouse))
