@@ -28,6 +28,7 @@ from schemas.dialogue import (
 from schemas.judgement import SafetyVerdict
 from schemas.messages import ChatMessage
 from schemas.records import LLMCall
+from schemas.risk import RiskAssessment
 from schemas.scenario import Scenario, UserType
 from schemas.trajectory import Trajectory, TrajectoryStatus
 
@@ -106,6 +107,7 @@ class Dialogue:
         if done:
             history = [*done[-1].messages, ChatMessage(role="assistant", content=done[-1].reply)]
         number = done[-1].turn + 1 if done else 1
+        previous = done[-1].risk if done else None  # the next turn's candidates start from it
         while True:
             log = self._log(run_id, turn_scenario_id(scenario.id, number), on_call)
             move: FollowerTurn | None = None
@@ -124,12 +126,14 @@ class Dialogue:
                 if self.stop.after_move(move) is not None:
                     return ended(record, DialogueOutcome.FOLLOWER_LEFT, number, move), log
                 history = [*history, ChatMessage(role="user", content=move.message)]
-            record, turn = await self._turn(scenario, run_id, history, number, move, log, record, on_turn)
+            record, turn = await self._turn(
+                scenario, run_id, history, number, (move, previous), log, record, on_turn
+            )
             outcome = self.stop.after_turn(record, turn)
             if outcome is not None:
                 return ended(record, outcome, number), CallLog(run_id=run_id, scenario_id=scenario.id)
             history = [*history, ChatMessage(role="assistant", content=turn.reply)]
-            number += 1
+            number, previous = number + 1, turn.risk
 
     async def _turn(
         self,
@@ -137,13 +141,15 @@ class Dialogue:
         run_id: str,
         history: list[ChatMessage],
         number: int,
-        move: FollowerTurn | None,
+        before: tuple[FollowerTurn | None, RiskAssessment | None],
         log: CallLog,
         record: DialogueRecord | None,
         on_turn: TurnSink,
     ) -> tuple[DialogueRecord, DialogueTurn]:
         """One turn: Lingo-BP over the conversation so far, written (with the follower's call that
-        wrote its user message) before the next turn starts."""
+        wrote its user message) before the next turn starts. ``before``: the follower's move that wrote
+        the turn's user message and the previous turn's risk assessment (None on turn 1)."""
+        move, previous = before
         current = scenario.model_copy(
             update={
                 "id": turn_scenario_id(scenario.id, number),
@@ -152,7 +158,7 @@ class Dialogue:
                 "turn": number,
             }
         )
-        traj, tlog = await self.lingo.run(current, run_id, on_call=log.listener)
+        traj, tlog = await self.lingo.run(current, run_id, on_call=log.listener, previous_risk=previous)
         tlog.calls[:0] = log.calls
         tlog.failures[:0] = log.failures
         traj.failures[:0] = log.failures
@@ -177,6 +183,7 @@ class Dialogue:
             move=move,
             status=traj.status.value,
             safety_verdict=verdict,
+            risk=traj.risk,
         )
         record = record.model_copy(update={"turns": number})
         outcome = self.stop.after_turn(record, turn)
