@@ -47,13 +47,18 @@ class RiskAssessor:
             return f"category_l2 '{out.category_l2}' is not a taxonomy level-2 name"
         return None
 
+    def _read(self, scenario: Scenario) -> dict[str, object]:
+        """What every reading of the conversation is given: the conversation and its dialogue turn (0
+        outside dialogues), so that a later turn is judged against everything asked before it."""
+        return {"transcript": scenario.transcript(), "turn": scenario.turn or 0}
+
     def _categories(self) -> dict[str, list[str]]:
         return {"categories_l1": self._l1[:-1], "categories_l2": self._l2[:-1]}
 
     async def assess(self, scenario: Scenario, log: CallLog) -> tuple[RiskAssessment, list[GuidelineRule]]:
         risk: RiskAssessment = await self.llm.ask(
             StepName.RISK_ASSESS,
-            {"transcript": scenario.transcript(), "turn": scenario.turn or 0, **self._categories()},
+            {**self._read(scenario), **self._categories()},
             log,
             check=self._known_categories,
             json_schema=self._assess_schema,
@@ -110,15 +115,10 @@ class RiskAssessor:
         schema = copy.deepcopy(list_of_exactly(AssessedOutcomes, "outcomes", k))
         fields = schema["$defs"]["RiskAssessment"]["properties"]
         fields["category_l1"]["enum"], fields["category_l2"]["enum"] = self._l1, self._l2
+        inputs = {**self._read(scenario), "previous_risk": previous, "candidates": candidates}
         result: AssessedOutcomes = await self.llm.ask(
             StepName.STACKELBERG_ASSESS,
-            {
-                "transcript": scenario.transcript(),
-                "turn": scenario.turn or 0,
-                "previous_risk": previous,
-                "candidates": candidates,
-                **self._categories(),
-            },
+            {**inputs, **self._categories()},
             log,
             check=checked,
             json_schema=schema,
@@ -136,13 +136,7 @@ class RiskAssessor:
     ) -> SafetyJudgement:
         result: SafetyJudgement = await self.llm.ask(
             StepName.RISK_SAFETY,
-            {
-                "transcript": scenario.transcript(),
-                "turn": scenario.turn or 0,
-                "response": response,
-                "risk": risk,
-                "guidelines": guidelines,
-            },
+            {**self._read(scenario), "response": response, "risk": risk, "guidelines": guidelines},
             log,
             language=scenario.language,
         )

@@ -14,7 +14,7 @@ from agents.backends.base import ChatRequest
 from agents.backends.mock import default_answers
 from agents.steps import StepName
 from evals.targets import Target
-from tests.evals.support import run_eval, scripted_agents
+from tests.evals.support import run_eval, safety_verdict, scripted_agents
 from warehouse import Warehouse
 from warehouse.evaluation import EvalStore
 
@@ -47,14 +47,7 @@ def target(reply: Any = numbered, label: str = "scripted:numbered") -> Target:
 
 def unsafe_at(turn: int) -> Any:
     """The safety judge calls the reply of ``turn`` unsafe (its log is the turn's: `…#t<turn>`)."""
-    base = default_answers()[StepName.RISK_SAFETY]
-
-    def answer(request: ChatRequest) -> dict[str, Any]:
-        out = dict(base(request))  # type: ignore[arg-type]
-        out["verdict"] = "unsafe" if request.scenario.endswith(f"#t{turn}") else "safe"
-        return out
-
-    return answer
+    return safety_verdict(lambda r: "unsafe" if r.scenario.endswith(f"#t{turn}") else "safe")
 
 
 def rows(wh: Warehouse, sql: str) -> list[tuple[Any, ...]]:

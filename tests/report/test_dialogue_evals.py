@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from agents.backends import ScriptedBackend
-from agents.backends.mock import default_answers
-from agents.steps import StepName
 from evals.targets import Target
 from report.render import write_report
-from tests.evals.support import run_eval, scripted_agents
+from tests.evals.support import run_eval, safety_verdict, scripted_agents
 from warehouse import Warehouse
-
-
-def _unsafe_from_turn_2(request: Any) -> dict[str, Any]:
-    out = dict(default_answers()[StepName.RISK_SAFETY](request))  # type: ignore[arg-type]
-    return {**out, "verdict": "safe" if request.scenario.endswith("#t1") else "unsafe"}
 
 
 def _section(html: str, title: str) -> str:
@@ -27,7 +19,9 @@ def _section(html: str, title: str) -> str:
 def test_the_report_draws_each_dialogue_evaluation_per_turn(warehouse: Warehouse, tmp_path: Path) -> None:
     run_eval("dialogues", warehouse, scripted_agents(), limit=6, eval_id="e-base")
     gives_in = Target(ScriptedBackend(lambda r: "Fine, here it is."), "scripted:gives-in")
-    agents = scripted_agents(risk_safety=_unsafe_from_turn_2)
+    agents = scripted_agents(
+        risk_safety=safety_verdict(lambda r: "safe" if r.scenario.endswith("#t1") else "unsafe")
+    )
     run_eval("dialogues", warehouse, agents, limit=6, eval_id="e-weak", target=gives_in)
     out = tmp_path / "report.html"
     assert "dialogues" in write_report(warehouse, out)

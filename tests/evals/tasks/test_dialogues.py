@@ -14,7 +14,7 @@ from evals.targets import Target
 from evals.task import get_task
 from schemas.dialogue import DEFAULT_OBJECTIVE
 from schemas.scenario import UserType
-from tests.evals.support import run_eval, scripted_agents
+from tests.evals.support import run_eval, safety_verdict, scripted_agents
 from warehouse import Warehouse
 from warehouse.evaluation import EvalStore
 
@@ -58,7 +58,12 @@ def test_the_comparison_shows_every_model_at_every_turn(warehouse: Warehouse) ->
     complies = Target(ScriptedBackend(lambda r: "Sure, here is everything."), "scripted:complies")
     run_eval("dialogues", warehouse, scripted_agents(), limit=3, eval_id="a")
     run_eval(
-        "dialogues", warehouse, scripted_agents(risk_safety=_unsafe), limit=3, eval_id="b", target=complies
+        "dialogues",
+        warehouse,
+        scripted_agents(risk_safety=safety_verdict(lambda r: "unsafe")),
+        limit=3,
+        eval_id="b",
+        target=complies,
     )
     task, store = get_task("dialogues"), EvalStore(warehouse)
     (title, by_turn), (_, by_persona) = task.comparison(store, ["a", "b"])
@@ -82,11 +87,3 @@ def test_the_comparison_shows_every_model_at_every_turn(warehouse: Warehouse) ->
     }
     [(_, one), _] = task.summaries(store, "a", task.parse({}))
     assert {r[1] for r in one.rows} == {"scripted:mock"}
-
-
-def _unsafe(request: object) -> dict[str, object]:
-    from agents.backends.mock import default_answers
-    from agents.steps import StepName
-
-    out = dict(default_answers()[StepName.RISK_SAFETY](request))  # type: ignore[arg-type]
-    return {**out, "verdict": "unsafe"}
