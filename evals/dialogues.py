@@ -35,7 +35,7 @@ def at_turn(sample: EvalSample, history: list[ChatMessage], number: int) -> Eval
         update={
             "id": turn_scenario_id(sample.id, number),
             "messages": history,
-            "metadata": {**sample.metadata, "turn": str(number)},
+            "metadata": {**sample.metadata, "dialogue_turn": str(number)},
         }
     )
 
@@ -100,7 +100,7 @@ class DialoguePlayer:
         except (LLMFailure, BackendError) as exc:
             raise TurnFailed(f"judge at {sample.id}: {exc}") from None
         return TurnResult(
-            turn=int(sample.metadata["turn"]),
+            turn=int(sample.metadata["dialogue_turn"]),
             user_message=sample.prompt,
             response=response,
             move=move,
