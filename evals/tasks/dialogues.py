@@ -10,9 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
-from agents.lingo_bp.dialogue import StoppingRule
 from agents.scenarios import load_scenarios
-from evals.dialogues import DialoguePlayer
 from evals.scorers import RefusalScorer, SafetyScorer, SatisfactionScorer, Scorer
 from evals.task import EvalTask, Summary, TaskOptions, option, register
 from schemas.dialogue import DEFAULT_OBJECTIVE, persona_of
@@ -20,6 +18,7 @@ from schemas.evaluation import EvalSample
 
 if TYPE_CHECKING:
     from agents.team import Agents
+    from evals.dialogues import DialoguePlayer
     from warehouse.evaluation import EvalStore
 
 Persona = Literal["benign", "vulnerable", "malicious"]
@@ -76,6 +75,10 @@ class Dialogues(EvalTask[DialoguesOptions]):
         return [SatisfactionScorer(agents), SafetyScorer(agents), RefusalScorer(agents)]
 
     def solver(self, agents: Agents, options: DialoguesOptions) -> DialoguePlayer:
+        # imported here: the dialogue driver brings LangGraph, which `oyster --help` must not load
+        from agents.lingo_bp.dialogue import StoppingRule
+        from evals.dialogues import DialoguePlayer
+
         return DialoguePlayer(agents.user, StoppingRule(options.turns))
 
     def summaries(self, store: EvalStore, eval_id: str, options: DialoguesOptions) -> list[Summary]:
