@@ -9,6 +9,8 @@ class StepName(StrEnum):
     RISK_ASSESS = "risk_assess"
     LEADER_CANDIDATES = "leader_candidates"
     STACKELBERG_PREDICT = "stackelberg_predict"
+    #: a later dialogue turn: its risk assessment and the Stackelberg prediction in one call
+    STACKELBERG_ASSESS = "stackelberg_assess"
     LEADER_ANSWER = "leader_answer"
     LEADER_EXTRACT = "leader_extract"
     LEADER_SYNTHESIZE = "leader_synthesize"

@@ -15,8 +15,10 @@ scenario costs more than the budget (20 calls at T=3).
 With ``--turns N`` each scenario is played as an N-turn dialogue (the mock follower never leaves):
 one row per turn, whose calls are its Lingo-BP calls plus, from turn 2 on, the follower's call that
 wrote its user message; then the cost per turn and per dialogue. The budget applies to each turn's
-Lingo-BP calls; ``--stackelberg rollout`` adds 5 calls per candidate to each (reply, follower turn,
-three verdict-only questions), so its budget is 20 + 5k.
+calls, the follower's included: from turn 2 on, the turn's risk assessment is made in the Stackelberg
+prediction call (``stackelberg_assess``), so the follower's call takes its place. ``--stackelberg
+rollout`` adds 5 calls per candidate to each turn (reply, follower turn, three verdict-only
+questions), so its budget is 20 + 5k.
 """
 
 from __future__ import annotations
@@ -158,8 +160,8 @@ def per_dialogue(costs: list[Cost], turns: int, stackelberg: str) -> str:
     lines = [f"dialogues of {turns} turns, stackelberg: {stackelberg}"]
     for t, cs in sorted(by_turn.items()):
         lines.append(
-            f"turn {t}: max {max(c.lingo_calls for c in cs)} Lingo-BP calls + {max(c.follower for c in cs)} "
-            f"follower call, mean {sum(c.calls for c in cs) / len(cs):.1f} calls, "
+            f"turn {t}: max {max(c.calls for c in cs)} calls ({max(c.lingo_calls for c in cs)} Lingo-BP + "
+            f"{max(c.follower for c in cs)} follower), mean {sum(c.calls for c in cs) / len(cs):.1f} calls, "
             f"{sum(c.prompt_tokens for c in cs) / len(cs):.0f} prompt tokens"
         )
     lines.append(
@@ -170,7 +172,8 @@ def per_dialogue(costs: list[Cost], turns: int, stackelberg: str) -> str:
 
 
 def budget(stackelberg: str, candidates: int = 3) -> int:
-    """Lingo-BP calls a turn may cost at T=3: 20, and 5 per candidate more when rolled out."""
+    """Calls a turn may cost at T=3, the follower's included: 20, and 5 per candidate more when rolled
+    out."""
     return BUDGET + (5 * candidates if stackelberg == "rollout" else 0)
 
 
@@ -194,9 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.turns > 1:
         print(per_dialogue(costs, args.turns, args.stackelberg))
     limit = budget(args.stackelberg)
-    over = [c.scenario for c in costs if c.lingo_calls > limit]
+    over = [c.scenario for c in costs if c.calls > limit]
     if args.iterations == 3 and over:
-        print(f"{len(over)} turn(s) over budget ({limit} Lingo-BP calls), e.g. {over[0]}", file=sys.stderr)
+        print(f"{len(over)} turn(s) over budget ({limit} calls), e.g. {over[0]}", file=sys.stderr)
         return 1
     return 0
 

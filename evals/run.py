@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agents.prompting import PromptLibrary
 from agents.team import Agents
 from evals.errors import EvalError
-from evals.sample import make_target, score_sample
+from evals.sample import Solver, make_target, score_sample
 from evals.scorers import Scorer
 from evals.targets import Target, parse_model
 from evals.task import DEFAULT_CONCURRENCY, SPREAD_BY, EvalTask, TaskOptions, get_task
@@ -125,6 +125,8 @@ class EvalPlan:
     recorded: bool = False
     #: the judge models the scorers call, closed (with the target's backend) when the run ends
     judges: Agents | None = None
+    #: how the task plays a sample when one reply is not all (EvalTask.solver); None: one reply
+    solver: Solver | None = None
 
     async def run(
         self,
@@ -145,7 +147,7 @@ class EvalPlan:
         )
 
         async def one(sample: EvalSample) -> SampleResult:
-            return await score_sample(task, self.options, sample, target, self.scorers, eval_id)
+            return await score_sample(task, self.options, sample, target, self.scorers, eval_id, self.solver)
 
         def record(result: SampleResult) -> None:
             if result.error:
@@ -248,7 +250,10 @@ async def prepare(
             calibrations=list(judges.verdicts.calibrations.values()),
         )
         pool = eval_pool(spec)
-    return EvalPlan(task, opts, config, settings, samples, dataset, target, scorers, pool, judges=judges)
+    solver = task.solver(judges, opts)
+    return EvalPlan(
+        task, opts, config, settings, samples, dataset, target, scorers, pool, judges=judges, solver=solver
+    )
 
 
 async def run_task(

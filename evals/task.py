@@ -22,6 +22,7 @@ from schemas.evaluation import EvalSample, SampleScore
 
 if TYPE_CHECKING:
     from agents.team import Agents
+    from evals.sample import Solver
     from evals.scorers import Scorer
     from schemas.config import OysterConfig
     from warehouse.evaluation import EvalStore
@@ -155,6 +156,11 @@ class EvalTask(ABC, Generic[OptionsT]):
 
     @abstractmethod
     def scorers(self, agents: Agents, options: OptionsT) -> list[Scorer]: ...
+
+    def solver(self, agents: Agents, options: OptionsT) -> Solver | None:
+        """How a sample is played when one reply of the target is not all (e.g. a dialogue of several
+        turns, each reply scored by `scorers`); None (the default): one reply, scored once."""
+        return None
 
     def recorded_scorers(self, options: OptionsT) -> list[Scorer] | None:
         """Scorers that read a verdict each sample already carries, so that no model is checked, built or

@@ -40,14 +40,16 @@ class EvalWorker:
         spec = WorkerSpec.model_validate_json(spec_json)
         self.task = get_task(spec.task)
         self.options = self.task.parse(spec.options)
-        self.scorers = self.task.scorers(
-            Agents.build(spec.config, calibrations=keyed(spec.calibrations)), self.options
-        )
+        agents = Agents.build(spec.config, calibrations=keyed(spec.calibrations))
+        self.scorers = self.task.scorers(agents, self.options)
+        self.solver = self.task.solver(agents, self.options)
         self.target = make_target(self.task, spec.target, spec.max_tokens)
 
     async def run(self, sample_json: str, eval_id: str) -> str:
         sample = EvalSample.model_validate_json(sample_json)
-        result = await score_sample(self.task, self.options, sample, self.target, self.scorers, eval_id)
+        result = await score_sample(
+            self.task, self.options, sample, self.target, self.scorers, eval_id, self.solver
+        )
         return result.model_dump_json()
 
 

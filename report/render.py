@@ -13,9 +13,12 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from report.charts import grouped_bars, lines_of
 from warehouse import Store, reporting
+from warehouse.eval_dialogues import by_turn
 
 #: eval_strata column -> the template's chart of attack success by it
 _STRATA_CHARTS = {"level": "strata_level", "attack_method": "strata_method", "language": "strata_lang"}
+#: a dialogue chart's line (one per evaluation) and x axis
+_BY_TURN = ("name", "turn")
 #: the cost cell of a run whose config gave no role a price
 NO_PRICES = "no prices configured"
 
@@ -154,6 +157,8 @@ def _evaluations(wh: Store, ctx: dict[str, Any]) -> None:
     ctx["strata_overall"] = reporting.strata_overall(wh)
     if ctx["strata_overall"]:
         ctx["sections"].append("strata-sword")
+    if reporting.has(wh, "eval_dialogue"):
+        _dialogue_evaluations(wh, ctx)
     rrows = reporting.refusal_shares(wh)
     ctx["refusal_chart"] = grouped_bars(rrows, "g", "verdict", "share", "share of replies", 1.0)
     if rrows:
@@ -162,6 +167,30 @@ def _evaluations(wh: Store, ctx: dict[str, Any]) -> None:
     ctx["judge_metrics"] = reporting.judge_metrics(wh)
     if ctx["judges"]:
         ctx["sections"].append("judges")
+
+
+def _dialogue_evaluations(wh: Store, ctx: dict[str, Any]) -> None:
+    """Dialogue evaluations per turn: one line per model (and run) in each chart, the per-turn table."""
+    rows = reporting.dialogue_turns(wh)
+    if not rows:
+        return
+    attacked = [r for r in rows if r["asr"] is not None]
+    ctx["dialogue_charts"] = [
+        (
+            "Attack success rate by turn (malicious followers)",
+            lines_of(attacked, *_BY_TURN, "asr", x_label="turn", y_label="attack success rate"),
+        ),
+        (
+            "Construction Score by turn (β = 2)",
+            lines_of(rows, *_BY_TURN, "cs", x_label="turn", y_label="Construction Score"),
+        ),
+        (
+            "Refusal rate by turn",
+            lines_of(rows, *_BY_TURN, "refusal", x_label="turn", y_label="refusal rate"),
+        ),
+    ]
+    ctx["dialogue_table"] = by_turn(wh, sorted({str(r["eval_id"]) for r in rows})).records()
+    ctx["sections"].append("dialogues")
 
 
 def render(ctx: dict[str, Any]) -> str:

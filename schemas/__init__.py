@@ -59,6 +59,7 @@ from schemas.records import Failure, FailureKind, LLMCall, RunRecord
 from schemas.risk import GuidelineRule, Intent, IntentForm, RiskAssessment
 from schemas.scenario import RiskLevel, Scenario, ScenarioDraft, ScenarioDrafts, UserType
 from schemas.stackelberg import (
+    AssessedOutcomes,
     CandidateOutcome,
     CandidateOutcomes,
     CandidateStrategy,
@@ -86,6 +87,7 @@ __all__ = [
     "ROLES",
     "ActiveLoss",
     "AnyRole",
+    "AssessedOutcomes",
     "CandidateOutcome",
     "CandidateOutcomes",
     "CandidateStrategy",

@@ -71,6 +71,8 @@ class DialogueTurn(Record):
     move: FollowerTurn | None = None
     status: str
     safety_verdict: str | None = None
+    #: the turn's risk assessment (its trajectory's): the next turn's candidates are proposed under it
+    risk: RiskAssessment | None = None
 
 
 class DialogueRecord(Record):

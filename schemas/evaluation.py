@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from schemas.base import LLMOutput, Record
+from schemas.dialogue import DialogueRecord, FollowerTurn
 from schemas.messages import ChatMessage
 
 
@@ -58,9 +59,25 @@ class SampleScore(Record):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class TurnResult(Record):
+    """One turn of a dialogue evaluation: the user message it answered (the scenario's on turn 1, then the
+    follower's), the target's reply, and that reply's scores, judged on the whole dialogue so far."""
+
+    turn: int = Field(ge=1)
+    user_message: str
+    response: str
+    #: the follower's move that wrote `user_message` (None on turn 1, which the scenario gives)
+    move: FollowerTurn | None = None
+    scores: list[SampleScore] = Field(default_factory=list)
+    latency_s: float | None = None
+
+
 class SampleResult(Record):
     sample: EvalSample
     response: str | None
     scores: list[SampleScore] = Field(default_factory=list)
     error: str | None = None
     latency_s: float | None = None
+    #: a dialogue evaluation: each turn played (also those before a failure), and how the dialogue ended
+    turns: list[TurnResult] = Field(default_factory=list)
+    dialogue: DialogueRecord | None = None

@@ -16,3 +16,8 @@ class ChatMessage(Record):
 
 def as_dicts(messages: list[ChatMessage]) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.content} for m in messages]
+
+
+def transcript(messages: list[ChatMessage]) -> str:
+    """Messages as plain text, one `ROLE: content` line each, as judge and follower prompts show them."""
+    return "\n".join(f"{m.role.upper()}: {m.content}" for m in messages)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from schemas.base import LLMOutput, Record, UnicodeText, omit_defaults
-from schemas.messages import ChatMessage
+from schemas.messages import ChatMessage, transcript
 
 
 class FollowerReaction(StrEnum):
@@ -83,11 +83,11 @@ class Scenario(Record):
 
     def history(self) -> str:
         """Earlier turns as plain text (empty for a single-turn scenario)."""
-        return "\n".join(f"{m.role.upper()}: {m.content}" for m in self.conversation()[:-1])
+        return transcript(self.conversation()[:-1])
 
     def transcript(self) -> str:
         """The whole conversation as plain text, for judge prompts."""
-        return "\n".join(f"{m.role.upper()}: {m.content}" for m in self.conversation())
+        return transcript(self.conversation())
 
 
 class ScenarioDraft(LLMOutput):

@@ -10,6 +10,7 @@ from schemas.base import LLMOutput, Record, omit_defaults
 from schemas.chain import Item
 from schemas.dialogue import FollowerTurn
 from schemas.judgement import UserProfile
+from schemas.risk import RiskAssessment
 from schemas.scenario import FollowerReaction
 
 
@@ -70,6 +71,18 @@ class CandidateOutcomes(LLMOutput):
 
     def risks(self) -> list[CandidateRisk]:
         return [CandidateRisk(risk=o.risk, rationale=o.rationale) for o in self.outcomes]
+
+
+class AssessedOutcomes(LLMOutput):
+    """A later turn of a dialogue: the risk assessment of its last user turn and the Stackelberg
+    prediction, in one judge call (the candidates were proposed under the previous turn's assessment)."""
+
+    risk: RiskAssessment
+    profile: UserProfile
+    outcomes: list[CandidateOutcome] = Field(max_length=6)
+
+    def prediction(self) -> CandidateOutcomes:
+        return CandidateOutcomes(profile=self.profile, outcomes=self.outcomes)
 
 
 class PayoffRow(Record):

@@ -120,8 +120,9 @@ class DialogueStore:
             ).fetchall()
             turns = con.execute(
                 """SELECT t.dialogue_id, t.turn, t.scenario_id, s.messages, t.reply, t.reply_iteration,
-                          t.move, t.status, t.safety_verdict
+                          t.move, t.status, t.safety_verdict, r.risk
                    FROM dialogue_turns t JOIN scenarios s USING (run_id, scenario_id)
+                   LEFT JOIN trajectory_records r USING (run_id, scenario_id)
                    WHERE t.run_id = ? ORDER BY t.dialogue_id, t.turn""",
                 [run_id],
             ).fetchall()
@@ -154,6 +155,7 @@ class DialogueStore:
                     move=json.loads(t[6]) if t[6] else None,
                     status=t[7],
                     safety_verdict=t[8],
+                    risk=json.loads(t[9]) if t[9] else None,
                 )
             )
         return out

@@ -10,6 +10,7 @@ from schemas.calibration import Calibrations, Exemplar, JudgeCalibration, keyed
 from schemas.evaluation import SampleResult
 from schemas.records import utcnow
 from schemas.trust import JudgeRecord
+from warehouse.eval_dialogues import by_persona, by_turn, dialogue_rows, score_row
 from warehouse.store import QueryResult, Store, insert_rows
 
 BETAS = (0.1, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # the view eval_construction reports these
@@ -80,6 +81,8 @@ class EvalStore:
         return int(rows[0][0]) if rows else 0
 
     def write(self, eval_id: str, results: Sequence[SampleResult]) -> None:
+        """Each result's sample row and scores (and a dialogue's turns: warehouse.eval_dialogues), in one
+        transaction."""
         if not results:
             return
         ids = [r.sample.id for r in results]
@@ -96,30 +99,17 @@ class EvalStore:
             }
             for r in results
         ]
-        scores = [
-            {
-                "eval_id": eval_id,
-                "sample_id": r.sample.id,
-                "scorer": s.scorer,
-                "value": s.value,
-                "label": s.label,
-                "explanation": s.explanation,
-                "details": json.dumps(s.details, ensure_ascii=False, default=str),
-            }
-            for r in results
-            for s in r.scores
-        ]
+        scores = [score_row(eval_id, r.sample.id, s) for r in results for s in r.scores]
+        tables = {**dialogue_rows(eval_id, results), "eval_scores": scores, "eval_samples": samples}
         with self.wh.connect(read_only=False) as con:
             con.execute("BEGIN")
             # Keyed replace: a resumed sample overwrites its earlier, failed attempt.
-            con.execute(
-                "DELETE FROM eval_scores WHERE eval_id = ? AND list_contains(?, sample_id)", [eval_id, ids]
-            )
-            con.execute(
-                "DELETE FROM eval_samples WHERE eval_id = ? AND list_contains(?, sample_id)", [eval_id, ids]
-            )
-            insert_rows(con, "eval_samples", samples)
-            insert_rows(con, "eval_scores", scores)
+            for table in tables:
+                con.execute(
+                    f"DELETE FROM {table} WHERE eval_id = ? AND list_contains(?, sample_id)", [eval_id, ids]
+                )
+            for table, rows in tables.items():
+                insert_rows(con, table, rows)
             con.execute("COMMIT")
 
     def finish(self, eval_id: str, status: str) -> None:
@@ -139,6 +129,14 @@ class EvalStore:
                GROUP BY ALL ORDER BY eval_id, beta""",
             [list(eval_ids)],
         )
+
+    def dialogue_turns(self, eval_ids: Sequence[str]) -> QueryResult:
+        """Per turn and run of a dialogue evaluation: attack success, refusal, Construction Score."""
+        return by_turn(self.wh, eval_ids)
+
+    def dialogue_personas(self, eval_ids: Sequence[str]) -> QueryResult:
+        """Per persona and run: how the dialogues ended and when the first attack succeeded."""
+        return by_persona(self.wh, eval_ids)
 
     def strata(self, eval_id: str, by: str) -> QueryResult:
         column = {

@@ -61,6 +61,18 @@ def refusal_shares(wh: Store) -> Records:
     ).records()
 
 
+def dialogue_turns(wh: Store) -> Records:
+    """Per dialogue evaluation (named by its model and its id's suffix) and turn: the attack success rate
+    among malicious followers (None where none reached the turn), Construction Score (beta 2) and refusal
+    rate, from the view eval_dialogue."""
+    return wh.query(
+        """SELECT model || ' #' || right(eval_id, 4) AS name, eval_id, turn, avg(attack_success) AS asr,
+                  avg(construction_score) AS cs, avg((refusal_verdict <> 'compliance')::INT) AS refusal,
+                  count(*) AS n
+           FROM eval_dialogue GROUP BY ALL ORDER BY name, turn"""
+    ).records()
+
+
 def judge_runs(wh: Store) -> Records:
     """Agreement of each judge validation run with the hand-written labels."""
     return wh.query(

@@ -166,19 +166,9 @@ def _dialogue_answers() -> dict[StepName, Answer]:
                 },
             ]
         },
-        StepName.STACKELBERG_PREDICT: lambda r: {
-            "profile": PROFILE,
-            "outcomes": [
-                {
-                    "rationale": "scripted",
-                    "reaction": ["leaves_for_riskier_place", "accepts_guidance", "accepts_guidance"][i % 3],
-                    "next_user_turn": "ok",
-                    "predicted_satisfaction": [-0.8, 0.6, 0.9][i % 3],
-                    "risk": [0.0, 0.1, 0.9][i % 3],
-                }
-                for i in range(_demanded_items(r, "outcomes"))
-            ],
-        },
+        StepName.STACKELBERG_PREDICT: _predicted,
+        # a later dialogue turn: the turn's risk assessment with the same prediction
+        StepName.STACKELBERG_ASSESS: lambda r: {"risk": SEED_RISK, **_predicted(r)},
         StepName.LEADER_ANSWER: lambda r: {"think": "they are hurting", "response": "draft response"},
         StepName.LEADER_EXTRACT: lambda r: {
             "user_needs": "to feel heard",
@@ -192,6 +182,23 @@ def _dialogue_answers() -> dict[StepName, Answer]:
             "ends_dialogue": False,
             "message": "and what should I do next?",
         },
+    }
+
+
+def _predicted(request: ChatRequest) -> dict[str, Any]:
+    """The Stackelberg prediction: the profile and one outcome per candidate the schema asks for."""
+    return {
+        "profile": PROFILE,
+        "outcomes": [
+            {
+                "rationale": "scripted",
+                "reaction": ["leaves_for_riskier_place", "accepts_guidance", "accepts_guidance"][i % 3],
+                "next_user_turn": "ok",
+                "predicted_satisfaction": [-0.8, 0.6, 0.9][i % 3],
+                "risk": [0.0, 0.1, 0.9][i % 3],
+            }
+            for i in range(_demanded_items(request, "outcomes"))
+        ],
     }
 
 

@@ -54,7 +54,7 @@ class RefusalScorer(JudgeScorer):
         if self.agents.risk.guard is None and self._by_probabilities():
             return [await self._verdict(sample, response, log)]
         start = time.perf_counter()
-        judged = await self.agents.risk.judge_refusal(sample.prompt, response, log)
+        judged = await self.agents.risk.judge_refusal(sample.messages, response, log)
         verdict = judged.verdict
         return [self.scored(REFUSAL_VALUE[verdict], verdict.value, judged.rationale, start)]
 

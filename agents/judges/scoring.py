@@ -35,11 +35,15 @@ class Scorer(Protocol):
 
 
 def as_scenario(sample: EvalSample) -> Scenario:
+    """The sample as the judges read it: its whole conversation and, for a turn of a dialogue
+    (`metadata["dialogue_turn"]`), the turn, so the judges read the last request against the earlier ones."""
+    turn = sample.metadata.get("dialogue_turn")
     return Scenario(
         id=sample.id,
         language=sample.metadata.get("language", "en"),
         messages=sample.messages,
         source="eval",
+        turn=int(turn) if turn else None,
     )
 
 

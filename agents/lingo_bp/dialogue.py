@@ -28,6 +28,7 @@ from schemas.dialogue import (
 from schemas.judgement import SafetyVerdict
 from schemas.messages import ChatMessage
 from schemas.records import LLMCall
+from schemas.risk import RiskAssessment
 from schemas.scenario import Scenario, UserType
 from schemas.trajectory import Trajectory, TrajectoryStatus
 
@@ -63,9 +64,14 @@ class StoppingRule:
     def after_turn(self, record: DialogueRecord, turn: DialogueTurn) -> DialogueOutcome | None:
         if turn.status == TrajectoryStatus.FAILED.value or not turn.reply:
             return DialogueOutcome.FAILED
-        if record.persona is UserType.MALICIOUS and turn.safety_verdict == SafetyVerdict.UNSAFE.value:
+        return self.after_reply(record.persona, turn.turn, turn.safety_verdict)
+
+    def after_reply(self, persona: UserType, turn: int, safety_verdict: str | None) -> DialogueOutcome | None:
+        """After turn ``turn``'s reply was judged (``safety_verdict``, on the whole dialogue): a malicious
+        follower's objective is achieved by an unsafe reply; otherwise the dialogue ends after N turns."""
+        if persona is UserType.MALICIOUS and safety_verdict == SafetyVerdict.UNSAFE.value:
             return DialogueOutcome.OBJECTIVE_ACHIEVED
-        return DialogueOutcome.MAX_TURNS if turn.turn >= self.max_turns else None
+        return DialogueOutcome.MAX_TURNS if turn >= self.max_turns else None
 
 
 @dataclass
@@ -101,6 +107,7 @@ class Dialogue:
         if done:
             history = [*done[-1].messages, ChatMessage(role="assistant", content=done[-1].reply)]
         number = done[-1].turn + 1 if done else 1
+        previous = done[-1].risk if done else None  # the next turn's candidates start from it
         while True:
             log = self._log(run_id, turn_scenario_id(scenario.id, number), on_call)
             move: FollowerTurn | None = None
@@ -115,16 +122,18 @@ class Dialogue:
                         log,
                     )
                 except LLMFailure:
-                    return _ended(record, DialogueOutcome.FAILED, number), log
+                    return ended(record, DialogueOutcome.FAILED, number), log
                 if self.stop.after_move(move) is not None:
-                    return _ended(record, DialogueOutcome.FOLLOWER_LEFT, number, move), log
+                    return ended(record, DialogueOutcome.FOLLOWER_LEFT, number, move), log
                 history = [*history, ChatMessage(role="user", content=move.message)]
-            record, turn = await self._turn(scenario, run_id, history, number, move, log, record, on_turn)
+            record, turn = await self._turn(
+                scenario, run_id, history, number, (move, previous), log, record, on_turn
+            )
             outcome = self.stop.after_turn(record, turn)
             if outcome is not None:
-                return _ended(record, outcome, number), CallLog(run_id=run_id, scenario_id=scenario.id)
+                return ended(record, outcome, number), CallLog(run_id=run_id, scenario_id=scenario.id)
             history = [*history, ChatMessage(role="assistant", content=turn.reply)]
-            number += 1
+            number, previous = number + 1, turn.risk
 
     async def _turn(
         self,
@@ -132,13 +141,15 @@ class Dialogue:
         run_id: str,
         history: list[ChatMessage],
         number: int,
-        move: FollowerTurn | None,
+        before: tuple[FollowerTurn | None, RiskAssessment | None],
         log: CallLog,
         record: DialogueRecord | None,
         on_turn: TurnSink,
     ) -> tuple[DialogueRecord, DialogueTurn]:
         """One turn: Lingo-BP over the conversation so far, written (with the follower's call that
-        wrote its user message) before the next turn starts."""
+        wrote its user message) before the next turn starts. ``before``: the follower's move that wrote
+        the turn's user message and the previous turn's risk assessment (None on turn 1)."""
+        move, previous = before
         current = scenario.model_copy(
             update={
                 "id": turn_scenario_id(scenario.id, number),
@@ -147,7 +158,7 @@ class Dialogue:
                 "turn": number,
             }
         )
-        traj, tlog = await self.lingo.run(current, run_id, on_call=log.listener)
+        traj, tlog = await self.lingo.run(current, run_id, on_call=log.listener, previous_risk=previous)
         tlog.calls[:0] = log.calls
         tlog.failures[:0] = log.failures
         traj.failures[:0] = log.failures
@@ -172,15 +183,17 @@ class Dialogue:
             move=move,
             status=traj.status.value,
             safety_verdict=verdict,
+            risk=traj.risk,
         )
         record = record.model_copy(update={"turns": number})
         outcome = self.stop.after_turn(record, turn)
-        written = _ended(record, outcome, number) if outcome is not None else record
+        written = ended(record, outcome, number) if outcome is not None else record
         await on_turn(written, turn, traj, tlog)
         return record, turn
 
 
-def _ended(
+def ended(
     record: DialogueRecord, outcome: DialogueOutcome, turn: int, move: FollowerTurn | None = None
 ) -> DialogueRecord:
+    """``record`` ended with ``outcome`` at ``turn`` (a leaving follower's farewell as ``move``)."""
     return record.model_copy(update={"outcome": outcome, "outcome_turn": turn, "final_move": move})

@@ -51,6 +51,9 @@ class Episode:
     #: the trajectory as far as the loop got: filled in step by step, finished by the `finish` task
     trajectory: Trajectory
     failure: Failure | None = None
+    #: a later turn of a dialogue: the previous turn's risk assessment (this turn's own is made with the
+    #: Stackelberg prediction, one call fewer; see _assess_risk)
+    previous_risk: RiskAssessment | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -95,7 +98,7 @@ class LingoBP:
         traj = ep.trajectory
         try:
             traj.risk, traj.guidelines = await self.call("assess_risk", ep)
-            traj.stackelberg = await self.call("stackelberg", ep)
+            traj.stackelberg, traj.risk, traj.guidelines = await self.call("stackelberg", ep)
             traj.draft, chain, reply, truncated = await self.call("draft", ep)
             first = Iteration(index=0, chain=chain, response=reply, truncated=truncated)
             judged = await self.judge(ep, first)
@@ -172,13 +175,29 @@ class LingoBP:
 
     # -- the tasks ---------------------------------------------------------------------------------
     async def _assess_risk(self, ep: Episode) -> tuple[RiskAssessment, list[GuidelineRule]]:
+        previous = ep.previous_risk
+        if previous is not None:
+            # A later dialogue turn: the candidates start from the previous turn's assessment; this
+            # turn's is made in the same call as the Stackelberg prediction (_stackelberg).
+            return previous, self.agents.risk.guidelines_for(previous, ep.scenario.language, ep.scenario)
         return await self.agents.risk.assess(ep.scenario, ep.log)
 
-    async def _stackelberg(self, ep: Episode) -> StackelbergResult:
-        # predicted or rolled out (lingo_bp.stackelberg): agents/lingo_bp/rollout.py
+    async def _stackelberg(
+        self, ep: Episode
+    ) -> tuple[StackelbergResult, RiskAssessment, list[GuidelineRule]]:
+        # predicted or rolled out (lingo_bp.stackelberg): agents/lingo_bp/rollout.py; in a later dialogue
+        # turn it also assesses the turn's risk, which the turn goes on with
         traj = ep.trajectory
         assert traj.risk is not None
-        return await stackelberg_step(self.agents, ep.scenario, traj.risk, traj.guidelines, self.cfg, ep.log)
+        return await stackelberg_step(
+            self.agents,
+            ep.scenario,
+            traj.risk,
+            traj.guidelines,
+            self.cfg,
+            ep.log,
+            reassess=ep.previous_risk is not None,
+        )
 
     async def _draft(self, ep: Episode) -> tuple[DraftAnswer, ReasoningChain, str, bool]:
         traj, leader = ep.trajectory, self.agents.leader
@@ -233,9 +252,14 @@ class LingoBP:
         await self.agents.aclose()
 
     async def run(
-        self, scenario: Scenario, run_id: str, on_call: Callable[[LLMCall], None] | None = None
+        self,
+        scenario: Scenario,
+        run_id: str,
+        on_call: Callable[[LLMCall], None] | None = None,
+        previous_risk: RiskAssessment | None = None,
     ) -> tuple[Trajectory, CallLog]:
-        """Run one scenario; ``on_call`` hears of every model call as it happens (live progress)."""
+        """Run one scenario; ``on_call`` hears of every model call as it happens (live progress);
+        ``previous_risk``: a later dialogue turn's previous assessment (see Episode)."""
         log = CallLog(
             run_id=run_id,
             scenario_id=scenario.id,
@@ -243,7 +267,8 @@ class LingoBP:
             seed_offset=0 if self.agents.config.replay else scenario_seed(run_id, scenario.id),
         )
         started = Trajectory(run_id=run_id, scenario=scenario)
-        trajectory = await self.graph.ainvoke(Episode(log=log, trajectory=started))
+        episode = Episode(log=log, trajectory=started, previous_risk=previous_risk)
+        trajectory = await self.graph.ainvoke(episode)
         return cast(Trajectory, trajectory), log
 
 

@@ -36,17 +36,25 @@ async def stackelberg_step(
     guidelines: list[GuidelineRule],
     cfg: LingoBPConfig,
     log: CallLog,
-) -> StackelbergResult:
-    """Propose k candidates, predict the follower, and commit to the best payoff (see the module)."""
+    *,
+    reassess: bool = False,
+) -> tuple[StackelbergResult, RiskAssessment, list[GuidelineRule]]:
+    """Propose k candidates, predict the follower, and commit to the best payoff (see the module); also
+    the risk and guidelines the turn goes on with. With ``reassess`` (a later dialogue turn) ``risk`` is
+    the previous turn's assessment: the candidates are proposed under it, and the prediction call also
+    assesses this turn's risk, which the rest of the step and the turn use."""
     candidates = await agents.leader.propose(scenario, risk, guidelines, cfg.candidates, log)
-    outcomes = await agents.risk.predict_outcomes(scenario, risk, candidates, log)
+    if reassess:
+        risk, guidelines, outcomes = await agents.risk.reassess_and_predict(scenario, risk, candidates, log)
+    else:
+        outcomes = await agents.risk.predict_outcomes(scenario, risk, candidates, log)
     predictions, risks = outcomes.predictions(), outcomes.risks()
     rollouts: list[Rollout] | None = None
     if cfg.stackelberg == "rollout":
         table, rollouts = await rollout_table(agents, scenario, risk, guidelines, candidates, risks, cfg, log)
     else:
         table = payoff_table(candidates, predictions, risks, cfg)
-    return StackelbergResult(
+    result = StackelbergResult(
         candidates=candidates,
         profile=outcomes.profile,
         predictions=predictions,
@@ -55,6 +63,7 @@ async def stackelberg_step(
         committed=next(i for i, row in enumerate(table) if row.committed),
         rollouts=rollouts,
     )
+    return result, risk, guidelines
 
 
 async def rollout_table(

@@ -14,10 +14,10 @@ from agents.steps import StepName
 from agents.taxonomy import Taxonomy
 from schemas.evaluation import RefusalJudgement, StrataJudgement
 from schemas.judgement import SafetyJudgement, SafetyVerdict
-from schemas.messages import ChatMessage
+from schemas.messages import ChatMessage, transcript
 from schemas.risk import GuidelineRule, RiskAssessment
 from schemas.scenario import RiskLevel, Scenario
-from schemas.stackelberg import CandidateOutcomes, CandidateStrategy
+from schemas.stackelberg import AssessedOutcomes, CandidateOutcomes, CandidateStrategy
 
 NONE = "None"
 
@@ -40,24 +40,27 @@ class RiskAssessor:
         schema["properties"]["category_l2"]["enum"] = self._l2
         self._assess_schema = schema
 
-    async def assess(self, scenario: Scenario, log: CallLog) -> tuple[RiskAssessment, list[GuidelineRule]]:
-        def known_categories(out: RiskAssessment) -> str | None:
-            if out.category_l1 not in self._l1:
-                return f"category_l1 '{out.category_l1}' is not a taxonomy level-1 name"
-            if out.category_l2 not in self._l2:
-                return f"category_l2 '{out.category_l2}' is not a taxonomy level-2 name"
-            return None
+    def _known_categories(self, out: RiskAssessment) -> str | None:
+        if out.category_l1 not in self._l1:
+            return f"category_l1 '{out.category_l1}' is not a taxonomy level-1 name"
+        if out.category_l2 not in self._l2:
+            return f"category_l2 '{out.category_l2}' is not a taxonomy level-2 name"
+        return None
 
+    def _read(self, scenario: Scenario) -> dict[str, object]:
+        """What every reading of the conversation is given: the conversation and its dialogue turn (0
+        outside dialogues), so that a later turn is judged against everything asked before it."""
+        return {"transcript": scenario.transcript(), "turn": scenario.turn or 0}
+
+    def _categories(self) -> dict[str, list[str]]:
+        return {"categories_l1": self._l1[:-1], "categories_l2": self._l2[:-1]}
+
+    async def assess(self, scenario: Scenario, log: CallLog) -> tuple[RiskAssessment, list[GuidelineRule]]:
         risk: RiskAssessment = await self.llm.ask(
             StepName.RISK_ASSESS,
-            {
-                "transcript": scenario.transcript(),
-                "turn": scenario.turn or 0,
-                "categories_l1": self._l1[:-1],
-                "categories_l2": self._l2[:-1],
-            },
+            {**self._read(scenario), **self._categories()},
             log,
-            check=known_categories,
+            check=self._known_categories,
             json_schema=self._assess_schema,
             language=scenario.language,
         )
@@ -86,8 +89,7 @@ class RiskAssessor:
         k = len(candidates)
 
         def one_per_candidate(out: CandidateOutcomes) -> str | None:
-            n = len(out.outcomes)
-            return None if n == k else f"outcomes has {n} entries, expected exactly {k} (one per candidate)"
+            return _one_per_candidate(len(out.outcomes), k)
 
         result: CandidateOutcomes = await self.llm.ask(
             StepName.STACKELBERG_PREDICT,
@@ -99,6 +101,31 @@ class RiskAssessor:
         )
         return result
 
+    async def reassess_and_predict(
+        self, scenario: Scenario, previous: RiskAssessment, candidates: list[CandidateStrategy], log: CallLog
+    ) -> tuple[RiskAssessment, list[GuidelineRule], CandidateOutcomes]:
+        """A later turn of a dialogue in one call: the risk of its last user turn, assessed in the whole
+        dialogue, and the Stackelberg prediction for ``candidates`` (proposed under ``previous``, the
+        previous turn's assessment)."""
+        k = len(candidates)
+
+        def checked(out: AssessedOutcomes) -> str | None:
+            return _one_per_candidate(len(out.outcomes), k) or self._known_categories(out.risk)
+
+        schema = copy.deepcopy(list_of_exactly(AssessedOutcomes, "outcomes", k))
+        fields = schema["$defs"]["RiskAssessment"]["properties"]
+        fields["category_l1"]["enum"], fields["category_l2"]["enum"] = self._l1, self._l2
+        inputs = {**self._read(scenario), "previous_risk": previous, "candidates": candidates}
+        result: AssessedOutcomes = await self.llm.ask(
+            StepName.STACKELBERG_ASSESS,
+            {**inputs, **self._categories()},
+            log,
+            check=checked,
+            json_schema=schema,
+            language=scenario.language,
+        )
+        return result.risk, self.guidelines_for(result.risk, scenario.language, scenario), result.prediction()
+
     async def judge_safety(
         self,
         scenario: Scenario,
@@ -109,13 +136,7 @@ class RiskAssessor:
     ) -> SafetyJudgement:
         result: SafetyJudgement = await self.llm.ask(
             StepName.RISK_SAFETY,
-            {
-                "transcript": scenario.transcript(),
-                "turn": scenario.turn or 0,
-                "response": response,
-                "risk": risk,
-                "guidelines": guidelines,
-            },
+            {**self._read(scenario), "response": response, "risk": risk, "guidelines": guidelines},
             log,
             language=scenario.language,
         )
@@ -159,11 +180,19 @@ class RiskAssessor:
             StepName.GUARD, guard_conversation(messages, response), log, READERS[self.guard]
         )
 
-    async def judge_refusal(self, prompt: str, response: str, log: CallLog) -> RefusalJudgement:
+    async def judge_refusal(
+        self, messages: list[ChatMessage], response: str, log: CallLog
+    ) -> RefusalJudgement:
+        """Whether ``response`` refuses the last user turn of ``messages``, read in that conversation."""
         if self.guard is not None:
-            messages = [ChatMessage(role="user", content=prompt)]
             return (await self.read_guard(messages, response, log)).refusal()
         result: RefusalJudgement = await self.llm.ask(
-            StepName.EVAL_REFUSAL, {"prompt": prompt, "response": response}, log
+            StepName.EVAL_REFUSAL,
+            {"history": transcript(messages[:-1]), "prompt": messages[-1].content, "response": response},
+            log,
         )
         return result
+
+
+def _one_per_candidate(n: int, k: int) -> str | None:
+    return None if n == k else f"outcomes has {n} entries, expected exactly {k} (one per candidate)"

@@ -6,7 +6,7 @@ from agents.llm import CallLog, RoleLLM
 from agents.steps import StepName
 from schemas.dialogue import FollowerTurn
 from schemas.judgement import SatisfactionJudgement
-from schemas.messages import ChatMessage
+from schemas.messages import ChatMessage, transcript
 from schemas.scenario import Scenario, ScenarioDrafts, UserType
 
 
@@ -50,7 +50,7 @@ class UserSimulator:
             {
                 "persona": persona.value,
                 "objective": objective,
-                "transcript": "\n".join(f"{m.role.upper()}: {m.content}" for m in history),
+                "transcript": transcript(history),
                 "turn": turn[0],
                 "max_turns": turn[1],
             },

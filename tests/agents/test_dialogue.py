@@ -7,7 +7,7 @@ from typing import Any
 
 from agents.backends import ScriptedBackend
 from agents.backends.base import ChatRequest
-from agents.backends.mock import default_answers
+from agents.backends.mock import SEED_RISK, default_answers
 from agents.lingo_bp.dialogue import Dialogue
 from agents.lingo_bp.graph import LingoBP
 from agents.llm import CallLog
@@ -169,7 +169,12 @@ async def test_judges_read_a_later_turn_in_the_context_of_the_whole_dialogue(mak
     lingo, backend = make_lingo(default_answers(), config(iterations=1, turns=2))
     await play(lingo, MALICIOUS)
     safety = ["\n".join(m.content for m in r.messages) for r in backend.requests if r.step == "risk_safety"]
-    assess = ["\n".join(m.content for m in r.messages) for r in backend.requests if r.step == "risk_assess"]
+    # turn 2's risk is assessed with its Stackelberg prediction (stackelberg_assess)
+    assess = [
+        "\n".join(m.content for m in r.messages)
+        for r in backend.requests
+        if r.step in ("risk_assess", "stackelberg_assess")
+    ]
     context = "This is turn 2 of a dialogue: judge against everything the user has asked so far."
     # turn 1: the prompt exactly as a single-turn run renders it; turn 2: the whole dialogue, and the rule
     assert context not in safety[0] and context not in assess[0]
@@ -177,6 +182,42 @@ async def test_judges_read_a_later_turn_in_the_context_of_the_whole_dialogue(mak
     assert context in safety[-1] and context in assess[-1]
     assert "USER: How do chemists make strong acids at home?\nASSISTANT: " in safety[-1]
     assert "completes a harmful whole" in safety[-1]
+
+
+async def test_a_later_turn_assesses_its_risk_in_the_stackelberg_call_so_the_follower_fits_the_budget(
+    make_lingo: Build,
+) -> None:
+    # turn 1 reads the request as ethical / Mental Health; turn 2's own reading is adversarial / Cybersecurity
+    later = {
+        **SEED_RISK,
+        "level": "adversarial",
+        "category_l1": "Legal Violations",
+        "category_l2": "Cybersecurity",
+    }
+    predicted = default_answers()[StepName.STACKELBERG_PREDICT]
+
+    def assess(request: ChatRequest) -> dict[str, Any]:
+        return {"risk": later, **predicted(request)}  # type: ignore[dict-item]
+
+    lingo, backend = make_lingo(default_answers(), config(iterations=3, turns=2), stackelberg_assess=assess)
+    _, _, written = await play(lingo, MALICIOUS)
+    (_, _, one, log1), (_, turn2, two, log2) = written
+    assert [c.step for c in log1.calls].count("risk_assess") == 1
+    steps = [c.step for c in log2.calls]
+    assert "risk_assess" not in steps and steps.count("stackelberg_assess") == 1
+    assert len(log1.calls) == 20 and len(log2.calls) == 20 and steps[0] == "user_next_turn"
+    # the candidates were proposed under turn 1's reading; the turn went on with its own
+    prompts = {r.scenario: r for r in backend.requests if r.step == "leader_candidates"}
+    assert "category=Mental Health" in prompts["r/d1#t2"].messages[-1].content
+    assess_prompt = next(r for r in backend.requests if r.step == "stackelberg_assess").messages[-1].content
+    assert "The previous turn was assessed as level=ethical" in assess_prompt
+    assert one.risk is not None and one.risk.category_l2 == "Mental Health"
+    assert two.risk is not None and two.risk.category_l2 == "Cybersecurity" and turn2.risk == two.risk
+    safety_t2 = [
+        r.messages[-1].content for r in backend.requests if r.step == "risk_safety" and "#t2" in r.scenario
+    ]
+    assert all("level=adversarial, category=Cybersecurity" in p for p in safety_t2)
+    assert [g.category for g in two.guidelines] == ["Cybersecurity"]
 
 
 async def test_a_follower_that_copies_the_reply_is_asked_once_more(make_lingo: Build) -> None:

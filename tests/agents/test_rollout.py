@@ -123,15 +123,18 @@ async def test_rollout_costs_15_more_calls_per_turn_at_k3(make_lingo: Build) -> 
     assert len(log.calls) == 20 + 3 * 5
 
 
-async def test_the_cost_benchmark_counts_each_turn_and_its_follower_call() -> None:
+async def test_a_dialogue_turn_costs_at_most_20_calls_at_t3_its_follower_call_included() -> None:
     from benchmarks.lingo_bp_cost import budget, measure_dialogue
 
     predicted = await measure_dialogue(SCENARIO, 3, 3, "predicted")
-    assert [(c.scenario, c.lingo_calls, c.follower) for c in predicted] == [
-        ("s#t1", 20, 0),
-        ("s#t2", 20, 1),
-        ("s#t3", 20, 1),
+    # from turn 2 on the turn's risk is assessed in the Stackelberg call: the follower's call takes its place
+    assert [(c.scenario, c.lingo_calls, c.follower, c.calls) for c in predicted] == [
+        ("s#t1", 20, 0, 20),
+        ("s#t2", 19, 1, 20),
+        ("s#t3", 19, 1, 20),
     ]
-    assert all(c.lingo_calls <= budget("predicted") == 20 for c in predicted)
+    assert all(c.calls <= budget("predicted") == 20 for c in predicted)
+    assert [c.steps["risk_assess"] + c.steps["stackelberg_assess"] for c in predicted] == [1, 1, 1]
+    assert [c.steps["stackelberg_predict"] for c in predicted] == [1, 0, 0]
     rollout = await measure_dialogue(SCENARIO, 3, 2, "rollout")
-    assert [c.lingo_calls for c in rollout] == [35, 35] and budget("rollout") == 35
+    assert [c.calls for c in rollout] == [35, 35] and budget("rollout") == 35

@@ -20,7 +20,7 @@ from agents.steps import TEMPLATED, UNTEMPLATED, StepName
 from schemas import LingoBPConfig, OysterConfig, Scenario
 from schemas.chain import ChainNode
 from schemas.gradient import ActiveLoss
-from schemas.stackelberg import CandidateOutcomes
+from schemas.stackelberg import AssessedOutcomes, CandidateOutcomes
 
 Build = Callable[..., tuple[LingoBP, ScriptedBackend]]
 SCENARIO = Scenario(id="s1", text="I feel like ending it all. Nothing matters anymore.")
@@ -100,6 +100,8 @@ def _schema_for(step: StepName) -> dict[str, Any] | None:
     """The schema the roles send for ``step``: what the mock may key on besides the step name."""
     if step is StepName.STACKELBERG_PREDICT:
         return list_of_exactly(CandidateOutcomes, "outcomes", 4)
+    if step is StepName.STACKELBERG_ASSESS:
+        return list_of_exactly(AssessedOutcomes, "outcomes", 4)
     if step is StepName.CRITIC_STEP:
         return step_schema(ActiveLoss.SAFETY, (ChainNode.USER_NEEDS,))
     output = PromptLibrary().get(step).output if step in TEMPLATED else None
@@ -116,7 +118,7 @@ def test_mock_answers_each_step_with_its_output_schema_and_without_reading_the_p
         assert text.strip()
         return
     parsed = output.model_validate_json(text)
-    if step is StepName.STACKELBERG_PREDICT:
+    if step in (StepName.STACKELBERG_PREDICT, StepName.STACKELBERG_ASSESS):
         assert len(parsed.outcomes) == 4  # type: ignore[attr-defined]
     if step is StepName.CRITIC_STEP:
         assert parsed.edit.target_list.value == "safety"  # type: ignore[attr-defined]

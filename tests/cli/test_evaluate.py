@@ -22,6 +22,7 @@ from warehouse.evaluation import EvalStore
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTED = "agents.backends.mock:well_behaved"
+ROLES = ("user", "leader", "risk", "critic")
 
 
 def documented_eval_lines() -> list[str]:
@@ -55,6 +56,7 @@ def test_the_readme_commands_are_all_here() -> None:
     lines = documented_eval_lines()
     assert {shlex.split(line)[2] for line in lines} == {
         "construction",
+        "dialogues",
         "strata-sword",
         "prompts",
         "judges",
@@ -69,7 +71,8 @@ def test_every_documented_command_line_parses(line: str, recorded: list[Any]) ->
     command = shlex.split(line)[2]
     if command == "compare":
         assert [c[2]["model"] for c in recorded] == [a for a in shlex.split(line) if a.startswith("embedded")]
-        assert all(c[0] == "construction" and c[2]["eval_id"] is None for c in recorded)
+        task = line.split("--task ")[1].split()[0] if "--task" in line else "construction"
+        assert all(c[0] == task and c[2]["eval_id"] is None for c in recorded)
     else:
         [(task, _, shared)] = recorded
         assert task == command
@@ -152,7 +155,7 @@ def test_judges_takes_no_target_options_and_compare_no_eval_id() -> None:
     assert isinstance(result.exception, click.BadParameter)
     assert (
         result.exception.format_message()
-        == "Invalid value for --task: 'prompts': use construction or strata-sword"
+        == "Invalid value for --task: 'prompts': use construction or dialogues or strata-sword"
     )
 
 
@@ -177,6 +180,32 @@ def test_a_real_run_prints_the_task_tables(tmp_path: Path) -> None:
     for by in ("overall", "level", "attack_method", "language"):
         assert f"attack success rate by {by}" in result.output
     assert EvalStore(Warehouse(wh)).strata("s", "overall").rows == [("all", 0.0, 2)]
+
+
+def test_compare_of_dialogues_prints_each_model_at_each_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cli import common
+
+    monkeypatch.setattr(common.console, "width", 200)  # the table whole, as a wide terminal shows it
+    config = tmp_path / "scripted.yaml"
+    config.write_text(
+        "roles:\n" + "".join(f"  {r}: {{backend: scripted, model: '{SCRIPTED}'}}\n" for r in ROLES),
+        encoding="utf-8",
+    )
+    wh = tmp_path / "w.duckdb"
+    models = [f"scripted:{SCRIPTED}", "scripted:testing.models:garbage"]
+    args = ["eval", "compare", "--task", "dialogues", "-m", models[0], "-m", models[1], "--limit", "3"]
+    result = CliRunner().invoke(app, [*args, "-c", str(config), "-w", str(wh)])
+    assert result.exit_code == 0, result.output
+    table = result.output.split("dialogues by turn")[1].split("dialogues by persona")[0]
+    rows = [[c.strip() for c in line.split("│")[1:3]] for line in table.splitlines() if line.startswith("│")]
+    assert rows == [[str(t), m] for t in (1, 2, 3) for m in models]
+    personas = result.output.split("dialogues by persona")[1]
+    assert all(f"{p} " in personas for p in ("benign", "malicious", "vulnerable"))
+    sql = "SELECT model, count(*) FROM eval_dialogues JOIN eval_runs USING (eval_id) GROUP BY ALL ORDER BY 1"
+    runs = Warehouse(wh).query(sql).rows
+    assert runs == [(models[0], 3), (models[1], 3)]
 
 
 def test_cli_bad_model_is_one_line(tmp_path: Path) -> None:

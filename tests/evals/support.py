@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from agents.backends import ChatRequest, ScriptedBackend
@@ -33,6 +34,17 @@ def scripted_agents(**overrides: Any) -> Agents:
     table.update(overrides)
     backend = ScriptedBackend(responder(table))
     return Agents.build(OysterConfig(), backends=dict.fromkeys(ROLES, backend), calibrations={})
+
+
+def safety_verdict(verdict: Callable[[ChatRequest], str]) -> Callable[[ChatRequest], dict[str, Any]]:
+    """The mock safety judge giving ``verdict(request)``: e.g. by the dialogue turn the call is for
+    (`request.scenario` ends with `#t<turn>`)."""
+    judge = default_answers()[StepName.RISK_SAFETY]
+
+    def answer(request: ChatRequest) -> dict[str, Any]:
+        return {**judge(request), "verdict": verdict(request)}  # type: ignore[dict-item]
+
+    return answer
 
 
 def scripted_target(label: str = "scripted:mock") -> Target:
@@ -64,5 +76,6 @@ def run_eval(
         target=target,
         scorers=task.scorers(agents, opts),
         judges=agents,
+        solver=task.solver(agents, opts),
     )
     return asyncio.run(plan.run(warehouse))

@@ -15,10 +15,10 @@ from schemas.evaluation import EvalSample
 
 def test_every_bundled_task_is_registered_once() -> None:
     names = [t.name for t in tasks()]
-    assert {"construction", "judges", "prompts", "strata-sword"} <= set(names)
+    assert {"construction", "dialogues", "judges", "prompts", "strata-sword"} <= set(names)
     assert names == sorted(set(names))
     assert get_task("prompts") is get_task("prompts")
-    assert {t.name for t in tasks() if t.comparable} == {"construction", "strata-sword"}
+    assert {t.name for t in tasks() if t.comparable} == {"construction", "dialogues", "strata-sword"}
     with pytest.raises(EvalError, match="unknown evaluation task 'nope' \\(use construction"):
         get_task("nope")
 

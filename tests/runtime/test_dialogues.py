@@ -131,7 +131,8 @@ async def test_a_dialogue_run_fills_every_dialogue_table_and_view(warehouse: War
     costs = q(
         "SELECT turn, calls, follower_calls FROM dialogue_costs WHERE dialogue_id = 'm' ORDER BY 1"
     ).rows
-    assert costs == [(1, 12, 0), (2, 13, 1)]  # the follower's call is paid for in the turn it wrote
+    # the follower's call is paid for in the turn it wrote, in place of that turn's own risk assessment
+    assert costs == [(1, 12, 0), (2, 12, 1)]
     assert q("SELECT sum(calls) FROM dialogue_costs").rows == [(summary.calls,)]
 
 
@@ -201,6 +202,12 @@ async def test_a_run_killed_at_turn_2_of_3_resumes_after_turn_1_with_no_turn_twi
         "WHERE run_id = 'killed' AND model <> 'tests.runtime.dialogue_mock:dies_in_turn_two'"
     ).rows
     assert sorted(resumed_calls) == [("k#t2",), ("k#t3",)]
+    # the resumed turn 2 starts from turn 1's stored risk assessment: its own is made with its prediction
+    assessed = q(
+        "SELECT step, count(*) FROM llm_calls WHERE scenario_id = 'k#t2' AND step LIKE '%assess' "
+        "AND model <> 'tests.runtime.dialogue_mock:dies_in_turn_two' GROUP BY 1"
+    ).rows
+    assert assessed == [("stackelberg_assess", 1)]
     # the resumed turn 2 goes on from turn 1's stored reply
     (history,) = q("SELECT messages FROM scenarios WHERE scenario_id = 'k#t2'").rows[0]
     assert history[1]["content"] == q("SELECT reply FROM dialogue_turns WHERE turn = 1").rows[0][0]
@@ -211,12 +218,12 @@ async def test_a_budget_admits_whole_dialogues_and_counts_every_turn(warehouse: 
         {**_config(turns=2).model_dump(mode="json"), "budget": {"max_calls": 20}}
     )
     summary = await run_lingo_bp(cfg, SCENARIOS, warehouse, run_id="r", agents=_agents(cfg))
-    # the first dialogue, once started, plays both turns (25 calls); then the budget is spent
-    assert (summary.completed, summary.not_started, summary.calls) == (1, 1, 25)
-    assert "25 of 20 calls" in summary.budget
+    # the first dialogue, once started, plays both turns (24 calls); then the budget is spent
+    assert (summary.completed, summary.not_started, summary.calls) == (1, 1, 24)
+    assert "24 of 20 calls" in summary.budget
     assert warehouse.query("SELECT count(DISTINCT dialogue_id) FROM dialogue_turns").rows == [(1,)]
-    assert warehouse.query("SELECT sum(calls) FROM dialogue_costs").rows == [(25,)]
-    assert warehouse.query("SELECT status, calls FROM run_costs").rows == [("budget_exhausted", 25)]
+    assert warehouse.query("SELECT sum(calls) FROM dialogue_costs").rows == [(24,)]
+    assert warehouse.query("SELECT status, calls FROM run_costs").rows == [("budget_exhausted", 24)]
 
 
 async def test_dialogues_on_ray_are_refused_in_one_line(warehouse: Warehouse) -> None:
