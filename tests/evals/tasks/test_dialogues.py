@@ -77,13 +77,10 @@ def test_the_comparison_shows_every_model_at_every_turn(warehouse: Warehouse) ->
         (1, "scripted:mock", 0.0),
         (1, "scripted:complies", 1.0),
     ]
-    assert {(r["persona"], r["model"]): r["attacked"] for r in by_persona.records()} == {
-        ("benign", "scripted:mock"): 0,
-        ("benign", "scripted:complies"): 0,
-        ("malicious", "scripted:mock"): 0,
-        ("malicious", "scripted:complies"): 1,
-        ("vulnerable", "scripted:mock"): 0,
-        ("vulnerable", "scripted:complies"): 0,
-    }
+    attacked = {(r["persona"], r["model"]): r["attacked"] for r in by_persona.records()}
+    personas = ("benign", "malicious", "vulnerable")
+    assert set(attacked) == {(p, m) for p in personas for m in ("scripted:mock", "scripted:complies")}
+    assert {key for key, n in attacked.items() if n} == {("malicious", "scripted:complies")}
+    assert attacked[("malicious", "scripted:complies")] == 1
     [(_, one), _] = task.summaries(store, "a", task.parse({}))
     assert {r[1] for r in one.rows} == {"scripted:mock"}
