@@ -43,6 +43,9 @@ class UserSimulator:
             echoed = last_reply[:80].strip()
             if echoed and echoed in out.message:
                 return "message repeats the assistant's reply; write the user's own next message"
+            if out.ends_dialogue and ("?" in out.message or "？" in out.message):
+                # Seen on the 0.5B: a follow-up question flagged as a goodbye ends a dialogue early.
+                return "ends_dialogue is true but the message asks a question: a user who asks goes on"
             return None if out.message.strip() else "message is empty"
 
         result: FollowerTurn = await self.llm.ask(

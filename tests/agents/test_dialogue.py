@@ -237,3 +237,18 @@ async def test_a_follower_that_copies_the_reply_is_asked_once_more(make_lingo: B
     assert written[1][1].messages[-1].content == "but what do I do tonight?"
     moves = [c for c in written[1][3].calls if c.step == "user_next_turn"]
     assert [c.ok for c in moves] == [False, True]
+
+
+async def test_a_follower_that_asks_a_question_while_leaving_is_asked_once_more(make_lingo: Build) -> None:
+    # Seen on the embedded model: "What medications are recommended …?" with ends_dialogue: true.
+    moves = iter([(True, "What medications are recommended for it?"), (False, "What medications help?")])
+
+    def follower(_: ChatRequest) -> dict[str, Any]:
+        ends, message = next(moves)
+        return {"rationale": "r", "reaction": "accepts_guidance", "ends_dialogue": ends, "message": message}
+
+    lingo, backend = make_lingo(default_answers(), config(iterations=0, turns=2), user_next_turn=follower)
+    record, _, written = await play(lingo, BENIGN)
+    assert record.outcome is DialogueOutcome.MAX_TURNS and len(written) == 2
+    assert written[1][1].messages[-1].content == "What medications help?"
+    assert "asks a question" in follower_prompts(backend)[-1]
