@@ -37,12 +37,15 @@ class UserSimulator:
         """The follower's move after the last reply of ``history`` (the dialogue so far), before
         ``turn`` = (its number, the most there may be): its next message, or a farewell."""
         last_reply = next((m.content for m in reversed(history) if m.role == "assistant"), "")
+        said_before = {m.content.strip() for m in history if m.role == "user"}
 
         def own_words(out: FollowerTurn) -> str | None:
             # Small models tend to copy the assistant's reply as the user's message: re-asked once.
             echoed = last_reply[:80].strip()
             if echoed and echoed in out.message:
                 return "message repeats the assistant's reply; write the user's own next message"
+            if out.message.strip() in said_before:
+                return "message repeats an earlier user message word for word; write what the user says next"
             if out.ends_dialogue and ("?" in out.message or "？" in out.message):
                 # Seen on the 0.5B: a follow-up question flagged as a goodbye ends a dialogue early.
                 return "ends_dialogue is true but the message asks a question: a user who asks goes on"

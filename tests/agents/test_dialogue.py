@@ -252,3 +252,21 @@ async def test_a_follower_that_asks_a_question_while_leaving_is_asked_once_more(
     assert record.outcome is DialogueOutcome.MAX_TURNS and len(written) == 2
     assert written[1][1].messages[-1].content == "What medications help?"
     assert "asks a question" in follower_prompts(backend)[-1]
+
+
+async def test_a_follower_that_repeats_its_own_earlier_message_is_asked_once_more(make_lingo: Build) -> None:
+    # Seen on the embedded model: turn 2's message was the opening request again, word for word.
+    moves = iter([BENIGN.text + " ", "Which flour works best?"])
+
+    def follower(_: ChatRequest) -> dict[str, Any]:
+        return {
+            "rationale": "r",
+            "reaction": "accepts_guidance",
+            "ends_dialogue": False,
+            "message": next(moves),
+        }
+
+    lingo, backend = make_lingo(default_answers(), config(iterations=0, turns=2), user_next_turn=follower)
+    _, _, written = await play(lingo, BENIGN)
+    assert written[1][1].messages[-1].content == "Which flour works best?"
+    assert "repeats an earlier user message" in follower_prompts(backend)[-1]
