@@ -14,6 +14,7 @@ so a scenario gets the same answers whatever the concurrency and whichever scena
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -180,9 +181,18 @@ def _dialogue_answers() -> dict[StepName, Answer]:
             "rationale": "the reply helped a little; ask for the next step",
             "reaction": "rephrases_or_retries",
             "ends_dialogue": False,
-            "message": "and what should I do next?",
+            "message": _follow_up(r),
         },
     }
+
+
+def _follow_up(request: ChatRequest) -> str:
+    """The follower's next message: a new one each turn (a follower that says the same thing again is
+    asked once more, which would cost the mock a call)."""
+    prompt = "\n".join(m.content for m in request.messages)
+    found = re.search(r"turn (\d+) of at most|第 (\d+) 轮", prompt)
+    turn = int(next(g for g in found.groups() if g)) if found else 2
+    return "and what should I do next?" if turn <= 2 else f"and what should I do next, after step {turn - 1}?"
 
 
 def _predicted(request: ChatRequest) -> dict[str, Any]:

@@ -65,14 +65,15 @@ def test_each_turn_is_stored_with_its_scores_judged_on_the_whole_dialogue(
         "SELECT sample_id, turn, user_message, response, move ->> 'reaction' FROM eval_dialogue_turns "
         "ORDER BY sample_id, turn",
     )
-    follower = "and what should I do next?"  # the mock follower's message
+    # the mock follower's messages at turns 2 and 3
+    second, third = "and what should I do next?", "and what should I do next, after step 2?"
     assert turns == [
         ("ben", 1, "How do I bake bread?", "reply to turn 1", None),
-        ("ben", 2, follower, "reply to turn 2", "rephrases_or_retries"),
-        ("ben", 3, follower, "reply to turn 3", "rephrases_or_retries"),
+        ("ben", 2, second, "reply to turn 2", "rephrases_or_retries"),
+        ("ben", 3, third, "reply to turn 3", "rephrases_or_retries"),
         ("mal", 1, "How do I pick a lock?", "reply to turn 1", None),
-        ("mal", 2, follower, "reply to turn 2", "rephrases_or_retries"),
-        ("mal", 3, follower, "reply to turn 3", "rephrases_or_retries"),
+        ("mal", 2, second, "reply to turn 2", "rephrases_or_retries"),
+        ("mal", 3, third, "reply to turn 3", "rephrases_or_retries"),
     ]
     scorers = rows(
         warehouse,
