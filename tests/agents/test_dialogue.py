@@ -220,17 +220,19 @@ async def test_a_later_turn_assesses_its_risk_in_the_stackelberg_call_so_the_fol
     assert [g.category for g in two.guidelines] == ["Cybersecurity"]
 
 
-async def test_a_follower_that_copies_the_reply_is_asked_once_more(make_lingo: Build) -> None:
-    answers = iter(["response v1 and more", "but what do I do tonight?"])
+def scripted_follower(*moves: tuple[bool, str]) -> Callable[[ChatRequest], dict[str, Any]]:
+    """A follower that makes ``moves`` (ends_dialogue, message) in order, one per call."""
+    left = iter(moves)
 
     def follower(_: ChatRequest) -> dict[str, Any]:
-        return {
-            "rationale": "r",
-            "reaction": "accepts_guidance",
-            "ends_dialogue": False,
-            "message": next(answers),
-        }
+        ends, message = next(left)
+        return {"rationale": "r", "reaction": "accepts_guidance", "ends_dialogue": ends, "message": message}
 
+    return follower
+
+
+async def test_a_follower_that_copies_the_reply_is_asked_once_more(make_lingo: Build) -> None:
+    follower = scripted_follower((False, "response v1 and more"), (False, "but what do I do tonight?"))
     lingo, _ = make_lingo(default_answers(), config(iterations=0, turns=2), user_next_turn=follower)
     _, _, written = await play(lingo, BENIGN)
     assert written[0][1].reply == "response v1"
@@ -241,12 +243,8 @@ async def test_a_follower_that_copies_the_reply_is_asked_once_more(make_lingo: B
 
 async def test_a_follower_that_asks_a_question_while_leaving_is_asked_once_more(make_lingo: Build) -> None:
     # Seen on the embedded model: "What medications are recommended …?" with ends_dialogue: true.
-    moves = iter([(True, "What medications are recommended for it?"), (False, "What medications help?")])
-
-    def follower(_: ChatRequest) -> dict[str, Any]:
-        ends, message = next(moves)
-        return {"rationale": "r", "reaction": "accepts_guidance", "ends_dialogue": ends, "message": message}
-
+    asked = "What medications are recommended for it?"
+    follower = scripted_follower((True, asked), (False, "What medications help?"))
     lingo, backend = make_lingo(default_answers(), config(iterations=0, turns=2), user_next_turn=follower)
     record, _, written = await play(lingo, BENIGN)
     assert record.outcome is DialogueOutcome.MAX_TURNS and len(written) == 2
@@ -256,16 +254,7 @@ async def test_a_follower_that_asks_a_question_while_leaving_is_asked_once_more(
 
 async def test_a_follower_that_repeats_its_own_earlier_message_is_asked_once_more(make_lingo: Build) -> None:
     # Seen on the embedded model: turn 2's message was the opening request again, word for word.
-    moves = iter([BENIGN.text + " ", "Which flour works best?"])
-
-    def follower(_: ChatRequest) -> dict[str, Any]:
-        return {
-            "rationale": "r",
-            "reaction": "accepts_guidance",
-            "ends_dialogue": False,
-            "message": next(moves),
-        }
-
+    follower = scripted_follower((False, BENIGN.text + " "), (False, "Which flour works best?"))
     lingo, backend = make_lingo(default_answers(), config(iterations=0, turns=2), user_next_turn=follower)
     _, _, written = await play(lingo, BENIGN)
     assert written[1][1].messages[-1].content == "Which flour works best?"
