@@ -37,6 +37,10 @@ BINARY = "llama-server"
 #: where the README's setup has scikit-build-core keep the wheel's CMake build (`SKBUILD_BUILD_DIR`)
 WHEEL_BUILD_DIR = "~/.cache/oyster/llama-cpp-python-build"
 
+#: compiles llama.cpp's tools side (common, mtmd, server, cpp-httplib) at -O1, ggml and libllama at -O3;
+#: the README's pip install passes it too, so the wheel's build carries it in its CMake cache
+TOOLS_HOOK = Path(__file__).with_name("llama_cpp_tools.cmake")
+
 CMAKE_FLAGS = (
     "-DCMAKE_BUILD_TYPE=Release",
     # Portable code, as in the README's llama-cpp-python install: the cache may move between machines.
@@ -50,6 +54,7 @@ CMAKE_FLAGS = (
     "-DLLAMA_BUILD_TESTS=OFF",
     "-DLLAMA_BUILD_EXAMPLES=OFF",
     "-DLLAMA_BUILD_SERVER=ON",
+    f"-DCMAKE_PROJECT_INCLUDE={TOOLS_HOOK}",
 )
 #: what the wheel's build adds to build the server too. Its other settings stay (GGML_NATIVE, OpenSSL):
 #: with them, all 127 objects of the wheel's build keep their exact compile commands, so none is
