@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.backends.base import BackendError
+from agents.backends.llama_server_build import converter_in_wheel_build
 from agents.backends.llama_source import fetch_sdist, llama_cpp_version
 from agents.backends.models import ensure_model, model_cache_dir
 from training import TrainError
@@ -117,11 +118,25 @@ def unpack_converter(sdist: Path, dest: Path) -> Path:
     return dest
 
 
+def copy_converter(tools: Path, dest: Path) -> Path:
+    """Copy the converter that the setup hook left in the wheel's build folder into `dest`."""
+    partial = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(tools, partial)
+    shutil.rmtree(dest, ignore_errors=True)
+    partial.rename(dest)  # an interrupted install never looks complete
+    return dest
+
+
 def install_converter() -> Path:
-    """Fetch the installed llama-cpp-python's sdist from PyPI (once) and unpack its converter."""
+    """The installed llama-cpp-python's converter, once: copied from the wheel's own build where the
+    README's setup kept it (no download), else unpacked from its sdist, fetched from PyPI."""
     dest = converter_dir()
     if (dest / CONVERTER).exists():
         return dest
+    kept = converter_in_wheel_build()
+    if kept is not None:
+        return copy_converter(kept, dest)
     try:
         sdist = fetch_sdist(dest.name.removeprefix("llama.cpp-tools-"))
     except BackendError as exc:

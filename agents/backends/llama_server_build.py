@@ -1,13 +1,14 @@
 """Build llama.cpp's `llama-server` with as little compiling as the setup allows: one llama.cpp compile.
 
 The README's setup keeps the CMake build of the llama-cpp-python wheel (`SKBUILD_BUILD_DIR`, see
-`wheel_build_dir`). Where that build is there and is the build of the installed wheel (its libllama is
-the installed one, byte for byte), the server is one more target of it: only what the wheel does not
-have is compiled, and it runs on that build's shared libraries, copied beside it (`server_env` puts
-them on the loader path). Otherwise (a wheel from pip's cache, another build dir) the server is
-compiled from the source vendored in the sdist, linked statically, as before. Either way the source
-is MIT (© The ggml authors), like the llama.cpp already compiled into llama-cpp-python, and the build
-prints a progress line every 5 %.
+`wheel_build_dir`) and passes `llama_cpp_setup.cmake` to it, so that the wheel's own compile builds
+the server too. Where that build is there and is the build of the installed wheel (its libllama is the
+installed one: the same GNU build ID), the server is copied out of it with that build's shared
+libraries beside it (`server_env` puts them on the loader path); a build made without the hook gets
+the server added as one more target (only the server's own sources compile). Otherwise (a wheel from
+pip's cache, another build dir) the server is compiled from the source vendored in the sdist, linked
+statically, as before. Either way the source is MIT (© The ggml authors), like the llama.cpp already
+compiled into llama-cpp-python, and a build prints a progress line every 5 %.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ BINARY = "llama-server"
 #: where the README's setup has scikit-build-core keep the wheel's CMake build (`SKBUILD_BUILD_DIR`)
 WHEEL_BUILD_DIR = "~/.cache/oyster/llama-cpp-python-build"
 
-#: compiles llama.cpp's tools side (common, mtmd, server, cpp-httplib) at -O1, ggml and libllama at -O3;
-#: the README's pip install passes it too, so the wheel's build carries it in its CMake cache
-TOOLS_HOOK = Path(__file__).with_name("llama_cpp_tools.cmake")
+#: the setup's CMAKE_PROJECT_INCLUDE (README): builds llama-server in the wheel's compile, keeps the
+#: converter's sources, compiles the tools side at -O1 (ggml and libllama keep -O3)
+SETUP_HOOK = Path(__file__).with_name("llama_cpp_setup.cmake")
+#: where the hook copies llama.cpp's LoRA -> GGUF converter in the build folder (training/gguf.py)
+CONVERTER_IN_BUILD = "oyster-llama.cpp-tools"
 
 CMAKE_FLAGS = (
     "-DCMAKE_BUILD_TYPE=Release",
@@ -54,7 +57,7 @@ CMAKE_FLAGS = (
     "-DLLAMA_BUILD_TESTS=OFF",
     "-DLLAMA_BUILD_EXAMPLES=OFF",
     "-DLLAMA_BUILD_SERVER=ON",
-    f"-DCMAKE_PROJECT_INCLUDE={TOOLS_HOOK}",
+    f"-DCMAKE_PROJECT_INCLUDE={SETUP_HOOK}",
 )
 #: what the wheel's build adds to build the server too. Its other settings stay (GGML_NATIVE, OpenSSL):
 #: with them, all 127 objects of the wheel's build keep their exact compile commands, so none is
@@ -187,6 +190,22 @@ def reusable_wheel_build(build: Path | None = None) -> tuple[Path, Path, str] | 
     return build, Path(source), make
 
 
+def converter_in_wheel_build() -> Path | None:
+    """The converter sources the setup hook copied into the installed wheel's build; None where there
+    is no such build or it was made without the hook."""
+    reuse = reusable_wheel_build()
+    if reuse is None:
+        return None
+    tools = reuse[0] / CONVERTER_IN_BUILD
+    return tools if (tools / "convert_lora_to_gguf.py").exists() else None
+
+
+def built_in_wheel_build(build: Path) -> Path | None:
+    """The llama-server the wheel's own compile built (the setup hook adds it), if it did."""
+    binary = build / "bin" / BINARY
+    return binary if os.access(binary, os.X_OK) else None
+
+
 def _run(cmd: list[str], what: str, say: Say, env: dict[str, str] | None = None) -> None:
     """Run a build step, telling a progress line at each new percentage (make) or every 5 % (ninja)."""
     proc = subprocess.Popen(
@@ -247,7 +266,11 @@ def build_server(jobs: int = 2, say: Say = _say) -> Path:
         raise BackendError(f"building llama-server needs CMake and a C++ compiler, then `{BUILD_COMMAND}`")
     start = time.perf_counter()
     reuse = reusable_wheel_build()
-    if reuse is not None:
+    built = built_in_wheel_build(reuse[0]) if reuse is not None else None
+    if built is not None:
+        path = _install(built, dest, linked=True)
+        how = "the llama-cpp-python wheel's own compile (copied out, nothing compiled)"
+    elif reuse is not None:
         path = _build_from_wheel_build(*reuse, jobs=jobs, dest=dest, say=say)
         how = "the llama-cpp-python wheel's build (its libraries reused)"
     else:
