@@ -4,6 +4,9 @@ lines; the sdist build is the fallback."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -130,3 +133,61 @@ def test_item11_an_installed_library_with_a_rewritten_rpath_is_still_the_wheels_
     plain = tmp_path / "plain.so"
     plain.write_bytes(b"not an ELF file")
     assert build.elf_build_id(plain) is None and not build.same_build(plain, built)
+
+
+def test_item11_a_server_the_wheels_compile_built_is_copied_out_with_nothing_compiled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = tmp_path / "build"
+    (tree / "bin").mkdir(parents=True)
+    shutil.copy(sys.executable, tree / "bin" / build.BINARY)
+    (tree / "bin" / "libllama-common.so").write_bytes(b"lib")
+    monkeypatch.setattr(build, "server_dir", lambda: tmp_path / "cache" / "llama-server-x")
+    monkeypatch.setattr(build, "reusable_wheel_build", lambda: (tree, tmp_path / "gone", "ninja"))
+
+    def compiles(*a: object, **kw: object) -> Path:
+        raise AssertionError("compiled")
+
+    monkeypatch.setattr(build, "_build_from_wheel_build", compiles)
+    monkeypatch.setattr(build, "_build_from_sdist", compiles)
+    said: list[str] = []
+    path = build.build_server(say=said.append)
+    assert path == tmp_path / "cache" / "llama-server-x" / build.BINARY and path.exists()
+    assert (path.parent / "libllama-common.so").read_bytes() == b"lib"
+    assert (path.parent / build._LINKED).exists()
+    assert "wheel's own compile (copied out, nothing compiled)" in said[-1]
+
+
+#: a llama.cpp-shaped source tree, laid out as in the llama-cpp-python sdist
+MINI_LLAMA_CPP = Path(__file__).parent / "data" / "mini_llama_cpp"
+
+
+def test_item11_the_setup_hook_builds_the_server_in_the_wheels_compile(tmp_path: Path) -> None:
+    # The hook, on a llama.cpp-shaped tree built the way llama-cpp-python builds it (tools OFF): the
+    # server and only the server among the tools is built, the tools side at -O1, libllama at -O3, and
+    # the converter's sources are kept in the build folder.
+    if shutil.which("cmake") is None or shutil.which("c++") is None:
+        pytest.fail("the setup needs CMake and a C++ compiler (README): neither may be missing here")
+    source, tree = MINI_LLAMA_CPP, tmp_path / "build"
+    configure = [
+        "cmake", "-S", str(source), "-B", str(tree), "-DCMAKE_BUILD_TYPE=Release",
+        "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON", f"-DCMAKE_PROJECT_INCLUDE={build.SETUP_HOOK}",
+    ]  # fmt: skip
+    subprocess.run(configure, check=True, capture_output=True)
+    subprocess.run(["cmake", "--build", str(tree), "-j", "2"], check=True, capture_output=True)
+    assert build.built_in_wheel_build(tree) == tree / "bin" / build.BINARY
+    assert not (tree / "bin" / "llama-cli").exists()  # another tool: not built
+    flags = {
+        Path(e["file"]).parent.name: e["command"]
+        for e in json.loads((tree / "compile_commands.json").read_text())
+    }
+    assert flags["common"].split().index("-O1") > flags["common"].split().index("-O3")
+    assert "-O1" in flags["server"].split() and "-O1" not in flags["src"].split()
+    kept = tree / build.CONVERTER_IN_BUILD
+    files = sorted(str(p.relative_to(kept)) for p in kept.rglob("*") if p.is_file())
+    assert files == [
+        "conversion/__init__.py",
+        "convert_hf_to_gguf.py",
+        "convert_lora_to_gguf.py",
+        "gguf-py/gguf/__init__.py",
+    ]

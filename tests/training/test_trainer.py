@@ -282,6 +282,34 @@ def test_unpack_converter_reads_the_sdist_once(tmp_path: Path, monkeypatch: pyte
     assert 0 < sum(read) <= sdist.stat().st_size
 
 
+def test_install_converter_copies_the_wheel_builds_copy_without_a_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 23 item 11: the setup hook keeps the converter in the wheel's build; the sdist is not fetched.
+    import training.gguf as gguf
+
+    kept = tmp_path / "build" / "oyster-llama.cpp-tools"
+    (kept / "gguf-py" / "gguf").mkdir(parents=True)
+    (kept / CONVERTER).write_text("# converter\n")
+    (kept / "gguf-py" / "gguf" / "__init__.py").write_text("")
+    monkeypatch.setattr(gguf, "converter_dir", lambda: tmp_path / "cache" / "llama.cpp-tools-9.9.9")
+    monkeypatch.setattr(gguf, "converter_in_wheel_build", lambda: kept)
+
+    def no_download(version: str) -> Path:
+        raise AssertionError("fetched the sdist")
+
+    monkeypatch.setattr(gguf, "fetch_sdist", no_download)
+    dest = gguf.install_converter()
+    assert dest == tmp_path / "cache" / "llama.cpp-tools-9.9.9"
+    assert (dest / CONVERTER).read_text() == "# converter\n" and (dest / "gguf-py" / "gguf").is_dir()
+    assert not dest.with_name(dest.name + ".partial").exists()
+    # without the hook's copy: the sdist, as before
+    monkeypatch.setattr(gguf, "converter_dir", lambda: tmp_path / "cache" / "llama.cpp-tools-9.9.8")
+    monkeypatch.setattr(gguf, "converter_in_wheel_build", lambda: None)
+    with pytest.raises(AssertionError, match="fetched the sdist"):
+        gguf.install_converter()
+
+
 @pytest.mark.ray
 def test_ray_train_runs_two_data_parallel_workers_like_a_local_run(
     preset_cache: Path, pair_warehouse: Warehouse, tmp_path: Path
