@@ -1,0 +1,1 @@
+int llama() { return 1; }

@@ -1,0 +1,2 @@
+int llama(); int common();
+int main() { return llama() + common() - 3; }
