@@ -23,6 +23,7 @@ from agents.prompting import PromptLibrary
 from agents.team import Agents
 from agents.trust import assess_judges
 from runtime.budget import Budget
+from runtime.collector import fewer_collections
 from runtime.dialogues import check_dialogues, dialogue_job, ended_dialogues
 from runtime.executor import BatchWriter, execute
 from runtime.live import LiveCalls
@@ -134,7 +135,7 @@ async def run_lingo_bp(
     One process at a time may write a run: a second one with the same id is refused (RunLocked).
     """
     run = ScenarioRun(config, warehouse, run_id or new_run_id(), progress=progress, batch_size=batch_size)
-    with run_lock(warehouse.path, run.run_id):
+    with run_lock(warehouse.path, run.run_id), fewer_collections():
         todo = run.start(scenarios, agents=agents, command=command)
         return await run.execute(todo, agents=agents, pool=pool)
 
