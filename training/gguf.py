@@ -2,9 +2,10 @@
 converted back to GGUF for the embedded backend.
 
 The adapter conversion uses llama.cpp's `convert_lora_to_gguf.py` (MIT licence, © The ggml
-authors). llama-cpp-python's wheel does not contain it, its source distribution on PyPI does:
-`python -m training.gguf` (part of the README's setup) unpacks the scripts matching the installed
-llama-cpp-python into the model cache once, so that training itself never needs the network.
+authors). llama-cpp-python's wheel does not contain it, its source does: `python -m training.gguf`
+(part of the README's setup) puts the scripts matching the installed llama-cpp-python into the model
+cache once, so that training itself never needs the network. They come from the wheel's own build
+folder, where the setup's CMake hook copied them, or else from the source distribution on PyPI.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """llama.cpp's source, as vendored in the installed llama-cpp-python's source distribution on PyPI.
 
 Two setup steps need files the wheel leaves out: the LoRA → GGUF converter (`python -m training.gguf`)
-and the `llama-server` build (`python -m agents.backends.llama_server --build`). Both read one copy
-of the sdist, fetched once into the model cache with pip, so that no later run needs the network.
+and the `llama-server` build (`python -m agents.backends.llama_server --build`). After the README's
+setup both come from the wheel's own build (its CMake hook, `llama_cpp_setup.cmake`); where pip left
+no such build, both read one copy of the sdist, fetched once into the model cache with pip, so that no
+later run needs the network.
 """
 
 from __future__ import annotations
