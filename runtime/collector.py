@@ -18,19 +18,20 @@ from contextlib import contextmanager
 RUN_THRESHOLD = 10_000
 
 
-@contextmanager
-def fewer_collections(threshold: int = RUN_THRESHOLD) -> Iterator[None]:
-    """Raise the first-generation threshold to ``threshold`` for the block (never lower a higher one
-    the process set itself), and put the process's own thresholds back after it."""
+def raise_first_threshold(threshold: int = RUN_THRESHOLD) -> tuple[int, int, int]:
+    """Raise the first-generation threshold to ``threshold`` (never lower a higher one the process set
+    itself); returns the thresholds before. A process that exists to run scenarios (a Ray worker)
+    calls it once, for its whole life."""
     before = gc.get_threshold()
     gc.set_threshold(max(threshold, before[0]), *before[1:])
+    return before
+
+
+@contextmanager
+def fewer_collections(threshold: int = RUN_THRESHOLD) -> Iterator[None]:
+    """The first-generation threshold raised for the block, and the process's own put back after it."""
+    before = raise_first_threshold(threshold)
     try:
         yield
     finally:
         gc.set_threshold(*before)
-
-
-def run_process_threshold(threshold: int = RUN_THRESHOLD) -> None:
-    """The same for a process that exists to run scenarios (a Ray worker): for its whole life."""
-    first, *rest = gc.get_threshold()
-    gc.set_threshold(max(threshold, first), *rest)

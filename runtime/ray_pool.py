@@ -23,7 +23,7 @@ from ray.exceptions import RayActorError
 from agents.lingo_bp.graph import LingoBP
 from agents.llm import CallLog
 from agents.team import Agents
-from runtime.collector import run_process_threshold
+from runtime.collector import raise_first_threshold
 from schemas.calibration import Calibrations, JudgeCalibration, keyed
 from schemas.config import OysterConfig
 from schemas.records import Failure, FailureKind, LLMCall
@@ -45,7 +45,7 @@ class ScenarioWorker:
     def __init__(
         self, config_json: str, cache_path: str | None, calibrations_json: Sequence[str] = ()
     ) -> None:
-        run_process_threshold()
+        raise_first_threshold()
         cache = ResponseCache(cache_path) if cache_path else None
         # Calibrations given, never read from config.warehouse: this process may be on another machine,
         # and the driver writes that file.

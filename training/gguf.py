@@ -21,7 +21,7 @@ from typing import Any
 
 from agents.backends.base import BackendError
 from agents.backends.llama_server_build import converter_in_wheel_build
-from agents.backends.llama_source import fetch_sdist, llama_cpp_version
+from agents.backends.llama_source import fetch_sdist, llama_cpp_version, replace_dir
 from agents.backends.models import ensure_model, model_cache_dir
 from training import TrainError
 
@@ -98,35 +98,23 @@ def require_converter() -> Path:
 
 def unpack_converter(sdist: Path, dest: Path) -> Path:
     """Extract llama.cpp's conversion scripts from a llama-cpp-python sdist into `dest`."""
-    partial = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
     prefix = f"{sdist.name.removesuffix('.tar.gz')}/vendor/llama.cpp/"
-    found = False
-    # One forward pass over the compressed stream: extracting chosen members from a random-access
-    # .tar.gz seeks back and decompresses the 77 MB archive again for each (minutes of CPU).
-    with open(sdist, "rb") as archive, tarfile.open(fileobj=archive, mode="r|gz") as tar:
-        for m in tar:
-            if not (m.name.startswith(prefix) and m.name[len(prefix) :].startswith(_LLAMA_CPP_FILES)):
-                continue
-            m.name = m.name[len(prefix) :]
-            found = found or m.name == CONVERTER
-            tar.extract(m, partial, filter="data")
-    if not found:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise TrainError(f"{sdist.name}: no vendor/llama.cpp/{CONVERTER} in the source distribution")
-    shutil.rmtree(dest, ignore_errors=True)
-    partial.rename(dest)  # an interrupted install never looks complete
-    return dest
 
+    def extract(into: Path) -> None:
+        found = False
+        # One forward pass over the compressed stream: extracting chosen members from a random-access
+        # .tar.gz seeks back and decompresses the 77 MB archive again for each (minutes of CPU).
+        with open(sdist, "rb") as archive, tarfile.open(fileobj=archive, mode="r|gz") as tar:
+            for m in tar:
+                if not (m.name.startswith(prefix) and m.name[len(prefix) :].startswith(_LLAMA_CPP_FILES)):
+                    continue
+                m.name = m.name[len(prefix) :]
+                found = found or m.name == CONVERTER
+                tar.extract(m, into, filter="data")
+        if not found:
+            raise TrainError(f"{sdist.name}: no vendor/llama.cpp/{CONVERTER} in the source distribution")
 
-def copy_converter(tools: Path, dest: Path) -> Path:
-    """Copy the converter that the setup hook left in the wheel's build folder into `dest`."""
-    partial = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    shutil.copytree(tools, partial)
-    shutil.rmtree(dest, ignore_errors=True)
-    partial.rename(dest)  # an interrupted install never looks complete
-    return dest
+    return replace_dir(dest, extract)
 
 
 def install_converter() -> Path:
@@ -137,7 +125,7 @@ def install_converter() -> Path:
         return dest
     kept = converter_in_wheel_build()
     if kept is not None:
-        return copy_converter(kept, dest)
+        return replace_dir(dest, lambda into: shutil.copytree(kept, into))
     try:
         sdist = fetch_sdist(dest.name.removeprefix("llama.cpp-tools-"))
     except BackendError as exc:

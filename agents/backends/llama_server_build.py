@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agents.backends.base import BackendError
-from agents.backends.llama_source import fetch_sdist, llama_cpp_version, sdist_prefix
+from agents.backends.llama_source import fetch_sdist, llama_cpp_version, replace_dir, sdist_prefix
 from agents.backends.models import model_cache_dir
 
 log = logging.getLogger("oyster.backends")
@@ -238,22 +238,20 @@ def _short(step: str) -> str:
 
 
 def _install(binary: Path, dest: Path, linked: bool) -> Path:
-    partial = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    shutil.copy2(binary, partial / BINARY)
-    if linked:
-        # The build's shared libraries go with the binary (symlinks as files): it runs without the build.
-        for lib in sorted(binary.parent.glob("*.so*")):
-            shutil.copyfile(lib, partial / lib.name)
-        (partial / _LINKED).write_text(
-            "built in the llama-cpp-python wheel's own CMake build: runs on that build's libraries, "
-            "beside it\n",
-            encoding="utf-8",
-        )
-    shutil.rmtree(dest, ignore_errors=True)
-    partial.rename(dest)  # an interrupted build never looks complete
-    return dest / BINARY
+    def copy(into: Path) -> None:
+        into.mkdir(parents=True)
+        shutil.copy2(binary, into / BINARY)
+        if linked:
+            # The build's shared libraries go with the binary (symlinks as files): it runs without the build.
+            for lib in sorted(binary.parent.glob("*.so*")):
+                shutil.copyfile(lib, into / lib.name)
+            (into / _LINKED).write_text(
+                "built in the llama-cpp-python wheel's own CMake build: runs on that build's libraries, "
+                "beside it\n",
+                encoding="utf-8",
+            )
+
+    return replace_dir(dest, copy) / BINARY
 
 
 def build_server(jobs: int = 2, say: Say = _say) -> Path:

@@ -9,9 +9,11 @@ later run needs the network.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -49,4 +51,19 @@ def fetch_sdist(version: str | None = None) -> Path:
             tail = (done.stderr.strip().splitlines() or ["no sdist"])[-1]
             raise BackendError(f"cannot fetch the llama-cpp-python {version} source distribution: {tail}")
         sdists[0].rename(dest)  # same filesystem: an interrupted download never looks complete
+    return dest
+
+
+def replace_dir(dest: Path, fill: Callable[[Path], object]) -> Path:
+    """Make `dest` anew: `fill` writes a `.partial` sibling, which then takes `dest`'s place, so that an
+    interrupted or failed install never leaves a folder that looks complete."""
+    partial = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        fill(partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    shutil.rmtree(dest, ignore_errors=True)
+    partial.rename(dest)
     return dest
